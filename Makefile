@@ -1,0 +1,28 @@
+# jiedao — the two commands are `make run` and `make test` (see README.md).
+SHELL := /bin/bash
+export JIEDAO_DATA_DIR ?= $(CURDIR)/.jiedao
+GO ?= go
+
+.PHONY: run test build vet bench db-up db-down
+
+build:
+	$(GO) build -o bin/jiedao ./cmd/jiedao
+
+# Uses $DATABASE_URL when set; otherwise installs PostGIS if missing and
+# starts a private cluster under $JIEDAO_DATA_DIR.
+run: build
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; fi; \
+	DATABASE_URL="$$url" exec ./bin/jiedao serve --demo-if-empty
+
+test:
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; fi; \
+	DATABASE_URL="$$url" JIEDAO_REQUIRE_DB=1 $(GO) test -count=1 -timeout 30m ./...
+
+vet:
+	gofmt -l . | (! grep .) && $(GO) vet ./...
+
+db-up:
+	@scripts/devdb.sh up
+
+db-down:
+	@scripts/devdb.sh down
