@@ -123,8 +123,10 @@ func (s *Store) DataVersion(ctx context.Context) (int64, error) {
 	return v, nil
 }
 
+// bumpDataVersion records a write to units: analysis results keyed on the
+// units version are recomputed and caches keyed on the data version miss.
 func bumpDataVersion(ctx context.Context, tx pgx.Tx) error {
-	_, err := tx.Exec(ctx, "UPDATE meta SET data_version = data_version + 1")
+	_, err := tx.Exec(ctx, "UPDATE meta SET data_version = data_version + 1, units_version = units_version + 1")
 	if err != nil {
 		return fmt.Errorf("bump data version: %w", err)
 	}

@@ -8,3 +8,9 @@ import "embed"
 //
 //go:embed migrations/*.sql
 var Migrations embed.FS
+
+// Profiles are the policy profiles, one JSON file per profile; every
+// number carries its source.
+//
+//go:embed profiles/*.json
+var Profiles embed.FS
