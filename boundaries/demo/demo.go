@@ -1,0 +1,484 @@
+// Package demo generates a synthetic city — districts, streets, communities
+// and building points as GeoJSON — deterministic for a seed, for `jiedao
+// demo` to import through the normal importer and analyse. Codes use the
+// non-existent province 99 and district names start with 示例, so the data
+// cannot be mistaken for real boundaries.
+//
+// The geometry is a jittered lattice whose subdivided edges are shared
+// bit-for-bit by neighbours, so every level tiles its parent exactly; the
+// only boundary problems are the ones injected on purpose and listed in the
+// manifest.
+package demo
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+)
+
+// Scale selects the city size.
+type Scale string
+
+const (
+	Small    Scale = "small"    // 4 districts, ≈20 streets, 300 communities
+	Beijing  Scale = "beijing"  // 16 districts, ≈350 streets, 7,500 communities
+	National Scale = "national" // ≈2,700 districts, ≈40,000 streets, 600,000 communities
+)
+
+// Scales lists the valid scales, smallest first.
+var Scales = []Scale{Small, Beijing, National}
+
+// Config is one generation run.
+type Config struct {
+	Seed  int64
+	Scale Scale
+	Dir   string // output folder, created if missing
+	// Progress, when set, is called as features are written; total is the
+	// number of features in all files.
+	Progress func(done, total int)
+}
+
+// File names in the output folder.
+const (
+	DistrictsFile   = "districts.geojson"
+	StreetsFile     = "streets.geojson"
+	CommunitiesFile = "communities.geojson"
+	PointsFile      = "points.geojson"
+	ManifestFile    = "manifest.json"
+)
+
+// ManifestVersion changes when the output format does.
+const ManifestVersion = 1
+
+// Manifest describes a generated city; it is written last, so a folder with
+// a manifest holds complete files.
+type Manifest struct {
+	Synthetic    bool    `json:"synthetic"` // always true
+	Note         string  `json:"note"`
+	Generator    string  `json:"generator"`
+	Version      int     `json:"version"`
+	Seed         int64   `json:"seed"`
+	Scale        Scale   `json:"scale"`
+	ProvinceCode string  `json:"province_code"`
+	CellSizeM    float64 `json:"cell_size_m"`
+	// BBox is [west, south, east, north] of everything written.
+	BBox             [4]float64    `json:"bbox"`
+	Counts           Counts        `json:"counts"`
+	Files            []FileInfo    `json:"files"`
+	HouseholdBuckets []BucketCount `json:"household_buckets"`
+	// Injected lists every boundary problem in the city — there are no
+	// others — with the codes an analyser should report.
+	Injected []Injected `json:"injected"`
+}
+
+// Counts are features per layer. Communities include the orphan.
+type Counts struct {
+	Districts   int `json:"districts"`
+	Streets     int `json:"streets"`
+	Communities int `json:"communities"`
+	Points      int `json:"points"`
+}
+
+// FileInfo describes one output file.
+type FileInfo struct {
+	Name     string `json:"name"`
+	Features int    `json:"features"`
+	Bytes    int64  `json:"bytes"`
+	SHA256   string `json:"sha256"`
+}
+
+// BucketCount is one household band: how many communities fall in it and
+// the share targeted (Beijing's published distribution).
+type BucketCount struct {
+	Bucket      string  `json:"bucket"`
+	Min         int     `json:"min"`
+	Max         int     `json:"max,omitempty"` // 0: open-ended
+	Count       int     `json:"count"`
+	Share       float64 `json:"share"`
+	TargetShare float64 `json:"target_share"`
+}
+
+// Injected is one deliberate boundary problem.
+type Injected struct {
+	Kind  string `json:"kind"`  // overlap, gap, crosses_parent, noncontiguous, orphan
+	Level string `json:"level"` // community or street: the level of Codes
+	// Codes are exactly the units an analyser should report, sorted.
+	Codes      []string `json:"codes"`
+	ParentCode string   `json:"parent_code"`
+	// Near names the communities involved when Codes does not: the two
+	// sides of a gap, the host of a noncontiguous part.
+	Near []string `json:"near,omitempty"`
+	// AreaM2 is the area of the problem (overlap, gap, part outside the
+	// parent, detached part, orphan) in m², to within about 1%.
+	AreaM2 float64 `json:"area_m2_approx"`
+}
+
+const note = "合成示例城市：区、街道、社区的边界、名称、编码（省级代码 99 并不存在）、户数和人口均由程序按种子生成，不代表任何真实地区。" +
+	"Synthetic demo city: every boundary, name, code (province 99 does not exist), household and population figure is generated from the seed and describes no real place."
+
+// Generate writes a synthetic city into cfg.Dir and returns its manifest.
+func Generate(cfg Config) (*Manifest, error) {
+	if cfg.Scale == "" {
+		cfg.Scale = Small
+	}
+	sp, ok := specs[cfg.Scale]
+	if !ok {
+		return nil, fmt.Errorf("demo: unknown scale %q (want small, beijing or national)", cfg.Scale)
+	}
+	if cfg.Dir == "" {
+		return nil, errors.New("demo: no output folder")
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	// A stale manifest must not vouch for files we are about to replace.
+	if err := os.Remove(filepath.Join(cfg.Dir, ManifestFile)); err != nil && !errors.Is(err, os.ErrNotExist) {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	c, err := buildCity(sp, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("demo: layout %s: %w", cfg.Scale, err)
+	}
+	hh, pop, err := assignHouseholds(len(c.communities)+1, cfg.Seed)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	g := &gen{seed: cfg.Seed, sp: sp, c: c, hh: hh, pop: pop, mods: map[int32]*mod{},
+		blocked: make([]bool, len(c.communities)), gapStreet: map[int32]bool{}}
+	g.placeOrphan()
+	if err := g.inject(); err != nil {
+		return nil, fmt.Errorf("demo: inject problems (seed %d, %s): %w", cfg.Seed, cfg.Scale, err)
+	}
+	m, err := g.write(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	if err := writeManifest(cfg.Dir, m); err != nil {
+		return nil, fmt.Errorf("demo: %w", err)
+	}
+	return m, nil
+}
+
+// ReadManifest reads the manifest of a generated folder.
+func ReadManifest(dir string) (*Manifest, error) {
+	b, err := os.ReadFile(filepath.Join(dir, ManifestFile))
+	if err != nil {
+		return nil, fmt.Errorf("demo: read manifest: %w", err)
+	}
+	var m Manifest
+	if err := json.Unmarshal(b, &m); err != nil {
+		return nil, fmt.Errorf("demo: parse %s: %w", filepath.Join(dir, ManifestFile), err)
+	}
+	if !m.Synthetic || m.Version != ManifestVersion {
+		return nil, fmt.Errorf("demo: %s is not a version %d demo manifest", filepath.Join(dir, ManifestFile), ManifestVersion)
+	}
+	return &m, nil
+}
+
+func writeManifest(dir string, m *Manifest) error {
+	b, err := json.MarshalIndent(m, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encode manifest: %w", err)
+	}
+	tmp := filepath.Join(dir, ManifestFile+".tmp")
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o644); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	if err := os.Rename(tmp, filepath.Join(dir, ManifestFile)); err != nil {
+		return fmt.Errorf("write manifest: %w", err)
+	}
+	return nil
+}
+
+var kindOrder = []string{KindOverlap, KindGap, KindCrossesParent, KindNoncontiguous, KindOrphan}
+
+// write streams the four layers; communities and their points are written
+// together so each community's geometry is built once.
+func (g *gen) write(cfg Config) (*Manifest, error) {
+	c := g.c
+	nPoints := 0
+	for _, h := range g.hh {
+		nPoints += pointsFor(h)
+	}
+	total := len(c.districts) + len(c.streets) + len(g.hh) + nPoints
+	done := 0
+	progress := func() {
+		done++
+		if cfg.Progress != nil && (done%4096 == 0 || done == total) {
+			cfg.Progress(done, total)
+		}
+	}
+	if cfg.Progress != nil {
+		cfg.Progress(0, total)
+	}
+	var files []FileInfo
+	var ring []pt
+
+	w, err := createFC(cfg.Dir, DistrictsFile, progress)
+	if err != nil {
+		return nil, err
+	}
+	for di := range c.districts {
+		w.start()
+		w.str("code", c.districtCode(int32(di)), true)
+		w.str("name", districtName(di), false)
+		w.str("kind", "区", false)
+		w.geometry("Polygon")
+		ring = c.lat.ring(c.districts[di].r, nil, ring[:0])
+		w.polygon(ring)
+		if err := w.end(); err != nil {
+			return nil, err
+		}
+	}
+	fi, err := w.close()
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, fi)
+
+	w, err = createFC(cfg.Dir, StreetsFile, progress)
+	if err != nil {
+		return nil, err
+	}
+	streetKinds := make([]string, len(c.streets))
+	for di := range c.districts {
+		d := c.districts[di]
+		words := uniqueWords(g.seed, di, int(d.count))
+		for k := range d.count {
+			si := d.first + k
+			u := unit(hash3(g.seed, saltKinds, int(si), 0))
+			kind := "街道"
+			if u >= 0.9 {
+				kind = "乡"
+			} else if u >= 0.7 {
+				kind = "镇"
+			}
+			streetKinds[si] = kind
+			w.start()
+			w.str("code", c.streetCode(si), true)
+			w.str("name", words[k]+kind, false)
+			w.str("parent_code", c.districtCode(int32(di)), false)
+			w.str("kind", kind, false)
+			w.geometry("Polygon")
+			ring = c.lat.ring(c.streets[si].r, nil, ring[:0])
+			w.polygon(ring)
+			if err := w.end(); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if fi, err = w.close(); err != nil {
+		return nil, err
+	}
+	files = append(files, fi)
+
+	cw, err := createFC(cfg.Dir, CommunitiesFile, progress)
+	if err != nil {
+		return nil, err
+	}
+	pw, err := createFC(cfg.Dir, PointsFile, progress)
+	if err != nil {
+		cw.f.Close()
+		return nil, err
+	}
+	fail := func(err error) (*Manifest, error) {
+		cw.f.Close()
+		pw.f.Close()
+		return nil, err
+	}
+	var pts []pt
+	for si := range c.streets {
+		s := c.streets[si]
+		words := uniqueWords(g.seed, -1-si, int(s.count))
+		scode := c.streetCode(int32(si))
+		for k := range s.count {
+			ci := s.first + k
+			kind := "社区"
+			if streetKinds[si] != "街道" && unit(hash3(g.seed, saltKinds, -1-int(ci), 0)) < 0.7 {
+				kind = "村"
+			}
+			cg := g.geometry(ci, ring[:0])
+			ring = cg.outer
+			code := c.communityCode(ci)
+			if err := g.writeCommunity(cw, code, words[k]+kind, scode, kind, int(ci), cg); err != nil {
+				return fail(err)
+			}
+			var avoid [][]pt
+			if m := g.mods[ci]; m != nil {
+				avoid = m.avoid
+			}
+			pts, err = g.points(int(ci), cg, avoid, c.communities[ci].rect(), pts[:0])
+			if err != nil {
+				return fail(fmt.Errorf("points of %s: %w", code, err))
+			}
+			if err := g.writePoints(pw, code, int(ci), pts); err != nil {
+				return fail(err)
+			}
+		}
+	}
+	o := g.orphan
+	cg := commGeom{outer: o.ring}
+	if err := g.writeCommunity(cw, o.code, word(g.seed, math.MinInt32, 0, 0)+"社区", o.parent, "社区", o.household, cg); err != nil {
+		return fail(err)
+	}
+	if pts, err = g.points(o.household, cg, nil, rect{}, pts[:0]); err != nil {
+		return fail(fmt.Errorf("points of %s: %w", o.code, err))
+	}
+	if err := g.writePoints(pw, o.code, o.household, pts); err != nil {
+		return fail(err)
+	}
+	bbox := cw.bbox
+	if fi, err = cw.close(); err != nil {
+		pw.f.Close()
+		return nil, err
+	}
+	files = append(files, fi)
+	if fi, err = pw.close(); err != nil {
+		return nil, err
+	}
+	files = append(files, fi)
+
+	for i := range bbox {
+		bbox[i] = math.Round(bbox[i]*1e7) / 1e7
+	}
+	inj := slices.Clone(g.injected)
+	slices.SortStableFunc(inj, func(a, b Injected) int {
+		if d := slices.Index(kindOrder, a.Kind) - slices.Index(kindOrder, b.Kind); d != 0 {
+			return d
+		}
+		return strings.Compare(strings.Join(a.Codes, ","), strings.Join(b.Codes, ","))
+	})
+	return &Manifest{
+		Synthetic: true, Note: note, Generator: "jiedao demo", Version: ManifestVersion,
+		Seed: g.seed, Scale: cfg.Scale, ProvinceCode: "99", CellSizeM: cellSize, BBox: bbox,
+		Counts: Counts{Districts: len(c.districts), Streets: len(c.streets),
+			Communities: len(g.hh), Points: nPoints},
+		Files:            files,
+		HouseholdBuckets: bucketCounts(g.hh),
+		Injected:         inj,
+	}, nil
+}
+
+func (g *gen) writeCommunity(w *fcWriter, code, name, parent, kind string, hi int, cg commGeom) error {
+	w.start()
+	w.str("code", code, true)
+	w.str("name", name, false)
+	w.str("parent_code", parent, false)
+	w.str("kind", kind, false)
+	w.int("households", int(g.hh[hi]))
+	w.int("population", int(g.pop[hi]))
+	if len(cg.parts) == 0 {
+		w.geometry("Polygon")
+		w.polygon(append([][]pt{cg.outer}, cg.holes...)...)
+	} else {
+		w.geometry("MultiPolygon")
+		w.buf = append(w.buf, '[')
+		w.polygon(append([][]pt{cg.outer}, cg.holes...)...)
+		for _, p := range cg.parts {
+			w.buf = append(w.buf, ',')
+			w.polygon(p)
+		}
+		w.buf = append(w.buf, ']')
+	}
+	return w.end()
+}
+
+func (g *gen) writePoints(w *fcWriter, code string, hi int, pts []pt) error {
+	hh, pop := int(g.hh[hi]), int(g.pop[hi])
+	var hs, ps [16]int
+	parts := splitCount(hh, len(pts), hash3(g.seed, saltPoints, hi, -1), hs[:0])
+	pparts := splitProportional(pop, parts, hh, ps[:0])
+	for i, p := range pts {
+		w.start()
+		w.str("community_code", code, true)
+		w.int("households", parts[i])
+		w.int("population", pparts[i])
+		w.geometry("Point")
+		w.coord(p)
+		if err := w.end(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// points places a community's building points: inside it, at least 10 m
+// from any of its rings and clear of avoid regions (the parts of an
+// injected problem another unit also claims). Candidates come from its
+// cells (or, for the orphan, its ring's bounding box) by hash.
+func (g *gen) points(hi int, cg commGeom, avoid [][]pt, r rect, dst []pt) ([]pt, error) {
+	const clearance = 10.0
+	n := pointsFor(g.hh[hi])
+	rings := cg.rings()
+	ok := func(p pt) bool {
+		if !inRing(p, cg.outer) {
+			return false
+		}
+		for _, h := range cg.holes {
+			if inRing(p, h) {
+				return false
+			}
+		}
+		for _, rg := range rings {
+			if ringDist(p, rg) < clearance {
+				return false
+			}
+		}
+		for _, a := range avoid {
+			if inRing(p, a) || ringDist(p, a) < clearance {
+				return false
+			}
+		}
+		return true
+	}
+	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
+	for _, p := range cg.outer {
+		minX, minY, maxX, maxY = math.Min(minX, p.x), math.Min(minY, p.y), math.Max(maxX, p.x), math.Max(maxY, p.y)
+	}
+	for m := range n {
+		placed := false
+		for try := 0; try < 200 && !placed; try++ {
+			h := hash3(g.seed, saltPoints, hi, m*1000+try)
+			u, v := 0.15+0.7*unit(h), 0.15+0.7*unit(mix(h))
+			var p pt
+			if r.w() > 0 {
+				cx := r.x0 + int32(mix(h+1)%uint64(r.w()))
+				cy := r.y0 + int32(mix(h+2)%uint64(r.h()))
+				p = bilinear(g.c.lat.cellCorners(cx, cy), u, v)
+			} else {
+				p = pt{minX + (maxX-minX)*u, minY + (maxY-minY)*v}
+			}
+			if ok(p) {
+				dst = append(dst, p)
+				placed = true
+			}
+		}
+		if !placed {
+			return nil, fmt.Errorf("no room for building point %d", m+1)
+		}
+	}
+	return dst, nil
+}
+
+func bucketCounts(hh []int32) []BucketCount {
+	counts := map[string]int{}
+	for _, h := range hh {
+		counts[Bucket(int(h))]++
+	}
+	var out []BucketCount
+	for _, b := range Buckets {
+		bc := BucketCount{Bucket: b.Name, Min: b.Min, Count: counts[b.Name],
+			Share:       math.Round(float64(counts[b.Name])/float64(len(hh))*1e4) / 1e4,
+			TargetShare: math.Round(b.TargetShare()*1e4) / 1e4}
+		if b.Max != math.MaxInt {
+			bc.Max = b.Max
+		}
+		out = append(out, bc)
+	}
+	return out
+}

@@ -1,0 +1,312 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/geo"
+	"github.com/jiedao/jiedao/web"
+)
+
+func openStore(ctx context.Context, url string) (*boundaries.Store, error) {
+	if err := needDB(url); err != nil {
+		return nil, err
+	}
+	s, err := boundaries.Open(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.Migrate(ctx); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return s, nil
+}
+
+func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+	db := dbFlag(fs)
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	fmt.Fprintln(stdout, "schema up to date")
+	return nil
+}
+
+func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+	db := dbFlag(fs)
+	level := fs.String("level", "", "district, street or community (required)")
+	crs := fs.String("crs", "", "input CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:<n> (default: from the file)")
+	var o boundaries.ImportOptions
+	fs.StringVar(&o.CodeField, "code-field", "code", "attribute holding the unit code")
+	fs.StringVar(&o.NameField, "name-field", "name", "attribute holding the name")
+	fs.StringVar(&o.ParentField, "parent-field", "", "attribute holding the parent code (default: derived from the code)")
+	fs.StringVar(&o.HouseholdsField, "households-field", "", "attribute holding households")
+	fs.StringVar(&o.PopulationField, "population-field", "", "attribute holding population")
+	fs.StringVar(&o.KindField, "kind-field", "", "attribute holding the kind (街道/镇/乡, 社区/村)")
+	validFrom := fs.String("valid-from", "", "first day the boundaries are valid (default today)")
+	fs.StringVar(&o.Approval, "approval", "", "approval document (批复文号)")
+	fs.StringVar(&o.Encoding, "encoding", "", "DBF text encoding, e.g. GBK (default: .cpg, else UTF-8)")
+	fs.BoolVar(&o.ProvisionalCodes, "provisional-codes", false, "give features without a code a stable provisional code")
+	fs.BoolVar(&o.AllowOrphans, "allow-orphans", false, "accept parent codes that name no loaded unit")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "validate only; write nothing")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("want exactly one FILE")}
+	}
+	if o.Level, err = boundaries.ParseLevel(*level); err != nil {
+		return usageError{err}
+	}
+	if *crs != "" {
+		c, err := geo.ParseCRS(*crs)
+		if err != nil {
+			return usageError{err}
+		}
+		o.CRS = &c
+	}
+	if *validFrom != "" {
+		if o.ValidFrom, err = boundaries.ParseDate(*validFrom); err != nil {
+			return usageError{err}
+		}
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	bar := newProgress(stderr, "import "+filepath.Base(pos[0]))
+	o.Progress = bar.Set
+	rep, err := s.Import(ctx, pos[0], o)
+	bar.Done()
+	if rep != nil {
+		printReport(stdout, rep, *asJSON)
+	}
+	return err
+}
+
+func printReport(w io.Writer, rep *boundaries.ImportReport, asJSON bool) {
+	if asJSON {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+		return
+	}
+	fmt.Fprintf(w, "import %d %s (%s, %s): %s\n", rep.ImportID, rep.File, rep.Level, rep.CRS, rep.Status)
+	fmt.Fprintf(w, "  features %d, created %d, changed %d, unchanged %d, repaired %d, rejected %d (%.2fs)\n",
+		rep.Features, rep.Created, rep.Changed, rep.Unchanged, len(rep.Repaired), len(rep.Rejected), rep.Seconds)
+	for _, r := range rep.Repaired {
+		fmt.Fprintf(w, "  repaired feature %d %s: %s\n", r.Index, r.Code, r.Reason)
+	}
+	for _, r := range rep.Rejected {
+		fmt.Fprintf(w, "  rejected feature %d %s: %s\n", r.Index, r.Code, r.Reason)
+	}
+}
+
+func cmdImportCounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import-counts", flag.ContinueOnError)
+	db := dbFlag(fs)
+	var o boundaries.CountsOptions
+	fs.StringVar(&o.CodeField, "code-field", "code", "column holding the unit code")
+	fs.StringVar(&o.HouseholdsField, "households-field", "households", "column holding households")
+	fs.StringVar(&o.PopulationField, "population-field", "population", "column holding population")
+	validFrom := fs.String("valid-from", "", "first day the counts are valid (default today)")
+	fs.BoolVar(&o.DryRun, "dry-run", false, "validate only; write nothing")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("want exactly one FILE.csv")}
+	}
+	if *validFrom != "" {
+		if o.ValidFrom, err = boundaries.ParseDate(*validFrom); err != nil {
+			return usageError{err}
+		}
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	rep, err := s.ImportCounts(ctx, pos[0], o)
+	if rep != nil {
+		printReport(stdout, rep, *asJSON)
+	}
+	return err
+}
+
+func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+	db := dbFlag(fs)
+	seed := fs.Int64("seed", 1, "generator seed; the same seed gives the same city")
+	scale := fs.String("scale", "small", "small (≈300 communities), beijing (≈7,500) or national (≈600,000)")
+	out := fs.String("out", "", "folder for the generated files (default $JIEDAO_DATA_DIR/demo-SCALE-SEED)")
+	noLoad := fs.Bool("no-load", false, "only generate the files")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	dir := *out
+	if dir == "" {
+		dir = filepath.Join(dataDir(), fmt.Sprintf("demo-%s-%d", *scale, *seed))
+	}
+	bar := newProgress(stderr, "generate "+*scale)
+	m, err := demo.Generate(demo.Config{Seed: *seed, Scale: demo.Scale(*scale), Dir: dir,
+		Progress: func(done, total int) { bar.Set(int64(done), int64(total)) }})
+	bar.Done()
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "synthetic demo city (seed %d, %s) written to %s\n", *seed, *scale, dir)
+	_ = m
+	if *noLoad {
+		return nil
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	reps, err := loadDemo(ctx, s, dir, stderr)
+	for _, r := range reps {
+		printReport(stdout, r, false)
+	}
+	return err
+}
+
+// loadDemo imports a generated demo city with a progress bar per file.
+func loadDemo(ctx context.Context, s *boundaries.Store, dir string, stderr io.Writer) ([]*boundaries.ImportReport, error) {
+	var bar *progress
+	var cur string
+	reps, err := s.LoadDemo(ctx, dir, func(file string, done, total int64) {
+		if file != cur {
+			if bar != nil {
+				bar.Done()
+			}
+			bar, cur = newProgress(stderr, "import "+file), file
+		}
+		bar.Set(done, total)
+	})
+	if bar != nil {
+		bar.Done()
+	}
+	return reps, err
+}
+
+func dataDir() string {
+	if d := os.Getenv("JIEDAO_DATA_DIR"); d != "" {
+		return d
+	}
+	return ".jiedao"
+}
+
+func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+	db := dbFlag(fs)
+	layer := fs.String("layer", "", "districts, streets or communities (required)")
+	format := fs.String("format", "geojson", "geojson or csv")
+	at := fs.String("at", "", "the boundaries valid on this day (default today)")
+	wkt := fs.Bool("wkt", false, "csv: add the geometry as WKT")
+	out := fs.String("o", "", "output file (default stdout)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	var o boundaries.ExportOptions
+	var err error
+	if o.Level, err = boundaries.ParseLevel(*layer); err != nil {
+		return usageError{err}
+	}
+	o.Format, o.WKT = *format, *wkt
+	if *at != "" {
+		if o.At, err = boundaries.ParseDate(*at); err != nil {
+			return usageError{err}
+		}
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	w := stdout
+	if *out != "" {
+		// Written beside and renamed, so a failed export leaves no partial file.
+		tmp, err := os.CreateTemp(filepath.Dir(*out), ".export-*")
+		if err != nil {
+			return err
+		}
+		defer os.Remove(tmp.Name())
+		n, err := s.Export(ctx, tmp, o)
+		if err == nil {
+			err = tmp.Close()
+		}
+		if err != nil {
+			tmp.Close()
+			return err
+		}
+		if err := os.Rename(tmp.Name(), *out); err != nil {
+			return err
+		}
+		slog.Info("exported", "layer", o.Level.Layer(), "features", n, "file", *out)
+		return nil
+	}
+	_, err = s.Export(ctx, w, o)
+	return err
+}
+
+func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	db := dbFlag(fs)
+	addr := fs.String("addr", envOr("JIEDAO_ADDR", "127.0.0.1:8080"), "listen address (default $JIEDAO_ADDR)")
+	demoIfEmpty := fs.Bool("demo-if-empty", false, "load the synthetic demo city when the database holds no units")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	if *demoIfEmpty {
+		n, err := s.CountUnits(ctx)
+		if err != nil {
+			return err
+		}
+		if n == 0 {
+			dir := filepath.Join(dataDir(), "demo-small-1")
+			slog.Info("empty database: loading the synthetic demo city", "dir", dir)
+			if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Scale("small"), Dir: dir}); err != nil {
+				return err
+			}
+			if _, err := loadDemo(ctx, s, dir, stderr); err != nil {
+				return err
+			}
+		}
+	}
+	return web.Serve(ctx, s, web.Config{Addr: *addr})
+}
+
+func envOr(k, def string) string {
+	if v := os.Getenv(k); v != "" {
+		return v
+	}
+	return def
+}
