@@ -104,6 +104,7 @@ func (s *Store) Analyze(ctx context.Context, p *Profile, at time.Time) (*Analysi
 	if err != nil {
 		return nil, fmt.Errorf("analyze (%s, %s): %w", p.Name, a.At, err)
 	}
+	s.syncVersion(ctx)
 	slog.Info("analysis", "profile", p.Name, "at", a.At, "units", len(a.Units), "zones", len(a.Zones), "seconds", a.Seconds)
 	return a, nil
 }

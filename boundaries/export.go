@@ -6,14 +6,18 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"strings"
 	"time"
 )
 
 // ExportOptions select what Export writes.
 type ExportOptions struct {
-	Level  Level
-	At     time.Time // zero: today
-	Format string    // geojson (default) or csv
+	Layer   string    // districts, streets, communities or zones
+	At      time.Time // zero: today
+	Profile *Profile  // nil: the default profile
+	Format  string    // geojson (default) or csv
+	// Equal filters on layer fields (e.g. parent_code, status).
+	Equal map[string]string
 	// WKT adds a geometry column to CSV output.
 	WKT bool
 }
@@ -23,42 +27,79 @@ func asOf(alias string, n int) string {
 	return fmt.Sprintf("(%[1]s.valid_from <= $%[2]d AND (%[1]s.valid_to IS NULL OR %[1]s.valid_to > $%[2]d))", alias, n)
 }
 
-// unitProps is the JSON of an exported unit's properties; area is geodesic,
-// on the WGS84 ellipsoid (PostGIS geography), as everywhere in jiedao.
-const unitProps = `json_build_object('code', u.code, 'name', u.name, 'level', u.level, 'parent_code', u.parent_code,
-	'kind', u.kind, 'households', u.households, 'population', u.population,
-	'area_km2', round((ST_Area(u.geom::geography) / 1e6)::numeric, 6), 'provisional', u.provisional,
-	'valid_from', u.valid_from, 'valid_to', u.valid_to)`
+// propsJSON is the SQL of a layer's properties as one JSON object.
+func (l *Layer) propsJSON() string {
+	var parts []string
+	for _, f := range l.Fields {
+		expr := f.SQL
+		if f.Type == "number" {
+			expr = "round((" + expr + ")::numeric, 6)"
+		}
+		parts = append(parts, "'"+f.Name+"', "+expr)
+	}
+	return "json_build_object(" + strings.Join(parts, ", ") + ")"
+}
 
-// Export streams the units of one level valid on a day, as an RFC 7946
-// GeoJSON FeatureCollection or CSV. Rows go from the database cursor to w;
-// nothing is held in memory.
-func (s *Store) Export(ctx context.Context, w io.Writer, opt ExportOptions) (int, error) {
-	at := opt.At
+// Query resolves a layer for reading: the analysis run for the profile and
+// day, and the equality filters as SQL conditions with parameters from $3.
+// It returns the FROM/WHERE clause and its arguments.
+func (s *Store) Query(ctx context.Context, layer string, p *Profile, at time.Time, equal map[string]string) (*Layer, string, []any, error) {
+	l, ok := LayerByName(layer)
+	if !ok {
+		return nil, "", nil, fmt.Errorf("unknown layer %q", layer)
+	}
+	if p == nil {
+		var err error
+		if p, err = LoadProfile(""); err != nil {
+			return nil, "", nil, err
+		}
+	}
 	if at.IsZero() {
 		at = Today()
 	}
+	run, err := s.EnsureAnalysis(ctx, p, at)
+	if err != nil {
+		return nil, "", nil, err
+	}
+	from, args := l.From(), []any{run, at}
+	for name, v := range equal {
+		f, ok := l.Field(name)
+		if !ok {
+			return nil, "", nil, fmt.Errorf("layer %s has no field %q", layer, name)
+		}
+		args = append(args, v)
+		from += fmt.Sprintf(" AND (%s)::text = $%d", f.SQL, len(args))
+	}
+	return l, from, args, nil
+}
+
+// Export streams a layer as an RFC 7946 GeoJSON FeatureCollection or CSV.
+// Rows go from the database cursor to w; nothing is held in memory.
+func (s *Store) Export(ctx context.Context, w io.Writer, opt ExportOptions) (int, error) {
+	l, from, args, err := s.Query(ctx, opt.Layer, opt.Profile, opt.At, opt.Equal)
+	if err != nil {
+		return 0, fmt.Errorf("export: %w", err)
+	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	var n int
-	var err error
 	switch opt.Format {
 	case "", "geojson":
-		n, err = s.exportGeoJSON(ctx, bw, opt.Level, at)
+		n, err = s.exportGeoJSON(ctx, bw, l, from, args)
 	case "csv":
-		n, err = s.exportCSV(ctx, bw, opt.Level, at, opt.WKT)
+		n, err = s.exportCSV(ctx, bw, l, from, args, opt.WKT)
 	default:
 		return 0, fmt.Errorf("export: unknown format %q (want geojson or csv)", opt.Format)
 	}
 	if err != nil {
-		return n, fmt.Errorf("export %s: %w", opt.Level.Layer(), err)
+		return n, fmt.Errorf("export %s: %w", l.Name, err)
 	}
 	return n, bw.Flush()
 }
 
-func (s *Store) exportGeoJSON(ctx context.Context, w *bufio.Writer, l Level, at time.Time) (int, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT json_build_object('type', 'Feature', 'id', u.code,
-			'geometry', ST_AsGeoJSON(u.geom, 7)::json, 'properties', `+unitProps+`)::text
-		FROM units u WHERE u.level = $1 AND `+asOf("u", 2)+` ORDER BY u.code`, string(l), at)
+func (s *Store) exportGeoJSON(ctx context.Context, w *bufio.Writer, l *Layer, from string, args []any) (int, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT json_build_object('type', 'Feature', 'id', `+l.ID+`,
+			'geometry', ST_AsGeoJSON(`+l.Geom+`, 7)::json, 'properties', `+l.propsJSON()+`)::text
+		FROM `+from+` ORDER BY `+l.ID, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -88,12 +129,24 @@ func (s *Store) exportGeoJSON(ctx context.Context, w *bufio.Writer, l Level, at 
 	return n, err
 }
 
-func (s *Store) exportCSV(ctx context.Context, w *bufio.Writer, l Level, at time.Time, wkt bool) (int, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT u.code, u.name, u.level, coalesce(u.parent_code, ''), coalesce(u.kind, ''),
-			coalesce(u.households::text, ''), coalesce(u.population::text, ''),
-			round((ST_Area(u.geom::geography) / 1e6)::numeric, 6)::text, u.provisional::text,
-			u.valid_from::text, coalesce(u.valid_to::text, ''), CASE WHEN $3 THEN ST_AsText(u.geom, 7) ELSE '' END
-		FROM units u WHERE u.level = $1 AND `+asOf("u", 2)+` ORDER BY u.code`, string(l), at, wkt)
+func (s *Store) exportCSV(ctx context.Context, w *bufio.Writer, l *Layer, from string, args []any, wkt bool) (int, error) {
+	var cols, header []string
+	for _, f := range l.Fields {
+		expr := f.SQL
+		switch f.Type {
+		case "array":
+			expr = "array_to_string(" + expr + ", '; ')"
+		case "number":
+			expr = "round((" + expr + ")::numeric, 6)"
+		}
+		cols = append(cols, "coalesce(("+expr+")::text, '')")
+		header = append(header, f.Name)
+	}
+	if wkt {
+		cols = append(cols, "ST_AsText("+l.Geom+", 7)")
+		header = append(header, "wkt")
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+from+` ORDER BY `+l.ID, args...)
 	if err != nil {
 		return 0, err
 	}
@@ -101,26 +154,18 @@ func (s *Store) exportCSV(ctx context.Context, w *bufio.Writer, l Level, at time
 	// A BOM so Excel reads the Chinese names as UTF-8.
 	w.WriteString("\ufeff")
 	cw := csv.NewWriter(w)
-	header := []string{"code", "name", "level", "parent_code", "kind", "households", "population", "area_km2", "provisional", "valid_from", "valid_to"}
-	if wkt {
-		header = append(header, "wkt")
-	}
 	cw.Write(header)
 	n := 0
-	rec := make([]string, 12)
+	rec := make([]string, len(cols))
+	ptrs := make([]any, len(cols))
+	for i := range rec {
+		ptrs[i] = &rec[i]
+	}
 	for rows.Next() {
-		ptrs := make([]any, 12)
-		for i := range rec {
-			ptrs[i] = &rec[i]
-		}
 		if err := rows.Scan(ptrs...); err != nil {
 			return n, err
 		}
-		if wkt {
-			cw.Write(rec)
-		} else {
-			cw.Write(rec[:11])
-		}
+		cw.Write(rec)
 		n++
 	}
 	if err := rows.Err(); err != nil {

@@ -317,7 +317,7 @@ func TestImportHistory(t *testing.T) {
 		t.Fatalf("as of 2024-06-01: %d units, area %.3f (current %.3f), want the old, half-size square", len(old), old[0].AreaKM2, hist[1].AreaKM2)
 	}
 	var buf strings.Builder
-	if _, err := s.Export(ctx, &buf, boundaries.ExportOptions{Level: boundaries.Street, At: date(t, "2024-06-01")}); err != nil {
+	if _, err := s.Export(ctx, &buf, boundaries.ExportOptions{Layer: "streets", At: date(t, "2024-06-01")}); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(buf.String(), "[116.41,39.91]") || strings.Contains(buf.String(), "39.92") {

@@ -173,6 +173,7 @@ func (s *Store) finishImport(ctx context.Context, rep *ImportReport) {
 	_, _ = s.Pool.Exec(context.WithoutCancel(ctx), `UPDATE imports SET status=$2, finished_at=now(), features=$3, created=$4,
 		changed=$5, unchanged=$6, repaired=$7, rejected=$8, report=$9 WHERE id=$1`,
 		rep.ImportID, rep.Status, rep.Features, rep.Created, rep.Changed, rep.Unchanged, len(rep.Repaired), len(rep.Rejected), report)
+	s.syncVersion(ctx)
 }
 
 // inputCRS decides the input coordinate system: the flag, else what the

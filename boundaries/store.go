@@ -8,6 +8,8 @@ import (
 	"log/slog"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -18,7 +20,12 @@ import (
 
 // Store is the PostGIS store of units, versions and imports.
 type Store struct {
-	Pool *pgxpool.Pool
+	Pool      *pgxpool.Pool
+	analyzeMu sync.Mutex
+	version   atomic.Int64 // cached data version (see Watch)
+	watching  atomic.Bool
+	mu        sync.Mutex
+	stopWatch []context.CancelFunc
 }
 
 // Open connects to PostGIS. The postgis extension is created before the
@@ -46,8 +53,16 @@ func Open(ctx context.Context, url string) (*Store, error) {
 	return &Store{Pool: pool}, nil
 }
 
-// Close releases the pool.
-func (s *Store) Close() { s.Pool.Close() }
+// Close stops the version listener and releases the pool.
+func (s *Store) Close() {
+	s.mu.Lock()
+	for _, stop := range s.stopWatch {
+		stop()
+	}
+	s.stopWatch = nil
+	s.mu.Unlock()
+	s.Pool.Close()
+}
 
 // Ping reports whether the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.Pool.Ping(ctx) }

@@ -8,6 +8,9 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
+	"strings"
+	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -18,16 +21,25 @@ import (
 
 // Config is the server's configuration.
 type Config struct {
-	Addr string
+	Addr  string
+	Tiles TilesConfig // web/tiles.go
+	Map   MapConfig   // web/mappage.go
+	API   APIConfig   // web/api.go
+}
+
+// ConfigFromEnv reads the JIEDAO_* variables each part documents.
+func ConfigFromEnv(addr string) Config {
+	return Config{Addr: addr, Tiles: TilesConfigFromEnv(), Map: MapConfigFromEnv(), API: APIConfigFromEnv()}
 }
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	store *boundaries.Store
-	cfg   Config
+	store    *boundaries.Store
+	cfg      Config
+	profiles sync.Map // name → *boundaries.Profile
 }
 
-// New builds the echo application.
+// New builds the echo application. Each part registers its own routes.
 func New(store *boundaries.Store, cfg Config) *echo.Echo {
 	s := &Server{store: store, cfg: cfg}
 	e := echo.New()
@@ -36,11 +48,80 @@ func New(store *boundaries.Store, cfg Config) *echo.Echo {
 	e.Use(middleware.Recover(), middleware.RequestID(), requestLog())
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	s.routesAnalysis(e)
+	s.routesTiles(e)     // web/tiles.go (issue 4)
+	s.routesMap(e)       // web/mappage.go (issue 4)
+	s.routesOGC(e)       // web/ogc.go (issue 5)
+	s.routesDownloads(e) // web/download.go (issue 5)
+	s.routesAPI(e)       // web/api.go (issue 6)
 	return e
+}
+
+// profile resolves ?profile= (default beijing-2020) to an embedded profile;
+// files are not loadable over HTTP.
+func (s *Server) profile(c echo.Context) (*boundaries.Profile, error) {
+	name := c.QueryParam("profile")
+	if name == "" {
+		name = boundaries.DefaultProfile
+	}
+	if p, ok := s.profiles.Load(name); ok {
+		return p.(*boundaries.Profile), nil
+	}
+	if !slices.Contains(boundaries.ProfileNames(), name) {
+		return nil, badRequest("profile", fmt.Sprintf("unknown profile %q (have %s)", name, strings.Join(boundaries.ProfileNames(), ", ")))
+	}
+	p, err := boundaries.LoadProfile(name)
+	if err != nil {
+		return nil, err
+	}
+	s.profiles.Store(name, p)
+	return p, nil
+}
+
+// at resolves ?at=YYYY-MM-DD (default today).
+func at(c echo.Context, param string) (time.Time, error) {
+	v := c.QueryParam(param)
+	if v == "" {
+		return boundaries.Today(), nil
+	}
+	t, err := boundaries.ParseDate(v)
+	if err != nil {
+		return time.Time{}, badRequest(param, err.Error())
+	}
+	return t, nil
+}
+
+// source resolves a layer with ?profile= and ?at= and makes sure the
+// analysis for them exists: what tiles, OGC API, downloads and the API
+// need to read a layer through Layer.From().
+func (s *Server) source(c echo.Context, layer string) (*boundaries.Layer, int64, time.Time, error) {
+	l, ok := boundaries.LayerByName(layer)
+	if !ok {
+		return nil, 0, time.Time{}, echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("unknown layer %q", layer))
+	}
+	p, err := s.profile(c)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	day, err := at(c, "at")
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	run, err := s.store.EnsureAnalysis(c.Request().Context(), p, day)
+	if err != nil {
+		return nil, 0, time.Time{}, err
+	}
+	return l, run, day, nil
+}
+
+// badRequest is a 400 naming the parameter.
+func badRequest(param, msg string) *echo.HTTPError {
+	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("parameter %s: %s", param, msg))
 }
 
 // Serve listens until ctx is cancelled, then lets in-flight requests finish.
 func Serve(ctx context.Context, store *boundaries.Store, cfg Config) error {
+	store.Watch(ctx)
 	e := New(store, cfg)
 	srv := &http.Server{Addr: cfg.Addr, Handler: e, ReadHeaderTimeout: 10 * time.Second}
 	errc := make(chan error, 1)

@@ -222,7 +222,8 @@ func dataDir() string {
 func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("export", flag.ContinueOnError)
 	db := dbFlag(fs)
-	layer := fs.String("layer", "", "districts, streets or communities (required)")
+	layer := fs.String("layer", "", "districts, streets, communities or zones (required)")
+	profile := fs.String("profile", "", "policy profile for status, reasons, density (default beijing-2020; a name or a JSON file)")
 	format := fs.String("format", "geojson", "geojson or csv")
 	at := fs.String("at", "", "the boundaries valid on this day (default today)")
 	wkt := fs.Bool("wkt", false, "csv: add the geometry as WKT")
@@ -230,12 +231,14 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	var o boundaries.ExportOptions
+	o := boundaries.ExportOptions{Layer: *layer, Format: *format, WKT: *wkt}
 	var err error
-	if o.Level, err = boundaries.ParseLevel(*layer); err != nil {
+	if _, ok := boundaries.LayerByName(*layer); !ok {
+		return usageError{fmt.Errorf("unknown layer %q (want districts, streets, communities or zones)", *layer)}
+	}
+	if o.Profile, err = boundaries.LoadProfile(*profile); err != nil {
 		return usageError{err}
 	}
-	o.Format, o.WKT = *format, *wkt
 	if *at != "" {
 		if o.At, err = boundaries.ParseDate(*at); err != nil {
 			return usageError{err}
@@ -265,7 +268,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if err := os.Rename(tmp.Name(), *out); err != nil {
 			return err
 		}
-		slog.Info("exported", "layer", o.Level.Layer(), "features", n, "file", *out)
+		slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
 		return nil
 	}
 	_, err = s.Export(ctx, w, o)
@@ -301,7 +304,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 			}
 		}
 	}
-	return web.Serve(ctx, s, web.Config{Addr: *addr})
+	return web.Serve(ctx, s, web.ConfigFromEnv(*addr))
 }
 
 func envOr(k, def string) string {

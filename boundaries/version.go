@@ -1,0 +1,94 @@
+package boundaries
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"time"
+)
+
+// Watch keeps an in-memory copy of the data version, updated by
+// LISTEN/NOTIFY, until ctx ends. Hot paths (tile cache keys) then read it
+// without a round trip; while the listener is down they fall back to a
+// query, so a cache is never keyed on a stale version.
+func (s *Store) Watch(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.stopWatch = append(s.stopWatch, cancel)
+	s.mu.Unlock()
+	go func() {
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			err := s.listen(ctx)
+			s.watching.Store(false)
+			if ctx.Err() != nil {
+				return
+			}
+			slog.Warn("data version listener stopped; retrying", "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, 10*time.Second)
+		}
+	}()
+}
+
+func (s *Store) listen(ctx context.Context) error {
+	conn, err := s.Pool.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN jiedao_data_version"); err != nil {
+		return err
+	}
+	var v int64
+	if err := conn.QueryRow(ctx, "SELECT data_version FROM meta").Scan(&v); err != nil {
+		return err
+	}
+	s.noteVersion(v)
+	s.watching.Store(true)
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			conn.Conn().Close(context.Background()) //nolint:errcheck // do not return a LISTENing conn to the pool
+			return err
+		}
+		if v, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+			s.noteVersion(v)
+		}
+	}
+}
+
+// noteVersion raises the cached version (notifications may arrive late or
+// out of order; versions only grow).
+func (s *Store) noteVersion(v int64) {
+	for {
+		cur := s.version.Load()
+		if v <= cur || s.version.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// CurrentDataVersion is the data version, from memory while Watch runs.
+func (s *Store) CurrentDataVersion(ctx context.Context) (int64, error) {
+	if s.watching.Load() {
+		return s.version.Load(), nil
+	}
+	v, err := s.DataVersion(ctx)
+	if err == nil {
+		s.noteVersion(v)
+	}
+	return v, err
+}
+
+// syncVersion reads the data version after a write of this process, so
+// its own next read never waits for the notification.
+func (s *Store) syncVersion(ctx context.Context) {
+	if v, err := s.DataVersion(context.WithoutCancel(ctx)); err == nil {
+		s.noteVersion(v)
+	}
+}

@@ -1,0 +1,92 @@
+package web
+
+import (
+	"net/http"
+	"slices"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jiedao/jiedao/boundaries"
+)
+
+func (s *Server) routesAnalysis(e *echo.Echo) {
+	e.GET("/api/v1/analysis", s.getAnalysis)
+	e.GET("/api/v1/findings", s.getFindings)
+}
+
+func (s *Server) analysis(c echo.Context) (*boundaries.Analysis, error) {
+	p, err := s.profile(c)
+	if err != nil {
+		return nil, err
+	}
+	day, err := at(c, "at")
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CurrentAnalysis(c.Request().Context(), p, day)
+}
+
+// getAnalysis returns the same JSON as `jiedao analyze --format json`.
+func (s *Server) getAnalysis(c echo.Context) error {
+	a, err := s.analysis(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, a)
+}
+
+// Findings are the flagged units and the zones, filtered.
+type Findings struct {
+	Profile string                  `json:"profile"`
+	At      string                  `json:"at"`
+	Units   []boundaries.UnitResult `json:"units"`
+	Zones   []boundaries.Zone       `json:"zones"`
+}
+
+// getFindings filters by ?kind= (zone kind), ?status= (unit status;
+// default: undersized and oversized) and ?street= (a street code: the
+// street, its communities and zones touching them).
+func (s *Server) getFindings(c echo.Context) error {
+	kind, status, street := c.QueryParam("kind"), c.QueryParam("status"), c.QueryParam("street")
+	kinds := []string{"crosses_parent", "overlap", "gap", "noncontiguous", "orphan"}
+	if kind != "" && !slices.Contains(kinds, kind) {
+		return badRequest("kind", "want one of "+strings.Join(kinds, ", "))
+	}
+	statuses := []string{"undersized", "normal", "oversized", "unknown"}
+	if status != "" && !slices.Contains(statuses, status) {
+		return badRequest("status", "want one of "+strings.Join(statuses, ", "))
+	}
+	a, err := s.analysis(c)
+	if err != nil {
+		return err
+	}
+	f := Findings{Profile: a.Profile, At: a.At, Units: []boundaries.UnitResult{}, Zones: []boundaries.Zone{}}
+	inStreet := map[string]bool{}
+	for _, u := range a.Units {
+		if street != "" && u.Code != street && (u.ParentCode == nil || *u.ParentCode != street) {
+			continue
+		}
+		inStreet[u.Code] = true
+		if kind != "" && status == "" {
+			continue
+		}
+		if status != "" && u.Status != status || status == "" && u.Status != "undersized" && u.Status != "oversized" {
+			continue
+		}
+		f.Units = append(f.Units, u)
+	}
+	for _, z := range a.Zones {
+		if status != "" && kind == "" {
+			break
+		}
+		if kind != "" && z.Kind != kind {
+			continue
+		}
+		if street != "" && !slices.ContainsFunc(z.Codes, func(code string) bool { return inStreet[code] }) {
+			continue
+		}
+		f.Zones = append(f.Zones, z)
+	}
+	return c.JSON(http.StatusOK, f)
+}
