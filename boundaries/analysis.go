@@ -109,17 +109,21 @@ func (s *Store) Analyze(ctx context.Context, p *Profile, at time.Time) (*Analysi
 	return a, nil
 }
 
-// analyzeSQL fills analysis_units (measures) and zones for a run.
+// analyzeSQL computes measures and zones for a run. Zones are searched
+// only where they can be: a parent whose children's geodesic areas sum to
+// its own and whose children all lie within its bounding box has no gap,
+// overlap or crossing child (except a gap and an overlap of exactly equal
+// area cancelling out), so the expensive overlays (union, difference,
+// relate) run for the few parents that fail that test and for units with no
+// parent to compare against.
 func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Profile) error {
-	minArea, minShare := p.minZoneArea(), p.minOutsideShare()
 	steps := []struct {
 		name string
 		sql  string
 		args []any
 	}{
 		{"current units", `CREATE TEMP TABLE au ON COMMIT DROP AS
-			SELECT u.code, u.name, u.level, u.parent_code, u.households::bigint AS h, u.population::bigint AS p, u.geom,
-				ST_Area(u.geom::geography) AS area_m2,
+			SELECT u.code, u.name, u.level, u.parent_code, u.households::bigint AS h, u.population::bigint AS p, u.geom, u.area_m2,
 				CASE u.level WHEN 'community' THEN 'street' WHEN 'street' THEN 'district' END AS parent_level
 			FROM units u WHERE ` + asOf("u", 1), []any{at}},
 		{"index", `CREATE INDEX ON au USING gist (geom); CREATE INDEX ON au (code); CREATE INDEX ON au (parent_code); ANALYZE au`, nil},
@@ -128,7 +132,8 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 		{"points", `CREATE TEMP TABLE pc ON COMMIT DROP AS
 			SELECT code, sum(h)::bigint AS h, sum(p)::bigint AS p FROM (
 				SELECT DISTINCT ON (pt.id, u.level) u.code, pt.households AS h, pt.population AS p
-				FROM points pt JOIN au u ON ST_Intersects(u.geom, pt.geom)
+				FROM au u JOIN points pt ON ST_Intersects(u.geom, pt.geom)
+				WHERE u.level <> 'district'
 				ORDER BY pt.id, u.level, u.code) x GROUP BY code`, nil},
 		{"counts", `CREATE TEMP TABLE cnt ON COMMIT DROP AS
 			SELECT u.code, u.level, u.parent_code,
@@ -143,21 +148,36 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 		{"district sums", `UPDATE cnt d SET h = x.h, p = x.p, method = 'sum of streets' FROM (
 				SELECT parent_code, sum(h)::bigint AS h, sum(p)::bigint AS p FROM cnt WHERE level = 'street' GROUP BY parent_code) x
 			WHERE d.level = 'district' AND d.method IS NULL AND x.parent_code = d.code AND (x.h IS NOT NULL OR x.p IS NOT NULL)`, nil},
+		// Parents whose children do not add up exactly (1 m² tolerance on
+		// the ellipsoidal areas) or poke out of the parent's bounding box.
+		{"suspect parents", `CREATE TEMP TABLE suspect ON COMMIT DROP AS
+			SELECT p.code, p.level FROM au p JOIN au c ON c.parent_code = p.code AND c.parent_level = p.level
+			GROUP BY p.code, p.level, p.area_m2, p.geom
+			HAVING abs(sum(c.area_m2) - p.area_m2) > 1 OR bool_or(NOT (p.geom ~ c.geom)) OR bool_or(ST_NumGeometries(c.geom) > 1)`, nil},
+		// Units to compare pairwise: children of suspect parents, and units
+		// with no loaded parent (the top loaded level, orphans).
+		{"suspect units", `CREATE TEMP TABLE cand ON COMMIT DROP AS
+			SELECT c.code FROM au c JOIN suspect s ON s.code = c.parent_code AND s.level = c.parent_level
+			UNION SELECT u.code FROM au u WHERE NOT EXISTS (SELECT 1 FROM au p WHERE p.code = u.parent_code AND p.level = u.parent_level);
+			CREATE INDEX ON cand (code); ANALYZE cand`, nil},
 		{"zones: crosses_parent", `CREATE TEMP TABLE zraw ON COMMIT DROP AS
 			SELECT 'crosses_parent'::text AS kind, c.level, ARRAY[c.code] AS codes, 0 AS part,
 				ST_Multi(ST_CollectionExtract(ST_Difference(c.geom, p.geom), 3)) AS geom, c.area_m2 AS unit_area
-			FROM au c JOIN au p ON p.code = c.parent_code AND p.level = c.parent_level
-			WHERE NOT ST_CoveredBy(c.geom, p.geom)`, nil},
+			FROM suspect s JOIN au p ON p.code = s.code AND p.level = s.level
+			JOIN au c ON c.parent_code = p.code AND c.parent_level = p.level
+			WHERE NOT ST_Covers(p.geom, c.geom)`, nil},
 		{"zones: overlap", `INSERT INTO zraw
 			SELECT 'overlap', a.level, ARRAY[a.code, b.code], 0, ST_Multi(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)), NULL
 			FROM au a JOIN au b ON a.level = b.level AND a.code < b.code AND a.geom && b.geom
-			WHERE ST_Relate(a.geom, b.geom, '2********')`, nil},
+			WHERE (EXISTS (SELECT 1 FROM cand WHERE cand.code = a.code) OR EXISTS (SELECT 1 FROM cand WHERE cand.code = b.code))
+			  AND ST_Relate(a.geom, b.geom, '2********')`, nil},
 		// A street (district) is checked for gaps only when some of its
 		// communities (streets) are loaded.
 		{"zones: gap", `INSERT INTO zraw
 			SELECT 'gap', s.level, ARRAY[s.code], coalesce((d).path[1], 1), ST_Multi((d).geom), NULL FROM (
 				SELECT s.code, s.level, ST_Dump(ST_CollectionExtract(ST_Difference(s.geom, ST_Union(c.geom)), 3)) AS d
-				FROM au s JOIN au c ON c.parent_code = s.code AND c.parent_level = s.level
+				FROM suspect x JOIN au s ON s.code = x.code AND s.level = x.level
+				JOIN au c ON c.parent_code = s.code AND c.parent_level = s.level
 				GROUP BY s.code, s.level, s.geom) s`, nil},
 		// Parts that touch (even at a point) are one piece; a unit in more
 		// than one piece is non-contiguous and each piece is listed.
@@ -173,6 +193,15 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 			  AND NOT EXISTS (SELECT 1 FROM au p WHERE p.code = u.parent_code AND p.level = u.parent_level)`, nil},
 		{"zones: area", `ALTER TABLE zraw ADD COLUMN area_m2 double precision;
 			UPDATE zraw SET area_m2 = coalesce(ST_Area(geom::geography), 0)`, nil},
+		// Non-contiguous: keep only units that really fall into several pieces.
+		{"zones: single pieces", `DELETE FROM zraw z WHERE kind = 'noncontiguous'
+			AND (SELECT count(*) FROM zraw y WHERE y.kind = 'noncontiguous' AND y.codes = z.codes) < 2`, nil},
+		{"zones: store", `INSERT INTO zones (run_id, id, kind, level, codes, part, area_m2, households, population, geom)
+			SELECT $1, z.kind || ':' || array_to_string(z.codes, '+') || CASE WHEN z.part > 0 THEN ':' || z.part ELSE '' END,
+				z.kind, z.level, z.codes, z.part, z.area_m2, pts.h, pts.p, z.geom
+			FROM zraw z LEFT JOIN LATERAL (
+				SELECT sum(pt.households)::bigint AS h, sum(pt.population)::bigint AS p FROM points pt WHERE ST_Intersects(z.geom, pt.geom)) pts ON true
+			WHERE z.area_m2 >= $2 AND (z.kind <> 'crosses_parent' OR z.area_m2 >= $3 * z.unit_area)`, []any{run, p.minZoneArea(), p.minOutsideShare()}},
 	}
 	for _, st := range steps {
 		t0 := time.Now()
@@ -181,38 +210,18 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 		}
 		slog.Debug("analysis step", "step", st.name, "ms", time.Since(t0).Milliseconds())
 	}
-	// Non-contiguous: keep only units that really fall into several pieces.
-	if _, err := tx.Exec(ctx, `DELETE FROM zraw z WHERE kind = 'noncontiguous'
-		AND (SELECT count(*) FROM zraw y WHERE y.kind = 'noncontiguous' AND y.codes = z.codes) < 2`); err != nil {
-		return fmt.Errorf("noncontiguous: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `INSERT INTO zones (run_id, id, kind, level, codes, part, area_m2, households, population, geom)
-		SELECT $1, z.kind || ':' || array_to_string(z.codes, '+') || CASE WHEN z.part > 0 THEN ':' || z.part ELSE '' END,
-			z.kind, z.level, z.codes, z.part, z.area_m2, pts.h, pts.p, z.geom
-		FROM zraw z LEFT JOIN LATERAL (
-			SELECT sum(pt.households)::bigint AS h, sum(pt.population)::bigint AS p FROM points pt WHERE ST_Intersects(z.geom, pt.geom)) pts ON true
-		WHERE z.area_m2 >= $2 AND (z.kind <> 'crosses_parent' OR z.area_m2 >= $3 * z.unit_area)`, run, minArea, minShare); err != nil {
-		return fmt.Errorf("store zones: %w", err)
-	}
-	_, err := tx.Exec(ctx, `INSERT INTO analysis_units (run_id, code, level, households, population, counts_method, area_km2,
-			density, household_density, outside_share, status)
-		SELECT $1, u.code, u.level, c.h, c.p, c.method, u.area_m2 / 1e6,
-			c.p / nullif(u.area_m2 / 1e6, 0), c.h / nullif(u.area_m2 / 1e6, 0),
-			CASE WHEN u.parent_level IS NOT NULL THEN coalesce(z.area_m2, 0) / nullif(u.area_m2, 0) END, 'unknown'
-		FROM au u JOIN cnt c USING (code)
-		LEFT JOIN zraw z ON z.kind = 'crosses_parent' AND z.codes[1] = u.code`, run)
-	if err != nil {
-		return fmt.Errorf("store measures: %w", err)
-	}
 	return nil
 }
 
-// judge reads the measures, applies the profile and stores the verdicts.
+// judge reads the measures, applies the profile in Go and stores the
+// results with one COPY.
 func (s *Store) judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) error {
-	rows, err := tx.Query(ctx, `SELECT r.code, u.name, r.level, u.parent_code, r.households, r.population, r.counts_method,
-			r.area_km2, r.density, r.household_density, r.outside_share
-		FROM analysis_units r JOIN au u USING (code) WHERE r.run_id = $1
-		ORDER BY array_position(ARRAY['district','street','community'], r.level), r.code`, a.RunID)
+	rows, err := tx.Query(ctx, `SELECT u.code, u.name, u.level, u.parent_code, c.h, c.p, c.method, u.area_m2 / 1e6,
+			c.p / nullif(u.area_m2 / 1e6, 0), c.h / nullif(u.area_m2 / 1e6, 0),
+			CASE WHEN u.parent_level IS NOT NULL THEN coalesce(z.area_m2, 0) / nullif(u.area_m2, 0) END
+		FROM au u JOIN cnt c USING (code)
+		LEFT JOIN zraw z ON z.kind = 'crosses_parent' AND z.codes[1] = u.code
+		ORDER BY array_position(ARRAY['district','street','community'], u.level), u.code`)
 	if err != nil {
 		return fmt.Errorf("read measures: %w", err)
 	}
@@ -241,20 +250,15 @@ func (s *Store) judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) e
 	if err := rows.Err(); err != nil {
 		return fmt.Errorf("read measures: %w", err)
 	}
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE verdict (code text, status text, reasons text[], staff_min integer, staff_max integer, ratio double precision) ON COMMIT DROP`); err != nil {
-		return err
-	}
-	_, err = tx.CopyFrom(ctx, pgx.Identifier{"verdict"}, []string{"code", "status", "reasons", "staff_min", "staff_max", "ratio"},
+	_, err = tx.CopyFrom(ctx, pgx.Identifier{"analysis_units"}, []string{"run_id", "code", "level", "households", "population",
+		"counts_method", "area_km2", "density", "household_density", "ratio_to_normal", "staff_min", "staff_max", "outside_share", "status", "reasons"},
 		pgx.CopyFromSlice(len(a.Units), func(i int) ([]any, error) {
 			u := a.Units[i]
-			return []any{u.Code, u.Status, u.Reasons, u.StaffMin, u.StaffMax, u.RatioToNormal}, nil
+			return []any{a.RunID, u.Code, string(u.Level), u.Households, u.Population, u.CountsMethod, u.AreaKM2, u.Density,
+				u.HouseholdDensity, u.RatioToNormal, u.StaffMin, u.StaffMax, u.OutsideShare, u.Status, u.Reasons}, nil
 		}))
 	if err != nil {
-		return fmt.Errorf("store verdicts: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE analysis_units r SET status = v.status, reasons = v.reasons, staff_min = v.staff_min,
-		staff_max = v.staff_max, ratio_to_normal = v.ratio FROM verdict v WHERE r.run_id = $1 AND r.code = v.code`, a.RunID); err != nil {
-		return fmt.Errorf("store verdicts: %w", err)
+		return fmt.Errorf("store results: %w", err)
 	}
 	var pts bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM points)`).Scan(&pts); err != nil {

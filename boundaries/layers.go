@@ -37,7 +37,7 @@ var unitFields = []Field{
 	{"households", "integer", "households (from attributes, points, or the sum of children: see counts_method)", "coalesce(r.households, u.households)"},
 	{"population", "integer", "population (see counts_method)", "coalesce(r.population, u.population)"},
 	{"counts_method", "string", "where the counts come from: attribute, points, sum of communities, sum of streets", "r.counts_method"},
-	{"area_km2", "number", "geodesic area on the WGS84 ellipsoid, km²", "coalesce(r.area_km2, ST_Area(u.geom::geography) / 1e6)"},
+	{"area_km2", "number", "geodesic area on the WGS84 ellipsoid, km²", "u.area_m2 / 1e6"},
 	{"density", "number", "population per km²", "r.density"},
 	{"household_density", "number", "households per km²", "r.household_density"},
 	{"ratio_to_normal", "number", "households over the profile's normal community size", "r.ratio_to_normal"},

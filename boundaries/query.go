@@ -16,7 +16,7 @@ type UnitQuery struct {
 }
 
 const unitCols = `u.version_id, u.code, u.name, u.level, u.parent_code, u.kind, u.households::bigint, u.population::bigint,
-	u.provisional, ST_Area(u.geom::geography) / 1e6, u.valid_from, u.valid_to, u.approval, u.source`
+	u.provisional, u.area_m2 / 1e6, u.valid_from, u.valid_to, u.approval, u.source`
 
 func scanUnit(row pgx.Row) (Unit, error) {
 	var u Unit

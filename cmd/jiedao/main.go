@@ -25,8 +25,10 @@ Usage:
                 [--population-field F] [--kind-field F] [--valid-from YYYY-MM-DD] [--approval TEXT]
                 [--provisional-codes] [--allow-orphans] [--encoding GBK] [--dry-run] [--json] FILE
   jiedao import-counts [--code-field F] [--households-field F] [--population-field F] [--valid-from D] FILE.csv
+  jiedao import-points [--crs …] [--households-field F] [--population-field F] [--append] FILE
+  jiedao analyze [--profile beijing-2020|national-1989|FILE] [--at YYYY-MM-DD] [--format text|json|csv|geojson] [-o FILE]
   jiedao demo [--seed N] [--scale small|beijing|national] [--out DIR] [--no-load]
-  jiedao export --layer districts|streets|communities [--format geojson|csv] [--at YYYY-MM-DD] [--wkt] [-o FILE]
+  jiedao export --layer districts|streets|communities|zones [--profile P] [--format geojson|csv] [--at YYYY-MM-DD] [--wkt] [-o FILE]
   jiedao serve [--addr HOST:PORT] [--demo-if-empty]
 
 Every command takes --db URL (default $DATABASE_URL).
@@ -51,6 +53,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"migrate":       cmdMigrate,
 		"import":        cmdImport,
 		"import-counts": cmdImportCounts,
+		"import-points": cmdImportPoints,
+		"analyze":       cmdAnalyze,
 		"demo":          cmdDemo,
 		"export":        cmdExport,
 		"serve":         cmdServe,

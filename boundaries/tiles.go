@@ -1,0 +1,288 @@
+package boundaries
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Vector tile parameters (Mapbox Vector Tile 2.1).
+const (
+	TileExtent = 4096
+	TileBuffer = 64
+	// MaxTileZoom is the deepest zoom the tile endpoint serves.
+	MaxTileZoom = 22
+)
+
+// webMercatorHalf is half the EPSG:3857 world width in metres.
+const webMercatorHalf = 20037508.342789244
+
+// tileMinZoom keeps tiles small: below these zooms a layer's tiles are
+// empty. At the synthetic Beijing scale (7,500 communities in a 53×61 km
+// city, the density of the national scale too) a z9 tile holds the whole
+// city and its communities tile would be about 1 MB; from z10 a tile holds
+// a quarter of it. Streets are ~20× fewer, so z8 (~120 km across) keeps a
+// national-scale street tile under 500 KB. Zones are small and few.
+var tileMinZoom = map[string]int{"districts": 0, "streets": 8, "communities": 10, "zones": 6}
+
+// TileMinZoom is the lowest zoom at which a layer's tiles have content.
+func TileMinZoom(layer string) int { return tileMinZoom[layer] }
+
+// tileFieldNames are the registry fields encoded in tiles: what the map
+// colours, labels and shows in its panel; the rest is in the API.
+var tileFieldNames = map[string][]string{
+	"zones": {"id", "kind", "level", "codes", "area_m2", "households", "population"},
+	"": {"code", "name", "parent_code", "households", "population", "area_km2", "density",
+		"status", "reasons", "staff_min", "staff_max", "provisional"},
+}
+
+// TileField is a field as encoded in a tile. Arrays are not MVT value types,
+// so they are joined into one string.
+type TileField struct {
+	Field
+	MVTType string // String, Number or Boolean (TileJSON vector_layers)
+	expr    string
+}
+
+// TileFields lists the attributes of a layer's tiles.
+func TileFields(l *Layer) []TileField {
+	names, ok := tileFieldNames[l.Name]
+	if !ok {
+		names = tileFieldNames[""]
+	}
+	var out []TileField
+	for _, n := range names {
+		f, ok := l.Field(n)
+		if !ok {
+			continue
+		}
+		tf := TileField{Field: f, MVTType: "String", expr: f.SQL}
+		switch f.Type {
+		case "integer":
+			tf.MVTType, tf.expr = "Number", "("+f.SQL+")::bigint"
+		case "number":
+			// numeric would be encoded as a string by ST_AsMVT; a few
+			// decimals are plenty for display and keep the tile small.
+			tf.MVTType, tf.expr = "Number", "round(("+f.SQL+")::numeric, 4)::float8"
+		case "boolean":
+			tf.MVTType = "Boolean"
+		case "array":
+			sep := ", "
+			if f.Name == "codes" {
+				sep = ","
+			} else if f.Name == "reasons" {
+				sep = "; "
+			}
+			tf.Description += fmt.Sprintf(" (joined with %q)", sep)
+			tf.expr = "array_to_string(" + f.SQL + ", '" + sep + "')"
+		case "date":
+			tf.expr = "(" + f.SQL + ")::text"
+		}
+		out = append(out, tf)
+	}
+	return out
+}
+
+// TileSQL is the query building one tile of a layer with ST_AsMVT. Its
+// parameters are $1 run id, $2 as-of date, $3 z, $4 x, $5 y and $6 the
+// grid size in EPSG:3857 metres (see TileGrid).
+//
+// Rows are found with the GiST index on the EPSG:4326 geometry, against
+// the tile envelope (with the buffer as margin) transformed to 4326: the
+// Mercator tile is a lon/lat rectangle, so the transformed envelope is
+// exact. Geometries are snapped in EPSG:3857 to the tile's pixel grid before
+// ST_AsMVTGeom: every feature goes through the same grid, so a vertex two
+// neighbours share lands on the same grid point for both and no gap can
+// open between them at any zoom, while the vertex count drops to what the
+// zoom can show (per-feature ST_Simplify would move shared edges
+// differently for each neighbour). ST_AsMVTGeom then quantises to the same
+// 4096 grid, clips to the buffer and removes collinear points.
+func TileSQL(l *Layer) string {
+	var cols []string
+	for _, f := range TileFields(l) {
+		cols = append(cols, f.expr+" AS "+pgx.Identifier{f.Name}.Sanitize())
+	}
+	margin := float64(TileBuffer) / TileExtent
+	return fmt.Sprintf(`SELECT coalesce(ST_AsMVT(t, '%[1]s', %[2]d, 'geom'), ''::bytea) FROM (
+	SELECT ST_AsMVTGeom(
+			ST_SnapToGrid(ST_Transform(%[3]s, 3857), %[4]g, %[4]g, $6::float8, $6::float8),
+			ST_TileEnvelope($3::int, $4::int, $5::int), %[2]d, %[5]d, true) AS geom,
+		%[6]s
+	FROM %[7]s
+		AND %[3]s && ST_Transform(ST_TileEnvelope($3::int, $4::int, $5::int, margin => %[8]g), 4326)
+) t WHERE t.geom IS NOT NULL`, l.Name, TileExtent, l.Geom, -webMercatorHalf, TileBuffer,
+		strings.Join(cols, ",\n\t\t"), l.From(), margin)
+}
+
+// TileGrid is the pixel size of zoom z in EPSG:3857 metres: the grid
+// geometries are snapped to before encoding.
+func TileGrid(z int) float64 {
+	return 2 * webMercatorHalf / math.Exp2(float64(z)) / TileExtent
+}
+
+// ValidTile says whether z/x/y names a tile of the grid.
+func ValidTile(z, x, y int) bool {
+	if z < 0 || z > MaxTileZoom {
+		return false
+	}
+	n := 1 << z
+	return x >= 0 && x < n && y >= 0 && y < n
+}
+
+// TileArgs are TileSQL's parameters.
+func TileArgs(run int64, at time.Time, z, x, y int) []any {
+	return []any{run, at, z, x, y, TileGrid(z)}
+}
+
+// Tile encodes one vector tile of a layer for an analysis run and day. An
+// empty tile (nothing there, or a zoom below the layer's minimum) is nil.
+func (s *Store) Tile(ctx context.Context, l *Layer, run int64, at time.Time, z, x, y int) ([]byte, error) {
+	if !ValidTile(z, x, y) {
+		return nil, fmt.Errorf("tile %d/%d/%d: outside the grid", z, x, y)
+	}
+	if z < TileMinZoom(l.Name) {
+		return nil, nil
+	}
+	var b []byte
+	if err := s.Pool.QueryRow(ctx, tileSQL(l), TileArgs(run, at, z, x, y)...).Scan(&b); err != nil {
+		return nil, fmt.Errorf("tile %s/%d/%d/%d: %w", l.Name, z, x, y, err)
+	}
+	if len(b) == 0 {
+		return nil, nil
+	}
+	return b, nil
+}
+
+// tileSQLs caches TileSQL per layer; the registry is fixed at start.
+var tileSQLs = func() map[string]string {
+	m := map[string]string{}
+	for i := range Layers {
+		m[Layers[i].Name] = TileSQL(&Layers[i])
+	}
+	return m
+}()
+
+func tileSQL(l *Layer) string {
+	if q, ok := tileSQLs[l.Name]; ok {
+		return q
+	}
+	return TileSQL(l)
+}
+
+// Extent is the bounding box [west, south, east, north] of the units valid
+// on a day; ok is false when there are none.
+func (s *Store) Extent(ctx context.Context, at time.Time) (box [4]float64, ok bool, err error) {
+	if at.IsZero() {
+		at = Today()
+	}
+	var w, so, e, n *float64
+	err = s.Pool.QueryRow(ctx, `SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x)
+		FROM (SELECT ST_Extent(u.geom)::geometry AS x FROM units u WHERE `+asOf("u", 1)+`) e`, at).Scan(&w, &so, &e, &n)
+	if err != nil {
+		return box, false, fmt.Errorf("extent of units on %s: %w", at.Format("2006-01-02"), err)
+	}
+	if w == nil {
+		return box, false, nil
+	}
+	return [4]float64{*w, *so, *e, *n}, true, nil
+}
+
+// UnitPlace locates a unit on the map: a label point inside it and its
+// bounding box.
+type UnitPlace struct {
+	Code       string     `json:"code"`
+	Name       string     `json:"name"`
+	Level      Level      `json:"level"`
+	ParentCode *string    `json:"parent_code"`
+	Lon        float64    `json:"lon"`
+	Lat        float64    `json:"lat"`
+	BBox       [4]float64 `json:"bbox"`
+}
+
+const placeCols = `u.code, u.name, u.level, u.parent_code, ST_X(p), ST_Y(p),
+	ST_XMin(u.geom), ST_YMin(u.geom), ST_XMax(u.geom), ST_YMax(u.geom)`
+
+// placeFrom computes the label point once per row: ST_PointOnSurface is
+// inside the polygon even for L-shaped or multi-part units, unlike the
+// centroid.
+const placeFrom = ` FROM units u, LATERAL ST_PointOnSurface(u.geom) p WHERE `
+
+func collectPlaces(rows pgx.Rows) ([]UnitPlace, error) {
+	defer rows.Close()
+	out := []UnitPlace{}
+	for rows.Next() {
+		var p UnitPlace
+		var lvl string
+		if err := rows.Scan(&p.Code, &p.Name, &lvl, &p.ParentCode, &p.Lon, &p.Lat, &p.BBox[0], &p.BBox[1], &p.BBox[2], &p.BBox[3]); err != nil {
+			return nil, fmt.Errorf("scan place: %w", err)
+		}
+		p.Level = Level(lvl)
+		out = append(out, p)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read places: %w", err)
+	}
+	return out, nil
+}
+
+// Places lists the units of a level valid on a day with label points, for
+// map labels.
+func (s *Store) Places(ctx context.Context, l Level, at time.Time) ([]UnitPlace, error) {
+	if at.IsZero() {
+		at = Today()
+	}
+	rows, err := s.Pool.Query(ctx, `SELECT `+placeCols+placeFrom+`u.level = $1 AND `+asOf("u", 2)+` ORDER BY u.code`, string(l), at)
+	if err != nil {
+		return nil, fmt.Errorf("places of %s: %w", l, err)
+	}
+	return collectPlaces(rows)
+}
+
+// SearchPlaces finds units valid on a day whose code starts with q or whose
+// name contains it; exact code matches come first.
+func (s *Store) SearchPlaces(ctx context.Context, q string, at time.Time, limit int) ([]UnitPlace, error) {
+	q = strings.TrimSpace(q)
+	if q == "" {
+		return []UnitPlace{}, nil
+	}
+	if at.IsZero() {
+		at = Today()
+	}
+	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(q)
+	rows, err := s.Pool.Query(ctx, `SELECT `+placeCols+placeFrom+asOf("u", 3)+`
+			AND (u.code LIKE $1 || '%' OR u.name LIKE '%' || $1 || '%')
+		ORDER BY u.code <> $2, array_position(ARRAY['district','street','community'], u.level), u.code
+		LIMIT $4`, like, q, at, limit)
+	if err != nil {
+		return nil, fmt.Errorf("search units %q: %w", q, err)
+	}
+	return collectPlaces(rows)
+}
+
+// ErrNoUnits is returned by CodesExtent when no code names a unit.
+var ErrNoUnits = errors.New("no such units")
+
+// CodesExtent is the bounding box of the units with these codes valid on a
+// day: where the map zooms for a finding.
+func (s *Store) CodesExtent(ctx context.Context, codes []string, at time.Time) ([4]float64, error) {
+	var box [4]float64
+	if at.IsZero() {
+		at = Today()
+	}
+	var w, so, e, n *float64
+	err := s.Pool.QueryRow(ctx, `SELECT ST_XMin(x), ST_YMin(x), ST_XMax(x), ST_YMax(x)
+		FROM (SELECT ST_Extent(u.geom)::geometry AS x FROM units u WHERE u.code = ANY($1) AND `+asOf("u", 2)+`) e`,
+		codes, at).Scan(&w, &so, &e, &n)
+	if err != nil {
+		return box, fmt.Errorf("extent of %v: %w", codes, err)
+	}
+	if w == nil {
+		return box, fmt.Errorf("extent of %v: %w", codes, ErrNoUnits)
+	}
+	return [4]float64{*w, *so, *e, *n}, nil
+}

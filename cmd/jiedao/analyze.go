@@ -1,0 +1,146 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/geo"
+)
+
+func cmdImportPoints(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("import-points", flag.ContinueOnError)
+	db := dbFlag(fs)
+	crs := fs.String("crs", "", "input CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:<n> (default: from the file)")
+	var o boundaries.PointsOptions
+	fs.StringVar(&o.HouseholdsField, "households-field", "households", "attribute holding households")
+	fs.StringVar(&o.PopulationField, "population-field", "population", "attribute holding population")
+	fs.BoolVar(&o.Append, "append", false, "add to the loaded points instead of replacing them")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usageError{errors.New("want exactly one FILE")}
+	}
+	if *crs != "" {
+		c, err := geo.ParseCRS(*crs)
+		if err != nil {
+			return usageError{err}
+		}
+		o.CRS = &c
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	bar := newProgress(stderr, "import "+filepath.Base(pos[0]))
+	o.Progress = bar.Set
+	rep, err := s.ImportPoints(ctx, pos[0], o)
+	bar.Done()
+	if rep != nil {
+		printReport(stdout, rep, *asJSON)
+	}
+	return err
+}
+
+func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+	db := dbFlag(fs)
+	profile := fs.String("profile", boundaries.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")
+	format := fs.String("format", "text", "text, json, csv (units) or geojson (zones)")
+	atFlag := fs.String("at", "", "analyse the boundaries valid on this day (default today)")
+	out := fs.String("o", "", "output file (default stdout)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	switch *format {
+	case "text", "json", "csv", "geojson":
+	default:
+		return usageError{fmt.Errorf("unknown format %q (want text, json, csv or geojson)", *format)}
+	}
+	p, err := boundaries.LoadProfile(*profile)
+	if err != nil {
+		return usageError{err}
+	}
+	var day = boundaries.Today()
+	if *atFlag != "" {
+		if day, err = boundaries.ParseDate(*atFlag); err != nil {
+			return usageError{err}
+		}
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	// Every run is stored, so results can be compared over time.
+	a, err := s.Analyze(ctx, p, day)
+	if err != nil {
+		return err
+	}
+	w := stdout
+	if *out != "" {
+		f, err := os.Create(*out)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = f
+	}
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", " ")
+		return enc.Encode(a)
+	case "csv":
+		return writeUnitsCSV(w, a)
+	case "geojson":
+		_, err := s.ZonesGeoJSON(ctx, a.RunID, func(b []byte) error { _, err := w.Write(b); return err })
+		return err
+	}
+	return a.WriteText(w, p)
+}
+
+func writeUnitsCSV(w io.Writer, a *boundaries.Analysis) error {
+	io.WriteString(w, "\ufeff")
+	cw := csv.NewWriter(w)
+	cw.Write([]string{"code", "name", "level", "parent_code", "households", "population", "counts_method", "area_km2",
+		"density", "ratio_to_normal", "status", "reasons", "staff_min", "staff_max", "outside_share"})
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	num := func(p *int64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatInt(*p, 10)
+	}
+	flt := func(p *float64) string {
+		if p == nil {
+			return ""
+		}
+		return strconv.FormatFloat(*p, 'f', 4, 64)
+	}
+	for _, u := range a.Units {
+		cw.Write([]string{u.Code, u.Name, string(u.Level), str(u.ParentCode), num(u.Households), num(u.Population), str(u.CountsMethod),
+			strconv.FormatFloat(u.AreaKM2, 'f', 6, 64), flt(u.Density), flt(u.RatioToNormal), u.Status, strings.Join(u.Reasons, "; "),
+			num(u.StaffMin), num(u.StaffMax), flt(u.OutsideShare)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
