@@ -26,3 +26,8 @@ db-up:
 
 db-down:
 	@scripts/devdb.sh down
+
+# Benchmarks (see BENCHMARKS.md). National scale: scripts/bench-national.sh.
+bench:
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; fi; \
+	DATABASE_URL="$$url" JIEDAO_BENCH=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./boundaries/ ./web/

@@ -266,6 +266,10 @@ func (s *Store) stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs g
 	if readErr != nil {
 		return readErr
 	}
+	// Fresh statistics so the checks below join by index, not by scans.
+	if _, err := tx.Exec(ctx, `ANALYZE stage`); err != nil {
+		return fmt.Errorf("analyze stage: %w", err)
+	}
 	if opt.Progress != nil {
 		opt.Progress(rd.Progress())
 	}

@@ -1,0 +1,85 @@
+package boundaries_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/pgtest"
+)
+
+// Benchmarks run only with JIEDAO_BENCH=1 (make bench), so make test stays
+// fast. Each needs PostGIS (DATABASE_URL) like the tests.
+func benchGate(b *testing.B) {
+	if os.Getenv("JIEDAO_BENCH") == "" {
+		b.Skip("set JIEDAO_BENCH=1 to run (make bench)")
+	}
+}
+
+func demoFiles(b *testing.B, scale demo.Scale) string {
+	dir := filepath.Join(os.TempDir(), "jiedao-bench-"+string(scale))
+	if _, err := demo.ReadManifest(dir); err != nil {
+		if _, err := demo.Generate(demo.Config{Seed: 1, Scale: scale, Dir: dir}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// BenchmarkImport measures import throughput (features/s) of the
+// communities file into a database holding the districts and streets.
+func BenchmarkImport(b *testing.B) {
+	benchGate(b)
+	for _, scale := range []demo.Scale{demo.Small, demo.Beijing} {
+		b.Run(string(scale), func(b *testing.B) {
+			dir := demoFiles(b, scale)
+			ctx := context.Background()
+			var features int
+			for i := 0; i < b.N; i++ {
+				b.StopTimer()
+				s, _ := pgtest.NewStore(b)
+				for _, l := range []boundaries.Level{boundaries.District, boundaries.Street} {
+					if _, err := s.Import(ctx, filepath.Join(dir, l.Layer()+".geojson"), boundaries.ImportOptions{Level: l}); err != nil {
+						b.Fatal(err)
+					}
+				}
+				b.StartTimer()
+				rep, err := s.Import(ctx, filepath.Join(dir, "communities.geojson"), boundaries.ImportOptions{
+					Level: boundaries.Community, HouseholdsField: "households", PopulationField: "population", KindField: "kind", AllowOrphans: true})
+				if err != nil {
+					b.Fatal(err)
+				}
+				features += rep.Features
+			}
+			b.ReportMetric(float64(features)/b.Elapsed().Seconds(), "features/s")
+		})
+	}
+}
+
+// BenchmarkAnalyze measures a full analysis (measures, statuses, zones).
+func BenchmarkAnalyze(b *testing.B) {
+	benchGate(b)
+	for _, scale := range []demo.Scale{demo.Small, demo.Beijing} {
+		b.Run(string(scale), func(b *testing.B) {
+			dir := demoFiles(b, scale)
+			ctx := context.Background()
+			s, _ := pgtest.NewStore(b)
+			if _, err := s.LoadDemo(ctx, dir, nil); err != nil {
+				b.Fatal(err)
+			}
+			p, err := boundaries.LoadProfile("")
+			if err != nil {
+				b.Fatal(err)
+			}
+			b.ResetTimer()
+			for i := 0; i < b.N; i++ {
+				if _, err := s.Analyze(ctx, p, boundaries.Today()); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
