@@ -129,12 +129,18 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 		{"index", `CREATE INDEX ON au USING gist (geom); CREATE INDEX ON au (code); CREATE INDEX ON au (parent_code); ANALYZE au`, nil},
 		// A point on a shared edge belongs to the unit with the smallest
 		// code, so it counts once.
+		// Points are joined unit by unit (LATERAL), so each polygon is
+		// prepared once for all its points, and only to communities and to
+		// streets without communities (other streets sum their
+		// communities).
 		{"points", `CREATE TEMP TABLE pc ON COMMIT DROP AS
 			SELECT code, sum(h)::bigint AS h, sum(p)::bigint AS p FROM (
-				SELECT DISTINCT ON (pt.id, u.level) u.code, pt.households AS h, pt.population AS p
-				FROM au u JOIN points pt ON ST_Intersects(u.geom, pt.geom)
-				WHERE u.level <> 'district'
-				ORDER BY pt.id, u.level, u.code) x GROUP BY code`, nil},
+				SELECT DISTINCT ON (x.id, u.level) u.code, x.h, x.p
+				FROM au u CROSS JOIN LATERAL (
+					SELECT pt.id, pt.households AS h, pt.population AS p FROM points pt WHERE ST_Intersects(u.geom, pt.geom)) x
+				WHERE u.level = 'community'
+				   OR u.level = 'street' AND NOT EXISTS (SELECT 1 FROM au c WHERE c.parent_code = u.code AND c.level = 'community')
+				ORDER BY x.id, u.level, u.code) y GROUP BY code`, nil},
 		{"counts", `CREATE TEMP TABLE cnt ON COMMIT DROP AS
 			SELECT u.code, u.level, u.parent_code,
 				coalesce(u.h, pc.h) AS h, coalesce(u.p, pc.p) AS p,
@@ -166,11 +172,14 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 			FROM suspect s JOIN au p ON p.code = s.code AND p.level = s.level
 			JOIN au c ON c.parent_code = p.code AND c.parent_level = p.level
 			WHERE NOT ST_Covers(p.geom, c.geom)`, nil},
+		// Driven from the suspects, each pair once.
 		{"zones: overlap", `INSERT INTO zraw
 			SELECT 'overlap', a.level, ARRAY[a.code, b.code], 0, ST_Multi(ST_CollectionExtract(ST_Intersection(a.geom, b.geom), 3)), NULL
-			FROM au a JOIN au b ON a.level = b.level AND a.code < b.code AND a.geom && b.geom
-			WHERE (EXISTS (SELECT 1 FROM cand WHERE cand.code = a.code) OR EXISTS (SELECT 1 FROM cand WHERE cand.code = b.code))
-			  AND ST_Relate(a.geom, b.geom, '2********')`, nil},
+			FROM (SELECT DISTINCT least(a.code, b.code) AS ca, greatest(a.code, b.code) AS cb
+				FROM cand x JOIN au a ON a.code = x.code
+				JOIN au b ON b.level = a.level AND b.code <> a.code AND a.geom && b.geom) pairs
+			JOIN au a ON a.code = pairs.ca JOIN au b ON b.code = pairs.cb
+			WHERE ST_Relate(a.geom, b.geom, '2********')`, nil},
 		// A street (district) is checked for gaps only when some of its
 		// communities (streets) are loaded.
 		{"zones: gap", `INSERT INTO zraw
@@ -189,7 +198,7 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 		{"zones: orphan", `INSERT INTO zraw
 			SELECT 'orphan', u.level, ARRAY[u.code], 0, u.geom, NULL FROM au u
 			WHERE u.parent_level IS NOT NULL
-			  AND EXISTS (SELECT 1 FROM au x WHERE x.level = u.parent_level)
+			  AND u.parent_level IN (SELECT DISTINCT level FROM au)
 			  AND NOT EXISTS (SELECT 1 FROM au p WHERE p.code = u.parent_code AND p.level = u.parent_level)`, nil},
 		{"zones: area", `ALTER TABLE zraw ADD COLUMN area_m2 double precision;
 			UPDATE zraw SET area_m2 = coalesce(ST_Area(geom::geography), 0)`, nil},

@@ -1,5 +1,105 @@
 package web
 
-import "github.com/labstack/echo/v4"
+import (
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"path"
+	"strings"
 
-func (s *Server) routesDownloads(e *echo.Echo) {}
+	"github.com/labstack/echo/v4"
+
+	"github.com/jiedao/jiedao/boundaries"
+)
+
+// Whole-layer downloads: GET /download/{layer}.geojson|.gpkg|.csv.
+
+var downloadTypes = map[string]string{
+	"geojson": "application/geo+json",
+	"gpkg":    "application/geopackage+sqlite3",
+	"csv":     "text/csv; charset=utf-8",
+}
+
+func (s *Server) routesDownloads(e *echo.Echo) {
+	// Errors here use the OGC style too: downloads share the API's filters.
+	g := e.Group("/download", ogcGzip(), ogcErrors)
+	g.GET("/:file", s.download)
+}
+
+func (s *Server) download(c echo.Context) error {
+	file := c.Param("file")
+	ext := strings.TrimPrefix(path.Ext(file), ".")
+	name := strings.TrimSuffix(file, "."+ext)
+	ctype, ok := downloadTypes[ext]
+	l, known := boundaries.LayerByName(name)
+	if !ok || !known {
+		return ogcNotFound(fmt.Sprintf("no download %q (want {districts,streets,communities,zones}.{geojson,gpkg,csv})", file))
+	}
+	if err := ogcCheckParams(c, []string{"at", "datetime", "profile", "geometry"}, l); err != nil {
+		return err
+	}
+	opt := boundaries.ExportOptions{Layer: l.Name, Format: ext}
+	var err error
+	if opt.Profile, err = s.profile(c); err != nil {
+		return err
+	}
+	if opt.At, err = ogcDay(c); err != nil {
+		return err
+	}
+	switch g := c.QueryParam("geometry"); {
+	case g == "wkt" && ext == "csv":
+		opt.WKT = true
+	case g != "":
+		return ogcInvalid("geometry", "only geometry=wkt, for CSV")
+	}
+	for k, v := range c.QueryParams() {
+		if _, ok := l.Field(k); ok {
+			if len(v) != 1 {
+				return ogcInvalid(k, "give it once")
+			}
+			if opt.Equal == nil {
+				opt.Equal = map[string]string{}
+			}
+			opt.Equal[k] = v[0]
+		}
+	}
+	h := c.Response().Header()
+	h.Set(echo.HeaderContentType, ctype)
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.%s"`, l.Name, opt.At.Format("2006-01-02"), ext))
+	ctx := c.Request().Context()
+	if ext != "gpkg" {
+		// Export writes through a buffer: a failure before the first 64 KiB
+		// (bad filter, analysis error) still gets a proper error response.
+		n, err := s.store.Export(ctx, c.Response(), opt)
+		if err != nil {
+			return err
+		}
+		slog.Debug("download", "layer", l.Name, "format", ext, "features", n)
+		return nil
+	}
+	// SQLite needs a file: build the GeoPackage in a temp file, then stream it.
+	dir, err := os.MkdirTemp("", "jiedao-gpkg-")
+	if err != nil {
+		return fmt.Errorf("download gpkg: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	tmp := dir + "/" + l.Name + ".gpkg"
+	if _, err := s.store.ExportGPKG(ctx, tmp, opt); err != nil {
+		return err
+	}
+	f, err := os.Open(tmp)
+	if err != nil {
+		return fmt.Errorf("download gpkg: %w", err)
+	}
+	defer f.Close()
+	if st, err := f.Stat(); err == nil && !strings.Contains(c.Request().Header.Get(echo.HeaderAcceptEncoding), "gzip") {
+		h.Set(echo.HeaderContentLength, fmt.Sprint(st.Size()))
+	}
+	c.Response().WriteHeader(http.StatusOK)
+	if _, err := io.Copy(c.Response(), f); err != nil {
+		return fmt.Errorf("download gpkg: send: %w", err)
+	}
+	return nil
+}

@@ -224,7 +224,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	db := dbFlag(fs)
 	layer := fs.String("layer", "", "districts, streets, communities or zones (required)")
 	profile := fs.String("profile", "", "policy profile for status, reasons, density (default beijing-2020; a name or a JSON file)")
-	format := fs.String("format", "geojson", "geojson or csv")
+	format := fs.String("format", "geojson", "geojson, csv or gpkg")
 	at := fs.String("at", "", "the boundaries valid on this day (default today)")
 	wkt := fs.Bool("wkt", false, "csv: add the geometry as WKT")
 	out := fs.String("o", "", "output file (default stdout)")
@@ -249,6 +249,19 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return err
 	}
 	defer s.Close()
+	if *format == "gpkg" { // SQLite needs a file: written beside, then renamed
+		if *out == "" {
+			return usageError{errors.New("--format gpkg needs -o FILE")}
+		}
+		tmp := filepath.Join(filepath.Dir(*out), ".export-"+filepath.Base(*out))
+		defer os.Remove(tmp)
+		n, err := s.ExportGPKG(ctx, tmp, o)
+		if err != nil {
+			return err
+		}
+		slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
+		return os.Rename(tmp, *out)
+	}
 	w := stdout
 	if *out != "" {
 		// Written beside and renamed, so a failed export leaves no partial file.

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/jiedao/jiedao/boundaries/layerfile"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 )
 
@@ -58,6 +59,23 @@ func TestCLIImportExport(t *testing.T) {
 	}
 	if len(fc.Features) != 1 || fc.Features[0].Properties["name"] != "东华门街道" || math.Abs(fc.Features[0].Properties["area_km2"].(float64)-0.9495) > 0.001 {
 		t.Fatalf("exported %+v, want the one street with its area", fc.Features)
+	}
+	// GeoPackage export, read back with the importer's reader.
+	gpkg := filepath.Join(dir, "streets.gpkg")
+	if code, o, errs := jiedao(t, db, "export", "--layer", "streets", "--at", "2024-06-01", "--format", "gpkg", "-o", gpkg); code != 0 {
+		t.Fatalf("gpkg export: exit %d\n%s%s", code, o, errs)
+	}
+	rd, err := layerfile.Open(gpkg, layerfile.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rd.Close()
+	f, ok := rd.Next()
+	if !ok || f.Props["name"] != "东华门街道" || f.Geom == nil {
+		t.Fatalf("gpkg feature %+v", f)
+	}
+	if _, more := rd.Next(); more {
+		t.Fatal("gpkg holds more than the one street")
 	}
 	// Before the street existed there is nothing.
 	code, o, _ := jiedao(t, db, "export", "--layer", "streets", "--at", "2023-06-01", "--format", "csv")
