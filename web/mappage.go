@@ -1,11 +1,151 @@
 package web
 
-import "github.com/labstack/echo/v4"
+import (
+	"embed"
+	"errors"
+	"io/fs"
+	"net/http"
+	"os"
+	"strconv"
+	"strings"
 
-// MapConfig configures this part of the server.
-type MapConfig struct{}
+	"github.com/labstack/echo/v4"
 
-// MapConfigFromEnv reads this part's JIEDAO_* variables.
-func MapConfigFromEnv() MapConfig { return MapConfig{} }
+	"github.com/jiedao/jiedao/boundaries"
+)
 
-func (s *Server) routesMap(e *echo.Echo) {}
+// MapConfig configures the map page.
+type MapConfig struct {
+	// BasemapURL is an optional XYZ raster template ({z}/{x}/{y}) drawn
+	// under the boundaries. It must be WGS84/CGCS2000-aligned: GCJ-02
+	// basemaps (most Chinese web maps) are offset by several hundred
+	// metres.
+	BasemapURL         string
+	BasemapAttribution string
+}
+
+// MapConfigFromEnv reads JIEDAO_BASEMAP_URL and JIEDAO_BASEMAP_ATTRIBUTION.
+func MapConfigFromEnv() MapConfig {
+	return MapConfig{
+		BasemapURL:         strings.TrimSpace(os.Getenv("JIEDAO_BASEMAP_URL")),
+		BasemapAttribution: strings.TrimSpace(os.Getenv("JIEDAO_BASEMAP_ATTRIBUTION")),
+	}
+}
+
+// The page, its script and MapLibre GL JS are embedded so the map works
+// without internet.
+//
+//go:embed static
+var staticFS embed.FS
+
+func (s *Server) routesMap(e *echo.Echo) {
+	static, _ := fs.Sub(staticFS, "static")
+	files := http.FileServer(http.FS(static))
+	e.GET("/", func(c echo.Context) error {
+		b, err := fs.ReadFile(static, "index.html")
+		if err != nil {
+			return err
+		}
+		c.Response().Header().Set("Cache-Control", "no-cache")
+		return c.HTMLBlob(http.StatusOK, b)
+	})
+	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", files)))
+	e.GET("/map/api/config", s.getMapConfig)
+	e.GET("/map/api/profile", s.getMapProfile)
+	e.GET("/map/api/history/:code", s.getMapHistory)
+	e.GET("/map/api/places/:layer", s.getMapPlaces)
+	e.GET("/map/api/search", s.getMapSearch)
+	e.GET("/map/api/extent", s.getMapExtent)
+}
+
+// getMapConfig tells the page what it cannot know by itself.
+func (s *Server) getMapConfig(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]any{
+		"profiles":        boundaries.ProfileNames(),
+		"default_profile": boundaries.DefaultProfile,
+		"today":           boundaries.Today().Format("2006-01-02"),
+		"basemap":         s.cfg.Map.BasemapURL != "",
+		"minzoom": map[string]int{"districts": boundaries.TileMinZoom("districts"), "streets": boundaries.TileMinZoom("streets"),
+			"communities": boundaries.TileMinZoom("communities"), "zones": boundaries.TileMinZoom("zones")},
+		"status_colors": mapStatusColors,
+		"zone_colors":   mapZoneColors,
+		"density_stops": mapDensityStops,
+	})
+}
+
+// getMapProfile returns the profile JSON (thresholds for the histogram).
+func (s *Server) getMapProfile(c echo.Context) error {
+	p, err := s.profile(c)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, p)
+}
+
+// getMapHistory lists every version of a unit, oldest first.
+func (s *Server) getMapHistory(c echo.Context) error {
+	us, err := s.store.History(c.Request().Context(), c.Param("code"))
+	if errors.Is(err, boundaries.ErrNotFound) {
+		return echo.NewHTTPError(http.StatusNotFound, "no unit with code "+strconv.Quote(c.Param("code")))
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, us)
+}
+
+// getMapPlaces lists label points of districts or streets on ?at=.
+func (s *Server) getMapPlaces(c echo.Context) error {
+	lvl, err := boundaries.ParseLevel(c.Param("layer"))
+	if err != nil {
+		return echo.NewHTTPError(http.StatusNotFound, err.Error())
+	}
+	day, err := at(c, "at")
+	if err != nil {
+		return err
+	}
+	ps, err := s.store.Places(c.Request().Context(), lvl, day)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ps)
+}
+
+// getMapSearch finds units by code prefix or name (?q=, ?at=).
+func (s *Server) getMapSearch(c echo.Context) error {
+	day, err := at(c, "at")
+	if err != nil {
+		return err
+	}
+	ps, err := s.store.SearchPlaces(c.Request().Context(), c.QueryParam("q"), day, 20)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, ps)
+}
+
+// getMapExtent is the bounding box of ?codes=a,b on ?at=: where the map
+// zooms for a finding.
+func (s *Server) getMapExtent(c echo.Context) error {
+	day, err := at(c, "at")
+	if err != nil {
+		return err
+	}
+	var codes []string
+	for _, code := range strings.Split(c.QueryParam("codes"), ",") {
+		if code = strings.TrimSpace(code); code != "" {
+			codes = append(codes, code)
+		}
+	}
+	if len(codes) == 0 {
+		return badRequest("codes", "give one or more unit codes, comma separated")
+	}
+	box, err := s.store.CodesExtent(c.Request().Context(), codes, day)
+	if errors.Is(err, boundaries.ErrNoUnits) {
+		return echo.NewHTTPError(http.StatusNotFound, "no units with codes "+strings.Join(codes, ","))
+	}
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"bbox": box})
+}

@@ -1,0 +1,264 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+func TestMapAPI(t *testing.T) {
+	base, _ := testServer(t, Config{})
+	_, man := demoCity(t)
+
+	t.Run("page and embedded files", func(t *testing.T) {
+		for _, c := range []struct{ path, ctype, contains string }{
+			{"/", "text/html", "maplibre-gl.js"},
+			{"/static/map.js", "javascript", "jiedaoIdle"},
+			{"/static/map.css", "text/css", "WenQuanYi Micro Hei"},
+			{"/static/vendor/maplibre-gl.js", "javascript", "maplibregl"},
+			{"/static/vendor/maplibre-gl.css", "text/css", "maplibregl"},
+		} {
+			res, b := tileGet(t, base+c.path)
+			if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Type"), c.ctype) || !strings.Contains(string(b), c.contains) {
+				t.Errorf("GET %s: %d %q, contains %q: %v", c.path, res.StatusCode, res.Header.Get("Content-Type"), c.contains, strings.Contains(string(b), c.contains))
+			}
+		}
+		if res, _ := tileGet(t, base+"/static/nope.js"); res.StatusCode != 404 {
+			t.Errorf("missing static file: %d", res.StatusCode)
+		}
+	})
+
+	t.Run("profile thresholds", func(t *testing.T) {
+		for _, c := range []struct {
+			profile  string
+			min, max float64
+		}{{"", 500, 3000}, {"beijing-2020", 500, 3000}, {"national-1989", 100, 700}} {
+			var p struct {
+				Name      string
+				Community struct {
+					MinHouseholds struct{ Value float64 } `json:"min_households"`
+					MaxHouseholds struct{ Value float64 } `json:"max_households"`
+				}
+			}
+			getJSON(t, base+"/map/api/profile?profile="+c.profile, 200, &p)
+			if p.Community.MinHouseholds.Value != c.min || p.Community.MaxHouseholds.Value != c.max {
+				t.Errorf("profile %q: %+v", c.profile, p)
+			}
+		}
+		getJSON(t, base+"/map/api/profile?profile=nope", 400, nil)
+	})
+
+	var community string
+	for _, inj := range man.Injected {
+		if inj.Level == "community" {
+			community = inj.Codes[0]
+			break
+		}
+	}
+
+	t.Run("history", func(t *testing.T) {
+		var h []struct {
+			Code, Name string
+			ValidFrom  string `json:"valid_from"`
+		}
+		getJSON(t, base+"/map/api/history/"+community, 200, &h)
+		if len(h) != 1 || h[0].Code != community || h[0].Name == "" {
+			t.Fatalf("history of %s: %+v", community, h)
+		}
+		getJSON(t, base+"/map/api/history/nope", 404, nil)
+	})
+
+	t.Run("search, places and extent", func(t *testing.T) {
+		var hits []struct {
+			Code, Name, Level string
+			Lon, Lat          float64
+			BBox              [4]float64
+		}
+		getJSON(t, base+"/map/api/search?q="+community, 200, &hits)
+		if len(hits) == 0 || hits[0].Code != community || hits[0].Lon < hits[0].BBox[0] || hits[0].Lon > hits[0].BBox[2] {
+			t.Fatalf("search %s: %+v", community, hits)
+		}
+		name := hits[0].Name
+		getJSON(t, base+"/map/api/search?q="+url.QueryEscape(name), 200, &hits)
+		found := false
+		for _, h := range hits {
+			found = found || h.Code == community
+		}
+		if !found {
+			t.Fatalf("search by name %s: %+v", name, hits)
+		}
+		var streets []struct{ Code, Name string }
+		getJSON(t, base+"/map/api/places/streets", 200, &streets)
+		if len(streets) != man.Counts.Streets {
+			t.Fatalf("%d street places, manifest %d", len(streets), man.Counts.Streets)
+		}
+		getJSON(t, base+"/map/api/places/parks", 404, nil)
+		var e struct{ BBox [4]float64 }
+		getJSON(t, base+"/map/api/extent?codes="+community+","+hits[0].Code, 200, &e)
+		if e.BBox[0] < man.BBox[0]-0.01 || e.BBox[2] > man.BBox[2]+0.01 || e.BBox[0] >= e.BBox[2] {
+			t.Fatalf("extent %v", e.BBox)
+		}
+		getJSON(t, base+"/map/api/extent?codes=nope", 404, nil)
+		getJSON(t, base+"/map/api/extent", 400, nil)
+	})
+}
+
+// browserFlags are exactly the flags the map test runs Chromium with.
+var browserFlags = []string{"headless", "no-sandbox", "disable-gpu", "enable-unsafe-swiftshader",
+	"disable-background-networking", "disable-component-update", "disable-sync", "no-first-run"}
+
+const chromiumPath = "/usr/bin/chromium"
+
+// TestMapBrowser opens the page in headless Chromium, waits for the map to
+// render communities, clicks one and reads the panel.
+func TestMapBrowser(t *testing.T) {
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but %s is missing: the map page must be tested in CI", chromiumPath)
+		}
+		t.Skipf("%s not found: skipping the browser test of the map page (install chromium to run it)", chromiumPath)
+	}
+	base, _ := testServer(t, Config{})
+	_, man := demoCity(t)
+	injected := map[string]bool{}
+	for _, inj := range man.Injected {
+		for _, c := range append(inj.Codes, inj.Near...) {
+			injected[c] = true
+		}
+	}
+
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath)}
+	for _, f := range browserFlags {
+		opts = append(opts, chromedp.Flag(f, true))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	defer cancelAlloc()
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	defer cancelBrowser()
+
+	// The page is ready when MapLibre is idle with communities drawn and
+	// the findings list is filled.
+	ready := `window.jiedaoIdle === true && window.jiedaoMap.queryRenderedFeatures({layers: ['communities-fill']}).length > 0 &&
+		document.querySelectorAll('#findings li.finding').length > 0`
+	load := func() error {
+		return chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/"),
+			void(chromedp.Poll[any](ready, chromedp.WithPollingTimeout(25*time.Second))))
+	}
+	start := time.Now()
+	if err := load(); err != nil {
+		t.Logf("first load: %v; retrying once", err)
+		if err := load(); err != nil {
+			t.Fatalf("map did not render: %v", err)
+		}
+	}
+	t.Logf("map idle with communities after %v", time.Since(start).Round(time.Millisecond))
+
+	findings, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('#findings li.finding').length`))
+	if err != nil || findings == 0 {
+		t.Fatalf("findings list: %d items, %v", findings, err)
+	}
+	wantFindings := len(man.Injected)
+	if findings < wantFindings {
+		t.Errorf("findings list has %d items, want at least the %d injected problems", findings, wantFindings)
+	}
+
+	// Pick a rendered community that is in no injected problem (so no
+	// overlap makes the click ambiguous) and click its label point.
+	type candidate struct {
+		Code, Name string
+		X, Y       float64
+	}
+	var pick *candidate
+	codes, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...new Set(window.jiedaoMap.queryRenderedFeatures({layers: ['communities-fill']}).map(f => f.properties.code))].sort()`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, code := range codes {
+		if injected[code] {
+			continue
+		}
+		var hits []struct {
+			Code, Name string
+			Lon, Lat   float64
+		}
+		getJSON(t, base+"/map/api/search?q="+code, 200, &hits)
+		if len(hits) == 0 || hits[0].Code != code {
+			continue
+		}
+		xy, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](fmt.Sprintf(`(() => {
+			const m = window.jiedaoMap, p = m.project([%f, %f]), r = m.getContainer().getBoundingClientRect();
+			return [p.x + r.left, p.y + r.top, r.left + 20 < p.x + r.left && p.x < r.width - 60 && 20 < p.y && p.y < r.height - 40 ? 1 : 0];
+		})()`, hits[0].Lon, hits[0].Lat)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if xy[2] == 1 {
+			pick = &candidate{Code: code, Name: hits[0].Name, X: xy[0], Y: xy[1]}
+			break
+		}
+	}
+	if pick == nil {
+		t.Fatalf("no clickable community among %d rendered", len(codes))
+	}
+	if err := chromedp.Do(bctx, chromedp.MouseClickXY(pick.X, pick.Y),
+		void(chromedp.Poll[any](fmt.Sprintf(`document.getElementById('panel-code') && document.getElementById('panel-code').textContent === %q &&
+			!document.getElementById('panel-history').textContent.includes('loading')`, pick.Code),
+			chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		t.Fatalf("click on %s at (%.0f, %.0f): panel did not show it: %v", pick.Code, pick.X, pick.Y, err)
+	}
+	panel, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('panel').innerText`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{pick.Name, pick.Code, "households", "staff", "→ now"} {
+		if !strings.Contains(panel, want) {
+			t.Errorf("panel lacks %q:\n%s", want, panel)
+		}
+	}
+	thresholds, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('histogram').dataset.thresholds`))
+	if err != nil || thresholds != "500,3000" {
+		t.Errorf("histogram thresholds %q, %v", thresholds, err)
+	}
+
+	// Switching the profile re-colours from the national tiles.
+	if err := chromedp.Do(bctx,
+		void(chromedp.Evaluate[any](`window.jiedaoIdle = false; const s = document.getElementById('profile'); s.value = 'national-1989'; s.dispatchEvent(new Event('change'));`)),
+		void(chromedp.Poll[any](`window.jiedaoIdle === true && document.getElementById('histogram').dataset.thresholds === '100,700'`,
+			chromedp.WithPollingTimeout(15*time.Second)))); err != nil {
+		t.Errorf("profile switch: %v", err)
+	}
+	national, err := chromedp.Run(bctx, chromedp.Evaluate[int](`window.jiedaoMap.queryRenderedFeatures({layers: ['communities-fill'], filter: ['==', ['get', 'status'], 'oversized']}).length`))
+	if err != nil || national == 0 {
+		t.Errorf("national-1989: %d oversized communities rendered, %v", national, err)
+	}
+
+	png, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := filepath.Join("testdata", "screenshots")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "map.png"), png, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("clicked %s %s; screenshot %s (%d bytes)", pick.Code, pick.Name, filepath.Join(dir, "map.png"), len(png))
+}
+
+// void drops an action's value so it can run in chromedp.Do.
+func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := a(ctx, t)
+		return chromedp.Void{}, err
+	}
+}
