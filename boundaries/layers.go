@@ -79,6 +79,12 @@ var Layers = []Layer{
 		from: `zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL`},
 }
 
+type runKey struct {
+	profile     string
+	at          time.Time
+	dataVersion int64
+}
+
 // LayerByName finds a layer of the registry.
 func LayerByName(name string) (*Layer, bool) {
 	for i := range Layers {
@@ -111,14 +117,25 @@ func (s *Store) EnsureAnalysis(ctx context.Context, p *Profile, at time.Time) (i
 	if at.IsZero() {
 		at = Today()
 	}
+	// Hot paths (tile misses, API reads) find the run in memory: the data
+	// version moves on every write, so a run cached under it is current.
+	dv, err := s.CurrentDataVersion(ctx)
+	if err != nil {
+		return 0, err
+	}
+	key := runKey{p.hash, at, dv}
+	if id, ok := s.runs.Load(key); ok {
+		return id.(int64), nil
+	}
 	var id int64
-	err := s.Pool.QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
+	err = s.Pool.QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
 		WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
 		ORDER BY r.id DESC LIMIT 1), 0)`, p.hash, at).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("find analysis run: %w", err)
 	}
 	if id != 0 {
+		s.runs.Store(key, id)
 		return id, nil
 	}
 	// One analysis at a time per database: concurrent requests wait for

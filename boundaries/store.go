@@ -26,6 +26,7 @@ type Store struct {
 	watching  atomic.Bool
 	mu        sync.Mutex
 	stopWatch []context.CancelFunc
+	runs      sync.Map // runKey → analysis run id
 }
 
 // Open connects to PostGIS. The postgis extension is created before the
