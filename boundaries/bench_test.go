@@ -2,6 +2,8 @@ package boundaries_test
 
 import (
 	"context"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"testing"
@@ -17,6 +19,8 @@ func benchGate(b *testing.B) {
 	if os.Getenv("JIEDAO_BENCH") == "" {
 		b.Skip("set JIEDAO_BENCH=1 to run (make bench)")
 	}
+	// Keep the benchmark lines readable.
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 func demoFiles(b *testing.B, scale demo.Scale) string {
