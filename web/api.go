@@ -1,11 +1,991 @@
 package web
 
-import "github.com/labstack/echo/v4"
+import (
+	"bufio"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"math"
+	"mime"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
 
-// APIConfig configures this part of the server.
-type APIConfig struct{}
+	"github.com/labstack/echo/v4"
 
-// APIConfigFromEnv reads this part's JIEDAO_* variables.
-func APIConfigFromEnv() APIConfig { return APIConfig{} }
+	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/geo"
+)
 
-func (s *Server) routesAPI(e *echo.Echo) {}
+// APIConfig configures the JSON API (issue 6). The zero value is usable:
+// public reads, no rate limit, default body limits and timeouts.
+type APIConfig struct {
+	// PrivateRead makes /api/v1 reads need a viewer key
+	// (JIEDAO_PUBLIC_READ=false). Negated so the zero value is public.
+	PrivateRead bool
+	// RateLimit is requests per second per API key (or per client address
+	// without one) on /api/v1; 0 = unlimited (JIEDAO_RATE_LIMIT, default 50).
+	RateLimit float64
+	// RateBurst is the bucket size (JIEDAO_RATE_BURST, default 2×RateLimit).
+	RateBurst int
+	// MaxBodyBytes bounds /api/v1 request bodies other than uploads
+	// (JIEDAO_MAX_BODY_MB, default 32 MB: 100,000 lookup points as JSON
+	// are about 6 MB).
+	MaxBodyBytes int64
+	// MaxUploadBytes bounds POST /api/v1/imports (JIEDAO_MAX_UPLOAD_MB,
+	// default 200 MB).
+	MaxUploadBytes int64
+	// MaxBatchPoints bounds POST /api/v1/lookup (default 100,000).
+	MaxBatchPoints int
+	// CORSOrigins may call /api/v1 from browsers (JIEDAO_CORS_ORIGINS,
+	// comma-separated; "*" for any; empty = no CORS headers).
+	CORSOrigins []string
+	// TrustProxy takes the client address from X-Forwarded-For/X-Real-IP
+	// (JIEDAO_TRUST_PROXY=true, only behind a proxy that sets them);
+	// otherwise from the connection, so clients cannot pick their own
+	// rate-limit bucket.
+	TrustProxy bool
+	// Server timeouts for http.Server (JIEDAO_READ_HEADER_TIMEOUT,
+	// JIEDAO_READ_TIMEOUT, JIEDAO_WRITE_TIMEOUT, JIEDAO_IDLE_TIMEOUT; Go
+	// durations such as 90s or 5m). Defaults: 10s, 5m (a 200 MB upload on
+	// a slow line), 10m (large downloads), 2m.
+	ReadHeaderTimeout time.Duration
+	ReadTimeout       time.Duration
+	WriteTimeout      time.Duration
+	IdleTimeout       time.Duration
+}
+
+// Defaults of the API configuration.
+const (
+	DefaultRateLimit      = 50
+	DefaultMaxBodyBytes   = 32 << 20
+	DefaultMaxUploadBytes = 200 << 20
+	DefaultMaxBatchPoints = 100_000
+)
+
+// APIConfigFromEnv reads this part's JIEDAO_* variables; a malformed value
+// is logged and the default used.
+func APIConfigFromEnv() APIConfig {
+	c := APIConfig{RateLimit: DefaultRateLimit}
+	if v := os.Getenv("JIEDAO_PUBLIC_READ"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			slog.Warn("JIEDAO_PUBLIC_READ: want true or false; reads stay public", "value", v)
+		}
+		c.PrivateRead = err == nil && !b
+	}
+	envFloat := func(k string, dst *float64) {
+		if v := os.Getenv(k); v != "" {
+			f, err := strconv.ParseFloat(v, 64)
+			if err != nil || f < 0 || math.IsNaN(f) || math.IsInf(f, 0) {
+				slog.Warn(k+": want a non-negative number; using the default", "value", v)
+				return
+			}
+			*dst = f
+		}
+	}
+	envFloat("JIEDAO_RATE_LIMIT", &c.RateLimit)
+	burst := 0.0
+	envFloat("JIEDAO_RATE_BURST", &burst)
+	c.RateBurst = int(burst)
+	var mb float64
+	envFloat("JIEDAO_MAX_BODY_MB", &mb)
+	c.MaxBodyBytes = int64(mb * (1 << 20))
+	mb = 0
+	envFloat("JIEDAO_MAX_UPLOAD_MB", &mb)
+	c.MaxUploadBytes = int64(mb * (1 << 20))
+	if v := os.Getenv("JIEDAO_CORS_ORIGINS"); v != "" {
+		for _, o := range strings.Split(v, ",") {
+			if o = strings.TrimSpace(o); o != "" {
+				c.CORSOrigins = append(c.CORSOrigins, o)
+			}
+		}
+	}
+	if v := os.Getenv("JIEDAO_TRUST_PROXY"); v != "" {
+		c.TrustProxy, _ = strconv.ParseBool(v)
+	}
+	for _, d := range []struct {
+		k   string
+		dst *time.Duration
+	}{{"JIEDAO_READ_HEADER_TIMEOUT", &c.ReadHeaderTimeout}, {"JIEDAO_READ_TIMEOUT", &c.ReadTimeout},
+		{"JIEDAO_WRITE_TIMEOUT", &c.WriteTimeout}, {"JIEDAO_IDLE_TIMEOUT", &c.IdleTimeout}} {
+		if v := os.Getenv(d.k); v != "" {
+			t, err := time.ParseDuration(v)
+			if err != nil || t < 0 {
+				slog.Warn(d.k+": want a duration such as 30s; using the default", "value", v)
+				continue
+			}
+			*d.dst = t
+		}
+	}
+	return c.withDefaults()
+}
+
+// withDefaults fills unset limits and timeouts.
+func (c APIConfig) withDefaults() APIConfig {
+	if c.RateBurst <= 0 && c.RateLimit > 0 {
+		c.RateBurst = max(1, int(math.Ceil(2*c.RateLimit)))
+	}
+	if c.MaxBodyBytes <= 0 {
+		c.MaxBodyBytes = DefaultMaxBodyBytes
+	}
+	if c.MaxUploadBytes <= 0 {
+		c.MaxUploadBytes = DefaultMaxUploadBytes
+	}
+	if c.MaxBatchPoints <= 0 {
+		c.MaxBatchPoints = DefaultMaxBatchPoints
+	}
+	if c.ReadHeaderTimeout <= 0 {
+		c.ReadHeaderTimeout = 10 * time.Second
+	}
+	if c.ReadTimeout <= 0 {
+		c.ReadTimeout = 5 * time.Minute
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = 10 * time.Minute
+	}
+	if c.IdleTimeout <= 0 {
+		c.IdleTimeout = 2 * time.Minute
+	}
+	return c
+}
+
+// apiState is the API's per-server state. Server (web/server.go) has no
+// field for it, so it hangs off a map keyed by the server; created on first
+// use, whichever part asks first (the tile cache may register its metrics
+// before routesAPI runs).
+type apiState struct {
+	cfg     APIConfig
+	loc     *boundaries.Locator
+	limiter *rateLimiter
+	metrics *metrics
+}
+
+// api is the API's state, made by routesAPI before any request.
+func (s *Server) api() *apiState { return s.apiState }
+
+func (s *Server) routesAPI(e *echo.Echo) {
+	cfg := s.cfg.API.withDefaults()
+	st := &apiState{cfg: cfg, loc: boundaries.NewLocator(s.store), limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst)}
+	st.metrics = newMetrics(s.store, st.loc)
+	s.apiState = st
+	e.Use(st.metrics.middleware)
+	if len(st.cfg.CORSOrigins) > 0 {
+		e.Use(corsMiddleware(st.cfg.CORSOrigins))
+	}
+	e.Use(s.apiGuard)
+	e.GET("/metrics", echo.WrapHandler(st.metrics.handler()))
+
+	e.GET("/api/v1/units", s.listUnits)
+	e.POST("/api/v1/units", s.createUnit)
+	e.GET("/api/v1/units/:code", s.getUnit)
+	e.PUT("/api/v1/units/:code", s.putUnit)
+	e.DELETE("/api/v1/units/:code", s.deleteUnit)
+	e.GET("/api/v1/units/:code/children", s.unitChildren)
+	e.GET("/api/v1/units/:code/history", s.unitHistory)
+	e.GET("/api/v1/stats", s.stats)
+	e.GET("/api/v1/lookup", s.lookup)
+	e.POST("/api/v1/lookup", s.lookupBatch)
+	e.GET("/api/v1/changes", s.changes)
+	e.POST("/api/v1/imports", s.postImport)
+	e.GET("/api/v1/audit", s.auditLog)
+	e.GET("/api/v1/openapi.json", s.openAPI)
+	e.GET("/api/v1/docs", s.docs)
+}
+
+// apiError maps the store's errors to statuses; anything else is a 500
+// (logged by the error handler).
+func apiError(err error) error {
+	var ve *boundaries.ValidationError
+	var mbe *http.MaxBytesError
+	switch {
+	case err == nil:
+		return nil
+	case errors.As(err, &ve):
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, ve.Msg)
+	case errors.As(err, &mbe):
+		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+	case errors.Is(err, boundaries.ErrNotFound):
+		return echo.NewHTTPError(http.StatusNotFound, err.Error())
+	case errors.Is(err, boundaries.ErrStale):
+		return echo.NewHTTPError(http.StatusPreconditionFailed, err.Error())
+	case errors.Is(err, boundaries.ErrConflict), errors.Is(err, boundaries.ErrDuplicate):
+		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	}
+	return err
+}
+
+// queryInt reads a non-negative integer parameter.
+func queryInt(c echo.Context, name string, def int) (int, error) {
+	v := c.QueryParam(name)
+	if v == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 {
+		return 0, badRequest(name, "want a non-negative integer")
+	}
+	return n, nil
+}
+
+var unitStatuses = []string{"undersized", "normal", "oversized", "unknown"}
+
+// run resolves ?profile= and ?at= to the analysis run giving statuses.
+func (s *Server) run(c echo.Context) (int64, time.Time, *boundaries.Profile, error) {
+	p, err := s.profile(c)
+	if err != nil {
+		return 0, time.Time{}, nil, err
+	}
+	day, err := at(c, "at")
+	if err != nil {
+		return 0, time.Time{}, nil, err
+	}
+	run, err := s.store.EnsureAnalysis(c.Request().Context(), p, day)
+	return run, day, p, err
+}
+
+func (s *Server) listUnits(c echo.Context) error {
+	q := boundaries.ListQuery{Parent: c.QueryParam("parent"), Q: c.QueryParam("q"), Status: c.QueryParam("status")}
+	if v := c.QueryParam("level"); v != "" {
+		l, err := boundaries.ParseLevel(v)
+		if err != nil {
+			return badRequest("level", err.Error())
+		}
+		q.Level = l
+	}
+	if q.Status != "" && !containsStr(unitStatuses, q.Status) {
+		return badRequest("status", "want one of "+strings.Join(unitStatuses, ", "))
+	}
+	var err error
+	if q.Limit, err = queryInt(c, "limit", 100); err != nil {
+		return err
+	}
+	if q.Limit > boundaries.MaxPageSize {
+		return badRequest("limit", fmt.Sprintf("at most %d", boundaries.MaxPageSize))
+	}
+	if q.Offset, err = queryInt(c, "offset", 0); err != nil {
+		return err
+	}
+	if q.Run, q.At, _, err = s.run(c); err != nil {
+		return err
+	}
+	page, err := s.store.ListUnits(c.Request().Context(), q)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, page)
+}
+
+func containsStr(list []string, v string) bool {
+	for _, x := range list {
+		if x == v {
+			return true
+		}
+	}
+	return false
+}
+
+func etag(version int64) string { return `"` + strconv.FormatInt(version, 10) + `"` }
+
+// parseETag reads a version id from If-Match / If-None-Match; ok is false
+// when the value is no ETag of ours (which then matches nothing).
+func parseETag(v string) (int64, bool) {
+	v = strings.TrimPrefix(strings.TrimSpace(v), "W/")
+	n, err := strconv.ParseInt(strings.Trim(v, `"`), 10, 64)
+	return n, err == nil && n > 0
+}
+
+func (s *Server) getUnit(c echo.Context) error {
+	run, day, _, err := s.run(c)
+	if err != nil {
+		return err
+	}
+	geometry := false
+	if v := c.QueryParam("geometry"); v != "" {
+		if geometry, err = strconv.ParseBool(v); err != nil {
+			return badRequest("geometry", "want true or false")
+		}
+	}
+	d, err := s.store.UnitAt(c.Request().Context(), c.Param("code"), day, run, geometry)
+	if err != nil {
+		return apiError(err)
+	}
+	c.Response().Header().Set("ETag", etag(d.VersionID))
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" {
+		for _, t := range strings.Split(inm, ",") {
+			if v, ok := parseETag(t); ok && v == d.VersionID {
+				return c.NoContent(http.StatusNotModified)
+			}
+		}
+	}
+	return c.JSONBlob(http.StatusOK, d.JSON)
+}
+
+func (s *Server) unitChildren(c echo.Context) error {
+	run, day, _, err := s.run(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	code := c.Param("code")
+	if _, err := s.store.UnitAt(ctx, code, day, run, false); err != nil {
+		return apiError(err)
+	}
+	page, err := s.store.ListUnits(ctx, boundaries.ListQuery{Parent: code, At: day, Run: run, Limit: boundaries.MaxPageSize})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"code": code, "at": day.Format("2006-01-02"), "total": page.Total, "items": page.Items})
+}
+
+func (s *Server) unitHistory(c echo.Context) error {
+	h, err := s.store.UnitHistory(c.Request().Context(), c.Param("code"))
+	if err != nil {
+		return apiError(err)
+	}
+	return c.JSON(http.StatusOK, map[string]any{"code": c.Param("code"), "versions": h})
+}
+
+func (s *Server) stats(c echo.Context) error {
+	var lvl boundaries.Level
+	if v := c.QueryParam("level"); v != "" {
+		l, err := boundaries.ParseLevel(v)
+		if err != nil {
+			return badRequest("level", err.Error())
+		}
+		lvl = l
+	}
+	run, day, p, err := s.run(c)
+	if err != nil {
+		return err
+	}
+	st, err := s.store.UnitStats(c.Request().Context(), lvl, c.QueryParam("parent"), day, run)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"at": day.Format("2006-01-02"), "profile": p.Name,
+		"level": lvl, "parent": c.QueryParam("parent"), "levels": st})
+}
+
+// lookupCRS accepts the lon/lat systems a lookup can take: WGS84, CGCS2000
+// (the same at map accuracy) and the shifted GCJ-02 and BD-09.
+func lookupCRS(v string) (geo.CRS, error) {
+	if v == "" {
+		v = "wgs84"
+	}
+	c, err := geo.ParseCRS(v)
+	if err != nil {
+		return geo.CRS{}, badRequest("crs", err.Error())
+	}
+	if c.SRID != 4326 && c.SRID != 4490 {
+		return geo.CRS{}, badRequest("crs", fmt.Sprintf("%s is not a lon/lat system; want wgs84, cgcs2000, gcj02 or bd09", c.Name))
+	}
+	return c, nil
+}
+
+// lonLat checks coordinates and converts them to WGS84; param names the
+// offending parameter in the error.
+func lonLat(crs geo.CRS, lon, lat float64, param string) (float64, float64, error) {
+	if math.IsNaN(lon) || math.IsInf(lon, 0) || lon < -180 || lon > 180 {
+		return 0, 0, badRequest(param+"lon", fmt.Sprintf("%v is not a longitude in [-180, 180]", lon))
+	}
+	if math.IsNaN(lat) || math.IsInf(lat, 0) || lat < -90 || lat > 90 {
+		return 0, 0, badRequest(param+"lat", fmt.Sprintf("%v is not a latitude in [-90, 90]", lat))
+	}
+	lon, lat = crs.Unshift(lon, lat)
+	return lon, lat, nil
+}
+
+func parseCoord(v, param string) (float64, error) {
+	if v == "" {
+		return 0, badRequest(param, "required")
+	}
+	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+	if err != nil {
+		return 0, badRequest(param, fmt.Sprintf("%q is not a number", v))
+	}
+	return f, nil
+}
+
+func (s *Server) lookup(c echo.Context) error {
+	crs, err := lookupCRS(c.QueryParam("crs"))
+	if err != nil {
+		return err
+	}
+	lon, err := parseCoord(c.QueryParam("lon"), "lon")
+	if err != nil {
+		return err
+	}
+	lat, err := parseCoord(c.QueryParam("lat"), "lat")
+	if err != nil {
+		return err
+	}
+	if lon, lat, err = lonLat(crs, lon, lat, ""); err != nil {
+		return err
+	}
+	p, err := s.profile(c)
+	if err != nil {
+		return err
+	}
+	day, err := at(c, "at")
+	if err != nil {
+		return err
+	}
+	res, err := s.api().loc.Lookup(c.Request().Context(), p, day, []boundaries.LookupPoint{{Lon: lon, Lat: lat}})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res[0])
+}
+
+// batchRequest is the JSON body of POST /api/v1/lookup.
+type batchRequest struct {
+	CRS    string `json:"crs"`
+	Points []struct {
+		ID  json.RawMessage `json:"id"`
+		Lon *float64        `json:"lon"`
+		Lat *float64        `json:"lat"`
+	} `json:"points"`
+}
+
+// lookupBatch locates up to MaxBatchPoints points, as JSON or as CSV
+// (id,lon,lat; answered in the same format).
+func (s *Server) lookupBatch(c echo.Context) error {
+	cfg := s.api().cfg
+	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
+	isCSV := ct == "text/csv"
+	var pts []boundaries.LookupPoint
+	crsName := c.QueryParam("crs")
+	var err error
+	if isCSV {
+		pts, err = readPointsCSV(c.Request().Body, cfg.MaxBatchPoints)
+	} else {
+		var req batchRequest
+		dec := json.NewDecoder(c.Request().Body)
+		if err := dec.Decode(&req); err != nil {
+			if e := apiError(err); e != err {
+				return e
+			}
+			return echo.NewHTTPError(http.StatusBadRequest, "body: want {\"crs\": ..., \"points\": [{\"id\", \"lon\", \"lat\"}, ...]} or text/csv: "+err.Error())
+		}
+		if len(req.Points) > cfg.MaxBatchPoints {
+			return tooManyPoints(cfg.MaxBatchPoints)
+		}
+		if req.CRS != "" {
+			crsName = req.CRS
+		}
+		pts = make([]boundaries.LookupPoint, len(req.Points))
+		for i, p := range req.Points {
+			if p.Lon == nil || p.Lat == nil {
+				return badRequest(fmt.Sprintf("points[%d]", i), "lon and lat are required")
+			}
+			pts[i] = boundaries.LookupPoint{ID: rawID(p.ID), Lon: *p.Lon, Lat: *p.Lat}
+		}
+	}
+	if err != nil {
+		return err
+	}
+	crs, err := lookupCRS(crsName)
+	if err != nil {
+		return err
+	}
+	for i := range pts {
+		param := fmt.Sprintf("points[%d].", i)
+		if isCSV {
+			param = fmt.Sprintf("row %d ", i+1)
+		}
+		if pts[i].Lon, pts[i].Lat, err = lonLat(crs, pts[i].Lon, pts[i].Lat, param); err != nil {
+			return err
+		}
+	}
+	p, err := s.profile(c)
+	if err != nil {
+		return err
+	}
+	day, err := at(c, "at")
+	if err != nil {
+		return err
+	}
+	res, err := s.api().loc.Lookup(c.Request().Context(), p, day, pts)
+	if err != nil {
+		return err
+	}
+	if isCSV {
+		return writeResultsCSV(c, res)
+	}
+	return writeResultsJSON(c, day, crs, res)
+}
+
+func tooManyPoints(limit int) error {
+	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("at most %d points per request", limit))
+}
+
+// rawID turns a JSON id (string or number) into text.
+func rawID(raw json.RawMessage) string {
+	if len(raw) == 0 || string(raw) == "null" {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	return string(raw)
+}
+
+// readPointsCSV reads id,lon,lat rows; a first row whose lon is not a
+// number is a header.
+func readPointsCSV(r io.Reader, limit int) ([]boundaries.LookupPoint, error) {
+	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
+	cr.FieldsPerRecord = -1
+	cr.ReuseRecord = true
+	var pts []boundaries.LookupPoint
+	for row := 1; ; row++ {
+		rec, err := cr.Read()
+		if err == io.EOF {
+			return pts, nil
+		}
+		if err != nil {
+			if e := apiError(err); e != err {
+				return nil, e
+			}
+			return nil, badRequest("body", fmt.Sprintf("CSV: %v", err))
+		}
+		if len(rec) < 3 {
+			return nil, badRequest("body", fmt.Sprintf("CSV row %d: want id,lon,lat", row))
+		}
+		lon, errLon := strconv.ParseFloat(strings.TrimSpace(rec[1]), 64)
+		lat, errLat := strconv.ParseFloat(strings.TrimSpace(rec[2]), 64)
+		if row == 1 && errLon != nil {
+			continue // header
+		}
+		if errLon != nil {
+			return nil, badRequest(fmt.Sprintf("row %d lon", row), fmt.Sprintf("%q is not a number", rec[1]))
+		}
+		if errLat != nil {
+			return nil, badRequest(fmt.Sprintf("row %d lat", row), fmt.Sprintf("%q is not a number", rec[2]))
+		}
+		if len(pts) >= limit {
+			return nil, tooManyPoints(limit)
+		}
+		pts = append(pts, boundaries.LookupPoint{ID: strings.Clone(rec[0]), Lon: lon, Lat: lat})
+	}
+}
+
+func writeResultsCSV(c echo.Context, res []boundaries.LookupResult) error {
+	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
+	c.Response().WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(c.Response(), 64<<10)
+	w := csv.NewWriter(bw)
+	w.Write([]string{"id", "district_code", "district_name", "street_code", "street_name", "community_code", "community_name", "on_boundary", "zones"}) //nolint:errcheck
+	rec := make([]string, 9)
+	unit := func(u *boundaries.LookupUnit, i int) {
+		rec[i], rec[i+1] = "", ""
+		if u != nil {
+			rec[i], rec[i+1] = u.Code, u.Name
+		}
+	}
+	for _, r := range res {
+		rec[0] = r.ID
+		unit(r.District, 1)
+		unit(r.Street, 3)
+		unit(r.Community, 5)
+		rec[7] = strconv.FormatBool(r.OnBoundary)
+		ids := make([]string, len(r.Zones))
+		for i, z := range r.Zones {
+			ids[i] = z.ID
+		}
+		rec[8] = strings.Join(ids, ";")
+		if err := w.Write(rec); err != nil {
+			return err
+		}
+	}
+	w.Flush()
+	if err := w.Error(); err != nil {
+		return err
+	}
+	return bw.Flush()
+}
+
+func writeResultsJSON(c echo.Context, day time.Time, crs geo.CRS, res []boundaries.LookupResult) error {
+	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
+	c.Response().WriteHeader(http.StatusOK)
+	bw := bufio.NewWriterSize(c.Response(), 64<<10)
+	fmt.Fprintf(bw, `{"at":%q,"crs":%q,"count":%d,"results":[`, day.Format("2006-01-02"), crs.Name, len(res))
+	// Appended by hand: reflection-based encoding of 100,000 results costs
+	// more than looking them up.
+	buf := make([]byte, 0, 512)
+	for i := range res {
+		buf = appendResult(buf[:0], &res[i])
+		if i > 0 {
+			bw.WriteByte(',')
+		}
+		if _, err := bw.Write(buf); err != nil {
+			return err
+		}
+	}
+	bw.WriteString("]}\n")
+	return bw.Flush()
+}
+
+// appendResult appends r as JSON, as encoding/json would write it.
+func appendResult(b []byte, r *boundaries.LookupResult) []byte {
+	b = append(b, '{')
+	if r.ID != "" {
+		b = append(b, `"id":`...)
+		b = appendJSONString(b, r.ID)
+		b = append(b, ',')
+	}
+	for i, u := range []*boundaries.LookupUnit{r.District, r.Street, r.Community} {
+		b = append(b, [...]string{`"district":`, `,"street":`, `,"community":`}[i]...)
+		if u == nil {
+			b = append(b, "null"...)
+			continue
+		}
+		b = append(b, `{"code":`...)
+		b = appendJSONString(b, u.Code)
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, u.Name)
+		b = append(b, '}')
+	}
+	b = append(b, `,"on_boundary":`...)
+	b = strconv.AppendBool(b, r.OnBoundary)
+	b = append(b, `,"zones":[`...)
+	for i, z := range r.Zones {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":`...)
+		b = appendJSONString(b, z.ID)
+		b = append(b, `,"kind":`...)
+		b = appendJSONString(b, z.Kind)
+		b = append(b, `,"level":`...)
+		b = appendJSONString(b, string(z.Level))
+		b = append(b, `,"codes":[`...)
+		for j, c := range z.Codes {
+			if j > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, c)
+		}
+		b = append(b, "]}"...)
+	}
+	return append(b, "]}"...)
+}
+
+// appendJSONString appends s as a JSON string: UTF-8 passes through, quotes,
+// backslashes and control characters are escaped.
+func appendJSONString(b []byte, s string) []byte {
+	const hex = "0123456789abcdef"
+	b = append(b, '"')
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case c == '"' || c == '\\':
+			b = append(b, '\\', c)
+		case c < 0x20:
+			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
+		default:
+			b = append(b, c)
+		}
+	}
+	return append(b, '"')
+}
+
+func (s *Server) changes(c echo.Context) error {
+	var sinceID int64
+	var sinceT time.Time
+	if v := c.QueryParam("since"); v != "" {
+		if n, err := strconv.ParseInt(v, 10, 64); err == nil && n >= 0 {
+			sinceID = n
+		} else if t, err := time.Parse(time.RFC3339Nano, v); err == nil {
+			sinceT = t
+		} else if d, err := boundaries.ParseDate(v); err == nil {
+			sinceT = d
+		} else {
+			return badRequest("since", "want a change id, an RFC 3339 timestamp or YYYY-MM-DD")
+		}
+	}
+	limit, err := queryInt(c, "limit", 1000)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > boundaries.MaxPageSize {
+		return badRequest("limit", fmt.Sprintf("want 1 to %d", boundaries.MaxPageSize))
+	}
+	ch, err := s.store.Changes(c.Request().Context(), sinceID, sinceT, limit)
+	if err != nil {
+		return err
+	}
+	next := sinceID
+	if len(ch) > 0 {
+		next = ch[len(ch)-1].ID
+	}
+	return c.JSON(http.StatusOK, map[string]any{"changes": ch, "next": next, "more": len(ch) == limit})
+}
+
+func (s *Server) auditLog(c echo.Context) error {
+	since, err := queryInt(c, "since", 0)
+	if err != nil {
+		return err
+	}
+	limit, err := queryInt(c, "limit", 1000)
+	if err != nil {
+		return err
+	}
+	if limit == 0 || limit > boundaries.MaxPageSize {
+		return badRequest("limit", fmt.Sprintf("want 1 to %d", boundaries.MaxPageSize))
+	}
+	entries, err := s.store.AuditLog(c.Request().Context(), int64(since), c.QueryParam("code"), limit)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, map[string]any{"entries": entries})
+}
+
+// readEdit reads a write's GeoJSON Feature; approval, valid_from, crs and
+// allow_orphans may also be given as query parameters (properties win).
+func (s *Server) readEdit(c echo.Context) (*boundaries.UnitEdit, error) {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		if e := apiError(err); e != err {
+			return nil, e
+		}
+		return nil, fmt.Errorf("read body: %w", err)
+	}
+	e, err := boundaries.ParseFeature(body)
+	if err != nil {
+		return nil, apiError(err)
+	}
+	if e.Approval == "" {
+		e.Approval = c.QueryParam("approval")
+	}
+	if e.ValidFrom.IsZero() && c.QueryParam("valid_from") != "" {
+		if e.ValidFrom, err = at(c, "valid_from"); err != nil {
+			return nil, err
+		}
+	}
+	if v := c.QueryParam("crs"); v != "" {
+		crs, err := geo.ParseCRS(v)
+		if err != nil {
+			return nil, badRequest("crs", err.Error())
+		}
+		e.CRS = &crs
+	}
+	if v := c.QueryParam("allow_orphans"); v != "" {
+		if e.AllowOrphans, err = strconv.ParseBool(v); err != nil {
+			return nil, badRequest("allow_orphans", "want true or false")
+		}
+	}
+	return e, nil
+}
+
+func writeResult(c echo.Context, status int, r *boundaries.WriteResult) error {
+	c.Response().Header().Set("ETag", etag(r.VersionID))
+	return c.JSON(status, r)
+}
+
+func (s *Server) createUnit(c echo.Context) error {
+	e, err := s.readEdit(c)
+	if err != nil {
+		return err
+	}
+	r, err := s.store.CreateUnit(c.Request().Context(), e, s.actor(c))
+	if err != nil {
+		return apiError(err)
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/units/"+e.Code)
+	return writeResult(c, http.StatusCreated, r)
+}
+
+func (s *Server) putUnit(c echo.Context) error {
+	im := c.Request().Header.Get("If-Match")
+	if im == "" {
+		return echo.NewHTTPError(http.StatusPreconditionRequired, "If-Match with the unit's ETag (from GET /api/v1/units/{code}) is required")
+	}
+	e, err := s.readEdit(c)
+	if err != nil {
+		return err
+	}
+	v, _ := parseETag(im) // not one of ours: matches nothing, hence 412
+	r, err := s.store.UpdateUnit(c.Request().Context(), c.Param("code"), v, e, s.actor(c))
+	if err != nil {
+		return apiError(err)
+	}
+	return writeResult(c, http.StatusOK, r)
+}
+
+// deleteUnit retires a unit: approval and valid_to come from a JSON body
+// or the query; If-Match is optional here (checked when given).
+func (s *Server) deleteUnit(c echo.Context) error {
+	var body struct {
+		Approval string `json:"approval"`
+		ValidTo  string `json:"valid_to"`
+	}
+	raw, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return apiError(err)
+	}
+	if len(strings.TrimSpace(string(raw))) > 0 {
+		if err := json.Unmarshal(raw, &body); err != nil {
+			return echo.NewHTTPError(http.StatusBadRequest, "body: want {\"approval\": ..., \"valid_to\": \"YYYY-MM-DD\"}: "+err.Error())
+		}
+	}
+	if body.Approval == "" {
+		body.Approval = c.QueryParam("approval")
+	}
+	if body.ValidTo == "" {
+		body.ValidTo = c.QueryParam("valid_to")
+	}
+	var validTo time.Time
+	if body.ValidTo != "" {
+		if validTo, err = boundaries.ParseDate(body.ValidTo); err != nil {
+			return badRequest("valid_to", err.Error())
+		}
+	}
+	var ifMatch int64
+	if im := c.Request().Header.Get("If-Match"); im != "" {
+		if ifMatch, _ = parseETag(im); ifMatch == 0 {
+			ifMatch = -1 // not one of ours: matches nothing
+		}
+	}
+	r, err := s.store.RetireUnit(c.Request().Context(), c.Param("code"), ifMatch, validTo, body.Approval, s.actor(c))
+	if err != nil {
+		return apiError(err)
+	}
+	return c.JSON(http.StatusOK, r)
+}
+
+// importFields are the form fields of POST /api/v1/imports: the CLI's flags
+// with underscores.
+var importFields = []string{"level", "crs", "code_field", "name_field", "parent_field", "households_field", "population_field",
+	"kind_field", "valid_from", "approval", "encoding", "provisional_codes", "allow_orphans", "dry_run"}
+
+// postImport streams a multipart upload to a temporary file and imports it
+// with the CLI's options: 201 committed, 200 dry run, 422 rejected (with
+// the report), 413 beyond the upload limit.
+func (s *Server) postImport(c echo.Context) error {
+	mr, err := c.Request().MultipartReader()
+	if err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "want multipart/form-data with a file field: "+err.Error())
+	}
+	dir, err := os.MkdirTemp("", "jiedao-upload-")
+	if err != nil {
+		return fmt.Errorf("upload: %w", err)
+	}
+	defer os.RemoveAll(dir)
+	fields := map[string]string{}
+	var path, name string
+	for {
+		part, err := mr.NextPart()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			if e := apiError(err); e != err {
+				return e
+			}
+			return echo.NewHTTPError(http.StatusBadRequest, "multipart: "+err.Error())
+		}
+		field := part.FormName()
+		if part.FileName() != "" || field == "file" {
+			if path != "" {
+				return badRequest("file", "send one file")
+			}
+			// The importer picks the format by extension, so keep it.
+			name = filepath.Base(filepath.Clean("/" + part.FileName()))
+			if name == "/" || name == "." {
+				name = "upload.geojson"
+			}
+			path = filepath.Join(dir, name)
+			f, err := os.Create(path)
+			if err != nil {
+				return fmt.Errorf("upload: %w", err)
+			}
+			_, err = io.Copy(f, part)
+			if cerr := f.Close(); err == nil {
+				err = cerr
+			}
+			if err != nil {
+				if e := apiError(err); e != err {
+					return e
+				}
+				return fmt.Errorf("upload: %w", err)
+			}
+			continue
+		}
+		if !containsStr(importFields, field) {
+			return badRequest(field, "unknown field; want file and "+strings.Join(importFields, ", "))
+		}
+		b, err := io.ReadAll(io.LimitReader(part, 1<<16))
+		if err != nil {
+			return apiError(err)
+		}
+		fields[field] = strings.TrimSpace(string(b))
+	}
+	if path == "" {
+		return badRequest("file", "required (GeoJSON, zipped Shapefile or GeoPackage)")
+	}
+	opt, err := importOptions(fields)
+	if err != nil {
+		return err
+	}
+	opt.Source = name
+	rep, err := s.store.Import(c.Request().Context(), path, opt)
+	if rep != nil {
+		if aerr := s.store.RecordImport(c.Request().Context(), s.actor(c), rep); aerr != nil {
+			slog.Error("audit import", "import_id", rep.ImportID, "err", aerr)
+		}
+	}
+	switch {
+	case err == nil && rep.Status == "dry-run":
+		return c.JSON(http.StatusOK, rep)
+	case err == nil:
+		return c.JSON(http.StatusCreated, rep)
+	case errors.Is(err, boundaries.ErrRejected):
+		return c.JSON(http.StatusUnprocessableEntity, rep)
+	case rep == nil:
+		// Refused before reading any feature: the file or an option.
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
+	}
+	return err
+}
+
+func importOptions(f map[string]string) (boundaries.ImportOptions, error) {
+	var o boundaries.ImportOptions
+	var err error
+	if o.Level, err = boundaries.ParseLevel(f["level"]); err != nil {
+		return o, badRequest("level", err.Error())
+	}
+	if v := f["crs"]; v != "" {
+		c, err := geo.ParseCRS(v)
+		if err != nil {
+			return o, badRequest("crs", err.Error())
+		}
+		o.CRS = &c
+	}
+	o.CodeField, o.NameField, o.ParentField = f["code_field"], f["name_field"], f["parent_field"]
+	o.HouseholdsField, o.PopulationField, o.KindField = f["households_field"], f["population_field"], f["kind_field"]
+	o.Approval, o.Encoding = f["approval"], f["encoding"]
+	if v := f["valid_from"]; v != "" {
+		if o.ValidFrom, err = boundaries.ParseDate(v); err != nil {
+			return o, badRequest("valid_from", err.Error())
+		}
+	}
+	for _, b := range []struct {
+		k   string
+		dst *bool
+	}{{"provisional_codes", &o.ProvisionalCodes}, {"allow_orphans", &o.AllowOrphans}, {"dry_run", &o.DryRun}} {
+		if v := f[b.k]; v != "" {
+			if *b.dst, err = strconv.ParseBool(v); err != nil {
+				return o, badRequest(b.k, "want true or false")
+			}
+		}
+	}
+	return o, nil
+}

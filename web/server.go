@@ -36,7 +36,9 @@ func ConfigFromEnv(addr string) Config {
 type Server struct {
 	store    *boundaries.Store
 	cfg      Config
-	profiles sync.Map // name → *boundaries.Profile
+	profiles sync.Map   // name → *boundaries.Profile
+	tiles    *tileState // web/tiles.go
+	apiState *apiState  // web/api.go
 }
 
 // New builds the echo application. Each part registers its own routes.
@@ -54,6 +56,10 @@ func New(store *boundaries.Store, cfg Config) *echo.Echo {
 	s.routesOGC(e)       // web/ogc.go (issue 5)
 	s.routesDownloads(e) // web/download.go (issue 5)
 	s.routesAPI(e)       // web/api.go (issue 6)
+	s.RegisterTileCacheMetrics(
+		func() float64 { return float64(s.TileStats().Hits) },
+		func() float64 { return float64(s.TileStats().Misses) },
+		func() float64 { return float64(s.TileStats().Bytes) })
 	return e
 }
 
@@ -123,7 +129,9 @@ func badRequest(param, msg string) *echo.HTTPError {
 func Serve(ctx context.Context, store *boundaries.Store, cfg Config) error {
 	store.Watch(ctx)
 	e := New(store, cfg)
-	srv := &http.Server{Addr: cfg.Addr, Handler: e, ReadHeaderTimeout: 10 * time.Second}
+	api := cfg.API.withDefaults()
+	srv := &http.Server{Addr: cfg.Addr, Handler: e, ReadHeaderTimeout: api.ReadHeaderTimeout,
+		ReadTimeout: api.ReadTimeout, WriteTimeout: api.WriteTimeout, IdleTimeout: api.IdleTimeout}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe() }()
 	slog.Info("serving", "addr", "http://"+cfg.Addr)

@@ -72,9 +72,7 @@ type TileStats struct {
 	Bytes       int64
 }
 
-// tileState is the tile cache and its counters. Server's fields belong to
-// server.go, so the state hangs off a map keyed by the Server (one entry
-// per application; tests build several).
+// tileState is the tile cache and its counters, one per application.
 type tileState struct {
 	s      *Server
 	cache  *tileCache
@@ -84,15 +82,12 @@ type tileState struct {
 	flight tileFlightGroup
 }
 
-var tileStates sync.Map // *Server → *tileState
-
 // TileStats reports the tile cache counters.
 func (s *Server) TileStats() TileStats {
-	v, ok := tileStates.Load(s)
-	if !ok {
+	ts := s.tiles
+	if ts == nil {
 		return TileStats{}
 	}
-	ts := v.(*tileState)
 	st := TileStats{Hits: ts.hits.Load(), Misses: ts.misses.Load(), NotModified: ts.n304.Load()}
 	st.Entries, st.Bytes = ts.cache.size()
 	return st
@@ -104,7 +99,7 @@ func (s *Server) routesTiles(e *echo.Echo) {
 		capacity = DefaultTileCacheMB << 20
 	}
 	ts := &tileState{s: s, cache: newTileCache(capacity)}
-	tileStates.Store(s, ts)
+	s.tiles = ts
 	e.GET("/tiles/style.json", s.getStyle)
 	e.GET("/tiles/:file", s.getTileJSON)
 	e.GET("/tiles/:layer/:z/:x/:file", ts.getTile)

@@ -375,18 +375,30 @@ func TestTiles(t *testing.T) {
 	})
 }
 
-// tileStats finds the stats of the server behind base (tests run several).
+// tileStats reads the tile cache counters of the server behind base from
+// its /metrics, as an operator would.
 func tileStats(t *testing.T, base string) TileStats {
 	t.Helper()
-	var total TileStats
-	tileStates.Range(func(k, v any) bool {
-		st := k.(*Server).TileStats()
-		total.Hits += st.Hits
-		total.Misses += st.Misses
-		total.Bytes += st.Bytes
-		return true
-	})
-	return total
+	res, err := http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, _ := io.ReadAll(res.Body)
+	var st TileStats
+	for _, line := range strings.Split(string(b), "\n") {
+		var v float64
+		if _, err := fmt.Sscanf(line, "jiedao_tile_cache_hits_total %g", &v); err == nil {
+			st.Hits = int64(v)
+		}
+		if _, err := fmt.Sscanf(line, "jiedao_tile_cache_misses_total %g", &v); err == nil {
+			st.Misses = int64(v)
+		}
+		if _, err := fmt.Sscanf(line, "jiedao_tile_cache_bytes %g", &v); err == nil {
+			st.Bytes = int64(v)
+		}
+	}
+	return st
 }
 
 // tileChangedCommunity writes a GeoJSON holding one demo community with new

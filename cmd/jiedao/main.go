@@ -28,8 +28,9 @@ Usage:
   jiedao import-points [--crs …] [--households-field F] [--population-field F] [--append] FILE
   jiedao analyze [--profile beijing-2020|national-1989|FILE] [--at YYYY-MM-DD] [--format text|json|csv|geojson] [-o FILE]
   jiedao demo [--seed N] [--scale small|beijing|national] [--out DIR] [--no-load]
-  jiedao export --layer districts|streets|communities|zones [--profile P] [--format geojson|csv] [--at YYYY-MM-DD] [--wkt] [-o FILE]
+  jiedao export --layer districts|streets|communities|zones [--profile P] [--format geojson|csv|gpkg] [--at YYYY-MM-DD] [--wkt] [-o FILE]
   jiedao serve [--addr HOST:PORT] [--demo-if-empty]
+  jiedao keys create --role viewer|editor|admin --name TEXT | jiedao keys list | jiedao keys revoke NAME
 
 Every command takes --db URL (default $DATABASE_URL).
 `
@@ -58,6 +59,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"demo":          cmdDemo,
 		"export":        cmdExport,
 		"serve":         cmdServe,
+		"keys":          cmdKeys,
 	}
 	f, ok := cmds[args[0]]
 	if !ok {

@@ -119,3 +119,7 @@ BEGIN
         GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO jiedao_app;
     END IF;
 END $$;
+
+-- A retirement's approval (批复文号): the closed version keeps its own
+-- approval, so the document that ended it needs a column of its own.
+ALTER TABLE units ADD COLUMN retired_approval text;
