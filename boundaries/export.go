@@ -97,9 +97,8 @@ func (s *Store) Export(ctx context.Context, w io.Writer, opt ExportOptions) (int
 }
 
 func (s *Store) exportGeoJSON(ctx context.Context, w *bufio.Writer, l *Layer, from string, args []any) (int, error) {
-	rows, err := s.Pool.Query(ctx, `SELECT json_build_object('type', 'Feature', 'id', `+l.ID+`,
-			'geometry', ST_AsGeoJSON(`+l.Geom+`, 7)::json, 'properties', `+l.propsJSON()+`)::text
-		FROM `+from+` ORDER BY `+l.ID, args...)
+	// The same feature SQL as OGC API items, in RFC 7946's CRS84.
+	rows, err := s.Pool.Query(ctx, `SELECT `+l.featureJSON(CRS84)+` FROM `+from+` ORDER BY `+l.ID, args...)
 	if err != nil {
 		return 0, err
 	}
