@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/csv"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -169,26 +168,7 @@ func (s *Store) ImportCounts(ctx context.Context, path string, opt CountsOptions
 		}
 		return bumpDataVersion(ctx, tx)
 	})
-	rep.Seconds = time.Since(start).Seconds()
-	switch {
-	case err == nil:
-		rep.Status = "committed"
-	case errors.Is(err, errDryRun):
-		rep.Status, err = "dry-run", nil
-	case errors.Is(err, ErrRejected):
-		rep.Status = "rejected"
-		rep.Changed, rep.Unchanged = 0, 0
-	default:
-		rep.Status = "failed"
-	}
-	s.finishImport(ctx, rep)
-	if err != nil {
-		if errors.Is(err, ErrRejected) {
-			return rep, fmt.Errorf("import counts %s: %d of %d rows rejected, nothing written: %w", opt.Source, len(rep.Rejected), rep.Features, ErrRejected)
-		}
-		return rep, fmt.Errorf("import counts %s: %w", opt.Source, err)
-	}
-	return rep, nil
+	return rep, s.finish(ctx, rep, start, err, "import counts", "rows")
 }
 
 // readCSV decodes UTF-8 (a BOM is dropped) or, when the bytes are not valid

@@ -143,6 +143,12 @@ func (s *Store) Import(ctx context.Context, path string, opt ImportOptions) (*Im
 		}
 		return nil
 	})
+	return rep, s.finish(ctx, rep, start, err, "import", "features")
+}
+
+// finish records the outcome of an import's transaction in its report and
+// the imports table, and words the error for the caller.
+func (s *Store) finish(ctx context.Context, rep *ImportReport, start time.Time, err error, what, items string) error {
 	rep.Seconds = time.Since(start).Seconds()
 	switch {
 	case err == nil:
@@ -156,13 +162,13 @@ func (s *Store) Import(ctx context.Context, path string, opt ImportOptions) (*Im
 		rep.Status = "failed"
 	}
 	s.finishImport(ctx, rep)
-	if err != nil {
-		if errors.Is(err, ErrRejected) {
-			return rep, fmt.Errorf("import %s: %d of %d features rejected, nothing written: %w", opt.Source, len(rep.Rejected), rep.Features, ErrRejected)
-		}
-		return rep, fmt.Errorf("import %s: %w", opt.Source, err)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, ErrRejected):
+		return fmt.Errorf("%s %s: %d of %d %s rejected, nothing written: %w", what, rep.File, len(rep.Rejected), rep.Features, items, ErrRejected)
 	}
-	return rep, nil
+	return fmt.Errorf("%s %s: %w", what, rep.File, err)
 }
 
 var errDryRun = errors.New("dry run")

@@ -2,7 +2,6 @@ package boundaries
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"time"
@@ -144,21 +143,5 @@ func (s *Store) ImportPoints(ctx context.Context, path string, opt PointsOptions
 		rep.Created = int(tag.RowsAffected())
 		return bumpDataVersion(ctx, tx)
 	})
-	rep.Seconds = time.Since(start).Seconds()
-	switch {
-	case err == nil:
-		rep.Status = "committed"
-	case errors.Is(err, ErrRejected):
-		rep.Status, rep.Created = "rejected", 0
-	default:
-		rep.Status = "failed"
-	}
-	s.finishImport(ctx, rep)
-	if err != nil {
-		if errors.Is(err, ErrRejected) {
-			return rep, fmt.Errorf("import points %s: %d of %d points rejected, nothing written: %w", opt.Source, len(rep.Rejected), rep.Features, ErrRejected)
-		}
-		return rep, fmt.Errorf("import points %s: %w", opt.Source, err)
-	}
-	return rep, nil
+	return rep, s.finish(ctx, rep, start, err, "import points", "points")
 }
