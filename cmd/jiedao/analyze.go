@@ -9,12 +9,10 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/jiedao/jiedao/boundaries"
-	"github.com/jiedao/jiedao/geo"
 )
 
 func cmdImportPoints(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -33,26 +31,13 @@ func cmdImportPoints(ctx context.Context, args []string, stdout, stderr io.Write
 	if len(pos) != 1 {
 		return usageError{errors.New("want exactly one FILE")}
 	}
-	if *crs != "" {
-		c, err := geo.ParseCRS(*crs)
-		if err != nil {
-			return usageError{err}
-		}
-		o.CRS = &c
-	}
-	s, err := openStore(ctx, *db)
-	if err != nil {
+	if o.CRS, err = crsFlag(*crs); err != nil {
 		return err
 	}
-	defer s.Close()
-	bar := newProgress(stderr, "import "+filepath.Base(pos[0]))
-	o.Progress = bar.Set
-	rep, err := s.ImportPoints(ctx, pos[0], o)
-	bar.Done()
-	if rep != nil {
-		printReport(stdout, rep, *asJSON)
-	}
-	return err
+	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *boundaries.Store, progress func(int64, int64)) (*boundaries.ImportReport, error) {
+		o.Progress = progress
+		return s.ImportPoints(ctx, pos[0], o)
+	})
 }
 
 func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {

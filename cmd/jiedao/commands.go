@@ -76,31 +76,48 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if o.Level, err = boundaries.ParseLevel(*level); err != nil {
 		return usageError{err}
 	}
-	if *crs != "" {
-		c, err := geo.ParseCRS(*crs)
-		if err != nil {
-			return usageError{err}
-		}
-		o.CRS = &c
+	if o.CRS, err = crsFlag(*crs); err != nil {
+		return err
 	}
 	if *validFrom != "" {
 		if o.ValidFrom, err = boundaries.ParseDate(*validFrom); err != nil {
 			return usageError{err}
 		}
 	}
-	s, err := openStore(ctx, *db)
+	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *boundaries.Store, progress func(int64, int64)) (*boundaries.ImportReport, error) {
+		o.Progress = progress
+		return s.Import(ctx, pos[0], o)
+	})
+}
+
+// importWith opens the store and runs one import with a progress bar,
+// printing its report (also when rejected).
+func importWith(ctx context.Context, db, file string, stdout, stderr io.Writer, asJSON bool,
+	run func(*boundaries.Store, func(int64, int64)) (*boundaries.ImportReport, error)) error {
+	s, err := openStore(ctx, db)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	bar := newProgress(stderr, "import "+filepath.Base(pos[0]))
-	o.Progress = bar.Set
-	rep, err := s.Import(ctx, pos[0], o)
+	bar := newProgress(stderr, "import "+filepath.Base(file))
+	rep, err := run(s, bar.Set)
 	bar.Done()
 	if rep != nil {
-		printReport(stdout, rep, *asJSON)
+		printReport(stdout, rep, asJSON)
 	}
 	return err
+}
+
+// crsFlag parses --crs ("" = from the file).
+func crsFlag(v string) (*geo.CRS, error) {
+	if v == "" {
+		return nil, nil
+	}
+	c, err := geo.ParseCRS(v)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return &c, nil
 }
 
 func printReport(w io.Writer, rep *boundaries.ImportReport, asJSON bool) {
