@@ -132,20 +132,47 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 		// Points are joined unit by unit (LATERAL), so each polygon is
 		// prepared once for all its points, and only to communities and to
 		// streets without communities (other streets sum their
-		// communities).
-		{"points", `CREATE TEMP TABLE pc ON COMMIT DROP AS
-			SELECT code, sum(h)::bigint AS h, sum(p)::bigint AS p FROM (
-				SELECT DISTINCT ON (x.id, u.level) u.code, x.h, x.p
-				FROM au u CROSS JOIN LATERAL (
-					SELECT pt.id, pt.households AS h, pt.population AS p FROM points pt WHERE ST_Intersects(u.geom, pt.geom)) x
+		// communities). A point on a shared edge goes to the smallest code.
+		{"points", `CREATE TEMP TABLE pa ON COMMIT DROP AS
+			SELECT DISTINCT ON (x.id, u.level) x.id, u.code, x.h, x.p
+			FROM au u CROSS JOIN LATERAL (
+				SELECT pt.id, pt.households AS h, pt.population AS p FROM points pt WHERE ST_Intersects(u.geom, pt.geom)) x
+			WHERE u.level = 'community'
+			   OR u.level = 'street' AND NOT EXISTS (SELECT 1 FROM au c WHERE c.parent_code = u.code AND c.level = 'community')
+			ORDER BY x.id, u.level, u.code;
+			CREATE INDEX ON pa (code);
+			CREATE TEMP TABLE pc ON COMMIT DROP AS SELECT code, sum(h)::bigint AS h, sum(p)::bigint AS p FROM pa GROUP BY code`, nil},
+		// Areal interpolation from count areas: each area's counts are
+		// shared among the units it overlaps, by the households of the
+		// building points in each part when the area holds any, else by
+		// area.
+		{"interpolation", `CREATE TEMP TABLE ic ON COMMIT DROP AS
+			SELECT code, round(sum(h * w))::bigint AS h, round(sum(p * w))::bigint AS p, bool_or(by_h) AS by_h FROM (
+				SELECT u.code, a.households AS h, a.population AS p, coalesce(ap.ph, 0) > 0 AS by_h,
+					CASE WHEN coalesce(ap.ph, 0) > 0 THEN coalesce(up.ph, 0)::float8 / ap.ph
+					     ELSE ST_Area(ST_Intersection(u.geom, a.geom)::geography) / nullif(a.area_m2, 0) END AS w
+				FROM au u JOIN count_areas a ON u.geom && a.geom AND ST_Intersects(u.geom, a.geom)
+				LEFT JOIN LATERAL (SELECT sum(pt.households) AS ph FROM points pt WHERE ST_Intersects(a.geom, pt.geom)) ap ON true
+				LEFT JOIN LATERAL (SELECT sum(pa.h) AS ph FROM pa JOIN points pt ON pt.id = pa.id
+					WHERE pa.code = u.code AND ST_Intersects(a.geom, pt.geom)) up ON true
 				WHERE u.level = 'community'
-				   OR u.level = 'street' AND NOT EXISTS (SELECT 1 FROM au c WHERE c.parent_code = u.code AND c.level = 'community')
-				ORDER BY x.id, u.level, u.code) y GROUP BY code`, nil},
+				   OR u.level = 'street' AND NOT EXISTS (SELECT 1 FROM au c WHERE c.parent_code = u.code AND c.level = 'community')) x
+			GROUP BY code`, nil},
+		// Each count comes from the unit's attributes, else its points,
+		// else interpolation; counts_method says which.
 		{"counts", `CREATE TEMP TABLE cnt ON COMMIT DROP AS
-			SELECT u.code, u.level, u.parent_code,
-				coalesce(u.h, pc.h) AS h, coalesce(u.p, pc.p) AS p,
-				CASE WHEN u.h IS NOT NULL OR u.p IS NOT NULL THEN 'attribute' WHEN pc.code IS NOT NULL THEN 'points' END AS method
-			FROM au u LEFT JOIN pc USING (code)`, nil},
+			SELECT code, level, parent_code, h, p,
+				CASE WHEN hm IS NOT DISTINCT FROM pm THEN hm
+				     WHEN pm IS NULL THEN hm || ' (households)'
+				     WHEN hm IS NULL THEN pm || ' (population)'
+				     ELSE hm || ' (households), ' || pm || ' (population)' END AS method
+			FROM (SELECT u.code, u.level, u.parent_code,
+					coalesce(u.h, pc.h, ic.h) AS h, coalesce(u.p, pc.p, ic.p) AS p,
+					CASE WHEN u.h IS NOT NULL THEN 'attribute' WHEN pc.h IS NOT NULL THEN 'points'
+					     WHEN ic.h IS NOT NULL THEN CASE WHEN ic.by_h THEN 'interpolated by households' ELSE 'interpolated by area' END END AS hm,
+					CASE WHEN u.p IS NOT NULL THEN 'attribute' WHEN pc.p IS NOT NULL THEN 'points'
+					     WHEN ic.p IS NOT NULL THEN CASE WHEN ic.by_h THEN 'interpolated by households' ELSE 'interpolated by area' END END AS pm
+				FROM au u LEFT JOIN pc USING (code) LEFT JOIN ic USING (code)) x`, nil},
 		// Streets without their own counts take the sum of their
 		// communities; districts the sum of their streets.
 		{"street sums", `UPDATE cnt s SET h = x.h, p = x.p, method = 'sum of communities' FROM (

@@ -27,6 +27,22 @@ type PointsOptions struct {
 // population, used to count units by spatial join. All or nothing; a bad
 // point is named in the report and nothing is written.
 func (s *Store) ImportPoints(ctx context.Context, path string, opt PointsOptions) (*ImportReport, error) {
+	return s.importCountSource(ctx, path, opt, false)
+}
+
+// ImportCountAreas loads polygons with counts (a census grid, last year's
+// boundaries…): units without counts of their own get theirs by areal
+// interpolation, weighted by area or, where building points lie in the
+// polygon, by the points' households. Same options and rules as points.
+func (s *Store) ImportCountAreas(ctx context.Context, path string, opt PointsOptions) (*ImportReport, error) {
+	return s.importCountSource(ctx, path, opt, true)
+}
+
+func (s *Store) importCountSource(ctx context.Context, path string, opt PointsOptions, areas bool) (*ImportReport, error) {
+	what, table := "import points", "points"
+	if areas {
+		what, table = "import count areas", "count_areas"
+	}
 	start := time.Now()
 	if opt.HouseholdsField == "" {
 		opt.HouseholdsField = "households"
@@ -39,21 +55,21 @@ func (s *Store) ImportPoints(ctx context.Context, path string, opt PointsOptions
 	}
 	sum, err := fileChecksum(path)
 	if err != nil {
-		return nil, fmt.Errorf("import points %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	rd, err := layerfile.Open(path, layerfile.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("import points %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
 	defer rd.Close()
 	crs, err := inputCRS(path, rd, opt.CRS)
 	if err != nil {
-		return nil, fmt.Errorf("import points %s: %w", path, err)
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	rep := &ImportReport{File: opt.Source, Checksum: sum, Level: "points", CRS: crs.Name, Repaired: []Issue{}, Rejected: []Issue{}}
-	if err := s.Pool.QueryRow(ctx, `INSERT INTO imports (file, checksum, level) VALUES ($1,$2,'points') RETURNING id`,
-		opt.Source, sum).Scan(&rep.ImportID); err != nil {
-		return nil, fmt.Errorf("import points: record import: %w", err)
+	rep := &ImportReport{File: opt.Source, Checksum: sum, Level: Level(table), CRS: crs.Name, Repaired: []Issue{}, Rejected: []Issue{}}
+	if err := s.Pool.QueryRow(ctx, `INSERT INTO imports (file, checksum, level) VALUES ($1,$2,$3) RETURNING id`,
+		opt.Source, sum, table).Scan(&rep.ImportID); err != nil {
+		return nil, fmt.Errorf("%s: record import: %w", what, err)
 	}
 	srid := crs.SRID
 	if srid == 4490 {
@@ -80,16 +96,28 @@ func (s *Store) ImportPoints(ctx context.Context, path string, opt PointsOptions
 					reject("unreadable feature: %v", f.Err)
 					continue
 				}
-				pt, ok := f.Geom.(*geom.Point)
-				if !ok || pt.Empty() {
+				g := f.Geom
+				if areas {
+					bad := ""
+					for _, p := range geo.Validate(g) {
+						if p.Reject {
+							bad = p.Reason
+							break
+						}
+					}
+					if bad != "" {
+						reject("%s", bad)
+						continue
+					}
+				} else if pt, ok := g.(*geom.Point); !ok || pt.Empty() {
 					reject("geometry is not a point")
 					continue
 				}
 				if crs.Shift != geo.NoShift {
-					geo.Transform(pt, crs.Unshift)
+					geo.Transform(g, crs.Unshift)
 				}
 				if srid == 4326 {
-					if err := geo.CheckLonLatRange(pt); err != nil {
+					if err := geo.CheckLonLatRange(g); err != nil {
 						reject("%v", err)
 						continue
 					}
@@ -110,7 +138,7 @@ func (s *Store) ImportPoints(ctx context.Context, path string, opt PointsOptions
 				if bad {
 					continue
 				}
-				g, err := geom.SetSRID(pt, srid)
+				g, err := geom.SetSRID(g, srid)
 				if err != nil {
 					reject("%v", err)
 					continue
@@ -131,17 +159,22 @@ func (s *Store) ImportPoints(ctx context.Context, path string, opt PointsOptions
 		// Points are a snapshot of where households live: a new file
 		// replaces the previous one unless appending.
 		if !opt.Append {
-			if _, err := tx.Exec(ctx, `DELETE FROM points`); err != nil {
-				return fmt.Errorf("replace points: %w", err)
+			if _, err := tx.Exec(ctx, `DELETE FROM `+table); err != nil {
+				return fmt.Errorf("replace %s: %w", table, err)
 			}
 		}
-		tag, err := tx.Exec(ctx, `INSERT INTO points (geom, households, population, import_id)
-			SELECT ST_Transform(geom, 4326), households, population, $1 FROM pstage ORDER BY idx`, rep.ImportID)
+		geomSQL := `ST_Transform(geom, 4326)`
+		if areas {
+			// Polygons are repaired like boundaries (polygonal part kept).
+			geomSQL = `ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_Transform(geom, 4326)), 3))`
+		}
+		tag, err := tx.Exec(ctx, `INSERT INTO `+table+` (geom, households, population, import_id)
+			SELECT `+geomSQL+`, households, population, $1 FROM pstage ORDER BY idx`, rep.ImportID)
 		if err != nil {
-			return fmt.Errorf("insert points: %w", err)
+			return fmt.Errorf("insert %s: %w", table, err)
 		}
 		rep.Created = int(tag.RowsAffected())
 		return bumpDataVersion(ctx, tx)
 	})
-	return rep, s.finish(ctx, rep, start, err, "import points", "points")
+	return rep, s.finish(ctx, rep, start, err, what, "features")
 }

@@ -160,3 +160,54 @@ func TestPointsCountOnce(t *testing.T) {
 		t.Fatalf("%d points after a rejected import, want the 3 from before", n)
 	}
 }
+
+func TestInterpolatedCounts(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	if _, err := s.Import(ctx, writeFile(t, "s.geojson", fc(feature(`{"code":"110101001","name":"甲街道"}`, polyOf(rect(0, 0, 2, 1))))),
+		boundaries.ImportOptions{Level: boundaries.Street}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, writeFile(t, "c.geojson", fc(
+		feature(`{"code":"110101001001","name":"西社区"}`, polyOf(rect(0, 0, 1, 1))),
+		feature(`{"code":"110101001002","name":"东社区"}`, polyOf(rect(1, 0, 2, 1))),
+	)), boundaries.ImportOptions{Level: boundaries.Community}); err != nil {
+		t.Fatal(err)
+	}
+	// One census polygon over the east two thirds: a third of it lies in
+	// the west community, two thirds in the east one.
+	if _, err := s.ImportCountAreas(ctx, writeFile(t, "grid.geojson", fc(feature(`{"households":900,"population":2100}`, polyOf(rect(0.5, 0, 2, 1))))),
+		boundaries.PointsOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	counts := func() map[string][2]int64 {
+		out := map[string][2]int64{}
+		for _, u := range analyze(t, s, "beijing-2020").Units {
+			if u.Level == boundaries.Community {
+				out[u.Code+" "+*u.CountsMethod] = [2]int64{*u.Households, *u.Population}
+			}
+		}
+		return out
+	}
+	got := counts()
+	want := map[string][2]int64{"110101001001 interpolated by area": {300, 700}, "110101001002 interpolated by area": {600, 1400}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("by area: %v, want %v", got, want)
+	}
+	// Building points with households only: households come from them,
+	// population is shared by the points' households (30 west, 10 east).
+	pt := func(x, y float64, h int) string {
+		return fmt.Sprintf(`{"type":"Feature","properties":{"households":%d},"geometry":{"type":"Point","coordinates":[%.6f,%.6f]}}`, h, 116.40+x*0.01, 39.90+y*0.01)
+	}
+	if _, err := s.ImportPoints(ctx, writeFile(t, "p.geojson", fc(pt(0.6, 0.2, 10), pt(0.7, 0.5, 10), pt(0.8, 0.8, 10), pt(1.5, 0.5, 10))), boundaries.PointsOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	got = counts()
+	want = map[string][2]int64{
+		"110101001001 points (households), interpolated by households (population)": {30, 1575},
+		"110101001002 points (households), interpolated by households (population)": {10, 525},
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("by households: %v, want %v", got, want)
+	}
+}

@@ -16,13 +16,23 @@ import (
 )
 
 func cmdImportPoints(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import-points", flag.ContinueOnError)
+	return importCounts(ctx, "import-points", args, stdout, stderr)
+}
+
+func cmdImportAreas(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	return importCounts(ctx, "import-areas", args, stdout, stderr)
+}
+
+// importCounts runs import-points (building points) or import-areas
+// (polygons with counts for areal interpolation): same flags.
+func importCounts(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	db := dbFlag(fs)
 	crs := fs.String("crs", "", "input CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:<n> (default: from the file)")
 	var o boundaries.PointsOptions
 	fs.StringVar(&o.HouseholdsField, "households-field", "households", "attribute holding households")
 	fs.StringVar(&o.PopulationField, "population-field", "population", "attribute holding population")
-	fs.BoolVar(&o.Append, "append", false, "add to the loaded points instead of replacing them")
+	fs.BoolVar(&o.Append, "append", false, "add to the loaded features instead of replacing them")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -36,6 +46,9 @@ func cmdImportPoints(ctx context.Context, args []string, stdout, stderr io.Write
 	}
 	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *boundaries.Store, progress func(int64, int64)) (*boundaries.ImportReport, error) {
 		o.Progress = progress
+		if name == "import-areas" {
+			return s.ImportCountAreas(ctx, pos[0], o)
+		}
 		return s.ImportPoints(ctx, pos[0], o)
 	})
 }

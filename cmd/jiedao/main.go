@@ -26,6 +26,7 @@ Usage:
                 [--provisional-codes] [--allow-orphans] [--encoding GBK] [--dry-run] [--json] FILE
   jiedao import-counts [--code-field F] [--households-field F] [--population-field F] [--valid-from D] FILE.csv
   jiedao import-points [--crs …] [--households-field F] [--population-field F] [--append] FILE
+  jiedao import-areas [--crs …] [--households-field F] [--population-field F] [--append] FILE
   jiedao analyze [--profile beijing-2020|national-1989|FILE] [--at YYYY-MM-DD] [--format text|json|csv|geojson] [-o FILE]
   jiedao demo [--seed N] [--scale small|beijing|national] [--out DIR] [--no-load]
   jiedao export --layer districts|streets|communities|zones [--profile P] [--format geojson|csv|gpkg] [--at YYYY-MM-DD] [--wkt] [-o FILE]
@@ -55,6 +56,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"import":        cmdImport,
 		"import-counts": cmdImportCounts,
 		"import-points": cmdImportPoints,
+		"import-areas":  cmdImportAreas,
 		"analyze":       cmdAnalyze,
 		"demo":          cmdDemo,
 		"export":        cmdExport,
