@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"strings"
 	"testing"
 	"time"
 
@@ -262,8 +263,12 @@ func BenchmarkTileSizes(b *testing.B) {
 		if i > 0 {
 			continue
 		}
-		for _, layer := range []string{"districts", "streets", "communities", "zones"} {
-			for z := 6; z <= 16; z++ {
+		layers := []string{"districts", "streets", "communities", "zones"}
+		if v := os.Getenv("JIEDAO_BENCH_LAYERS"); v != "" {
+			layers = strings.Split(v, ",")
+		}
+		for _, layer := range layers {
+			for z := 0; z <= 16; z++ {
 				tiles := tileDemoTiles(tb.box, z)
 				if len(tiles) > 256 {
 					cx, cy := lonLatTile((tb.box[0]+tb.box[2])/2, (tb.box[1]+tb.box[3])/2, z)
