@@ -4,8 +4,10 @@ import (
 	"context"
 	"encoding/csv"
 	"errors"
+	"fmt"
 	"math"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -375,4 +377,91 @@ func date(t *testing.T, s string) time.Time {
 		t.Fatal(err)
 	}
 	return d
+}
+
+// TestImportFormats imports the same streets as GeoJSON, plain and zipped
+// Shapefile (GBK .dbf, CGCS2000 .prj) and GeoPackage, with no --crs: each
+// file states its CRS. The fixtures hold a feature without geometry, which
+// every format rejects the same way; copies without it (made with GDAL's
+// ogr2ogr, the QGIS-side tool) import to the same units.
+func TestImportFormats(t *testing.T) {
+	ctx := context.Background()
+	dir := "layerfile/testdata"
+	tmp := t.TempDir()
+	ogr, err := exec.LookPath("ogr2ogr")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("ogr2ogr missing in CI (.ci/run installs gdal-bin)")
+		}
+		t.Skip("ogr2ogr not installed")
+	}
+	clean := map[string][]string{
+		"clean.geojson": {"-f", "GeoJSON"},
+		"clean.shp":     {"-f", "ESRI Shapefile", "-lco", "ENCODING=GBK"},
+		"clean.gpkg":    {"-f", "GPKG"},
+	}
+	for name, args := range clean {
+		cmd := exec.Command(ogr, append(args, filepath.Join(tmp, name), filepath.Join(dir, "streets.geojson"), "-where", "code <> '110101010001'")...)
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("ogr2ogr %s: %v\n%s", name, err, out)
+		}
+	}
+	var want string
+	for _, file := range []string{"streets.geojson", "shp/streets.shp", "streets.zip", "streets.gpkg"} {
+		s, _ := pgtest.NewStore(t)
+		rep, err := s.Import(ctx, filepath.Join(dir, file), boundaries.ImportOptions{Level: boundaries.Street})
+		if !errors.Is(err, boundaries.ErrRejected) || len(rep.Rejected) != 1 || rep.Rejected[0].Index != 3 ||
+			rep.Rejected[0].Code != "110101010001" || rep.Rejected[0].Reason != "empty geometry" || rep.CRS != "cgcs2000" {
+			t.Fatalf("%s: %v %+v, want feature 3 rejected for its empty geometry", file, err, rep)
+		}
+	}
+	for _, file := range []string{"clean.geojson", "clean.shp", "clean.gpkg"} {
+		s, _ := pgtest.NewStore(t)
+		rep, err := s.Import(ctx, filepath.Join(tmp, file), boundaries.ImportOptions{Level: boundaries.Street})
+		if err != nil {
+			t.Fatalf("%s: %v %+v", file, err, rep)
+		}
+		us, err := s.Units(ctx, boundaries.UnitQuery{Level: boundaries.Street})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []string
+		for _, u := range us {
+			got = append(got, fmt.Sprintf("%s %s %.6f", u.Code, u.Name, u.AreaKM2))
+		}
+		if len(got) != 3 || !strings.Contains(got[0], "北新桥街道") {
+			t.Fatalf("%s: units %v", file, got)
+		}
+		if want == "" {
+			want = strings.Join(got, "\n")
+		} else if strings.Join(got, "\n") != want {
+			t.Fatalf("%s: units\n%s\ndiffer from the GeoJSON's\n%s", file, strings.Join(got, "\n"), want)
+		}
+	}
+}
+
+// TestImportGaussKruger imports coordinates in CGCS2000 Gauss-Krüger CM
+// 117E (EPSG:4548), transformed by PostGIS, and lands within a millimetre
+// of the original lon/lat.
+func TestImportGaussKruger(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	var gk string
+	if err := s.Pool.QueryRow(ctx, `SELECT ST_AsGeoJSON(ST_Transform(ST_GeomFromText('POLYGON((116.40 39.90,116.41 39.90,116.41 39.91,116.40 39.91,116.40 39.90))', 4326), 4548), 4)`).Scan(&gk); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(gk, "[448688.") { // easting, northing in metres
+		t.Fatalf("not projected: %s", gk)
+	}
+	file := writeFile(t, "gk.geojson", fc(feature(`{"code":"110101001","name":"高斯街道"}`, gk)))
+	if _, err := s.Import(ctx, file, boundaries.ImportOptions{Level: boundaries.Street, CRS: mustCRS(t, "EPSG:4548")}); err != nil {
+		t.Fatal(err)
+	}
+	var maxErr float64
+	if err := s.Pool.QueryRow(ctx, `SELECT ST_HausdorffDistance(geom::geography::geometry, ST_GeomFromText('POLYGON((116.40 39.90,116.41 39.90,116.41 39.91,116.40 39.91,116.40 39.90))', 4326)) FROM units`).Scan(&maxErr); err != nil {
+		t.Fatal(err)
+	}
+	if maxErr*111000 > 0.001 {
+		t.Fatalf("EPSG:4548 round trip off by %.4f m", maxErr*111000)
+	}
 }
