@@ -141,7 +141,9 @@ func tileBenchProcs() int { return runtime.GOMAXPROCS(0) }
 // BenchmarkTilesCold: every tile built by PostGIS (cache off), compared
 // with the same ST_AsMVT query run directly with pgx.
 func BenchmarkTilesCold(b *testing.B) {
-	tb := tileBenchServer(b, -1)
+	// A real cache, each tile asked once: every request is the server's
+	// cold path (a miss), as a planner's first view of an area.
+	tb := tileBenchServer(b, 256<<20)
 	ctx := context.Background()
 	p, err := boundaries.LoadProfile("")
 	if err != nil {
@@ -153,6 +155,9 @@ func BenchmarkTilesCold(b *testing.B) {
 	}
 	for _, layer := range []string{"communities", "streets"} {
 		b.Run(layer, func(b *testing.B) {
+			if b.N > len(tb.tiles) {
+				b.Fatalf("-benchtime %dx asks for more than the %d distinct tiles", b.N, len(tb.tiles))
+			}
 			l, _ := boundaries.LayerByName(layer)
 			sql := boundaries.TileSQL(l)
 			var httpTime, sqlTime time.Duration
