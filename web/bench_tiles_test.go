@@ -9,8 +9,8 @@ import (
 	"net/http/httptest"
 	"os"
 	"runtime"
-	"sync"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
