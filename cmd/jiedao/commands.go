@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/demo"
@@ -79,10 +80,8 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if o.CRS, err = crsFlag(*crs); err != nil {
 		return err
 	}
-	if *validFrom != "" {
-		if o.ValidFrom, err = boundaries.ParseDate(*validFrom); err != nil {
-			return usageError{err}
-		}
+	if o.ValidFrom, err = dateFlag(*validFrom); err != nil {
+		return err
 	}
 	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *boundaries.Store, progress func(int64, int64)) (*boundaries.ImportReport, error) {
 		o.Progress = progress
@@ -106,6 +105,18 @@ func importWith(ctx context.Context, db, file string, stdout, stderr io.Writer, 
 		printReport(stdout, rep, asJSON)
 	}
 	return err
+}
+
+// dateFlag parses a YYYY-MM-DD flag ("" = zero: today).
+func dateFlag(v string) (time.Time, error) {
+	if v == "" {
+		return time.Time{}, nil
+	}
+	d, err := boundaries.ParseDate(v)
+	if err != nil {
+		return time.Time{}, usageError{err}
+	}
+	return d, nil
 }
 
 // crsFlag parses --crs ("" = from the file).
@@ -155,21 +166,12 @@ func cmdImportCounts(ctx context.Context, args []string, stdout, stderr io.Write
 	if len(pos) != 1 {
 		return usageError{errors.New("want exactly one FILE.csv")}
 	}
-	if *validFrom != "" {
-		if o.ValidFrom, err = boundaries.ParseDate(*validFrom); err != nil {
-			return usageError{err}
-		}
-	}
-	s, err := openStore(ctx, *db)
-	if err != nil {
+	if o.ValidFrom, err = dateFlag(*validFrom); err != nil {
 		return err
 	}
-	defer s.Close()
-	rep, err := s.ImportCounts(ctx, pos[0], o)
-	if rep != nil {
-		printReport(stdout, rep, *asJSON)
-	}
-	return err
+	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *boundaries.Store, _ func(int64, int64)) (*boundaries.ImportReport, error) {
+		return s.ImportCounts(ctx, pos[0], o)
+	})
 }
 
 func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -256,10 +258,8 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if o.Profile, err = boundaries.LoadProfile(*profile); err != nil {
 		return usageError{err}
 	}
-	if *at != "" {
-		if o.At, err = boundaries.ParseDate(*at); err != nil {
-			return usageError{err}
-		}
+	if o.At, err = dateFlag(*at); err != nil {
+		return err
 	}
 	s, err := openStore(ctx, *db)
 	if err != nil {
