@@ -16,11 +16,7 @@ func (s *Server) routesAnalysis(e *echo.Echo) {
 }
 
 func (s *Server) analysis(c echo.Context) (*boundaries.Analysis, error) {
-	p, err := s.profile(c)
-	if err != nil {
-		return nil, err
-	}
-	day, err := at(c, "at")
+	p, day, err := s.profileAt(c)
 	if err != nil {
 		return nil, err
 	}

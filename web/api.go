@@ -238,11 +238,7 @@ var unitStatuses = []string{"undersized", "normal", "oversized", "unknown"}
 
 // run resolves ?profile= and ?at= to the analysis run giving statuses.
 func (s *Server) run(c echo.Context) (int64, time.Time, *boundaries.Profile, error) {
-	p, err := s.profile(c)
-	if err != nil {
-		return 0, time.Time{}, nil, err
-	}
-	day, err := at(c, "at")
+	p, day, err := s.profileAt(c)
 	if err != nil {
 		return 0, time.Time{}, nil, err
 	}
@@ -429,11 +425,7 @@ func (s *Server) lookup(c echo.Context) error {
 	if lon, lat, err = lonLat(crs, lon, lat, ""); err != nil {
 		return err
 	}
-	p, err := s.profile(c)
-	if err != nil {
-		return err
-	}
-	day, err := at(c, "at")
+	p, day, err := s.profileAt(c)
 	if err != nil {
 		return err
 	}
@@ -504,11 +496,7 @@ func (s *Server) lookupBatch(c echo.Context) error {
 			return err
 		}
 	}
-	p, err := s.profile(c)
-	if err != nil {
-		return err
-	}
-	day, err := at(c, "at")
+	p, day, err := s.profileAt(c)
 	if err != nil {
 		return err
 	}

@@ -84,6 +84,19 @@ func (s *Server) profile(c echo.Context) (*boundaries.Profile, error) {
 	return p, nil
 }
 
+// profileAt resolves ?profile= and ?at=, which most reads take.
+func (s *Server) profileAt(c echo.Context) (*boundaries.Profile, time.Time, error) {
+	p, err := s.profile(c)
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	day, err := at(c, "at")
+	if err != nil {
+		return nil, time.Time{}, err
+	}
+	return p, day, nil
+}
+
 // at resolves ?at=YYYY-MM-DD (default today).
 func at(c echo.Context, param string) (time.Time, error) {
 	v := c.QueryParam(param)
@@ -105,11 +118,7 @@ func (s *Server) source(c echo.Context, layer string) (*boundaries.Layer, int64,
 	if !ok {
 		return nil, 0, time.Time{}, echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("unknown layer %q", layer))
 	}
-	p, err := s.profile(c)
-	if err != nil {
-		return nil, 0, time.Time{}, err
-	}
-	day, err := at(c, "at")
+	p, day, err := s.profileAt(c)
 	if err != nil {
 		return nil, 0, time.Time{}, err
 	}

@@ -171,11 +171,7 @@ func (ts *tileState) getTile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	p, err := s.profile(c)
-	if err != nil {
-		return err
-	}
-	day, err := at(c, "at")
+	p, day, err := s.profileAt(c)
 	if err != nil {
 		return err
 	}
@@ -517,11 +513,7 @@ func (s *Server) getTileJSON(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("unknown layer %q", name))
 	}
-	p, err := s.profile(c)
-	if err != nil {
-		return err
-	}
-	day, err := at(c, "at")
+	p, day, err := s.profileAt(c)
 	if err != nil {
 		return err
 	}
