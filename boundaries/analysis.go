@@ -83,7 +83,7 @@ func (s *Store) Analyze(ctx context.Context, p *Profile, at time.Time) (*Analysi
 			RETURNING id, generated_at`, p.Name, p.hash, at, unitsVersion).Scan(&a.RunID, &a.GeneratedAt); err != nil {
 			return err
 		}
-		if err := analyzeSQL(ctx, tx, a.RunID, at, p); err != nil {
+		if err := analyzeSQL(ctx, tx, a.RunID, at, p, "units"); err != nil {
 			return err
 		}
 		if err := s.judge(ctx, tx, a, p); err != nil {
@@ -116,7 +116,11 @@ func (s *Store) Analyze(ctx context.Context, p *Profile, at time.Time) (*Analysi
 // area cancelling out), so the expensive overlays (union, difference,
 // relate) run for the few parents that fail that test and for units with no
 // parent to compare against.
-func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Profile) error {
+//
+// src is the table of unit versions to analyse: "units", or a plan's
+// working table with the same columns, so proposals are judged by exactly
+// the same rules.
+func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Profile, src string) error {
 	steps := []struct {
 		name string
 		sql  string
@@ -125,7 +129,7 @@ func analyzeSQL(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Prof
 		{"current units", `CREATE TEMP TABLE au ON COMMIT DROP AS
 			SELECT u.code, u.name, u.level, u.parent_code, u.households::bigint AS h, u.population::bigint AS p, u.geom, u.area_m2,
 				CASE u.level WHEN 'community' THEN 'street' WHEN 'street' THEN 'district' END AS parent_level
-			FROM units u WHERE ` + asOf("u", 1), []any{at}},
+			FROM ` + pgx.Identifier{src}.Sanitize() + ` u WHERE ` + asOf("u", 1), []any{at}},
 		{"index", `CREATE INDEX ON au USING gist (geom); CREATE INDEX ON au (code); CREATE INDEX ON au (parent_code); ANALYZE au`, nil},
 		// A point on a shared edge belongs to the unit with the smallest
 		// code, so it counts once.

@@ -62,6 +62,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"export":        cmdExport,
 		"serve":         cmdServe,
 		"keys":          cmdKeys,
+		"plan":          cmdPlan,
 	}
 	f, ok := cmds[args[0]]
 	if !ok {

@@ -1,0 +1,233 @@
+package boundaries_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/pgtest"
+)
+
+func planOf(t *testing.T, s *boundaries.Store, opt boundaries.PlanOptions) *boundaries.Plan {
+	t.Helper()
+	p, err := boundaries.LoadProfile("beijing-2020")
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := s.Plan(context.Background(), p, opt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return pl
+}
+
+// checkUnits verifies each resulting unit in PostGIS: one piece, inside
+// its street (1e-6° ≈ 0.1 m tolerance), households within range unless
+// the plan says why not.
+func checkUnits(t *testing.T, s *boundaries.Store, pl *boundaries.Plan) {
+	t.Helper()
+	infeasible := map[string]string{}
+	for _, is := range pl.Infeasible {
+		infeasible[is.Code] = is.Reason
+	}
+	for _, u := range pl.Units {
+		var pieces int
+		var covered bool
+		err := s.Pool.QueryRow(context.Background(), `WITH g AS (SELECT ST_GeomFromGeoJSON($1) AS g)
+			SELECT ST_NumGeometries(ST_UnaryUnion(g.g)),
+				coalesce((SELECT ST_CoveredBy(g.g, ST_Buffer(u.geom, 1e-6)) FROM units u WHERE u.code = $2 AND u.valid_to IS NULL), false)
+			FROM g`, string(u.Geometry), u.Street).Scan(&pieces, &covered)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if pieces != 1 {
+			t.Errorf("%s (%s): %d pieces, want one", u.Code, u.Op, pieces)
+		}
+		if !covered {
+			t.Errorf("%s (%s): not inside street %s", u.Code, u.Op, u.Street)
+		}
+		if u.Households != nil && (*u.Households < 500 || *u.Households > 3000) && infeasible[u.Code] == "" {
+			t.Errorf("%s (%s): %d households, out of range without a reason", u.Code, u.Op, *u.Households)
+		}
+	}
+}
+
+// TestPlanDemo applies a full plan to the small demo city: the geometric
+// zones are gone, every community out of range has a reason, and the same
+// seed gives the same plan.
+func TestPlanDemo(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	dir := t.TempDir()
+	if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadDemo(ctx, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	t0 := time.Now()
+	pl := planOf(t, s, boundaries.PlanOptions{All: true, Seed: 1})
+	t.Logf("plan: %d operations, %d units changed, %d households moved, before %+v, remaining %+v, %d infeasible (%.1fs)",
+		len(pl.Ops), pl.UnitsChanged, pl.HouseholdsMoved, pl.Before, pl.Remaining, len(pl.Infeasible), time.Since(t0).Seconds())
+	kinds := map[string]int{}
+	for _, op := range pl.Ops {
+		kinds[op.Kind]++
+	}
+	if kinds["merge"] == 0 || kinds["split"] == 0 || kinds["reassign"] == 0 {
+		t.Fatalf("operations %v: want merges, splits and reassignments on the demo", kinds)
+	}
+	for _, k := range []string{"gap", "overlap", "crosses_parent", "noncontiguous"} {
+		if n := pl.Remaining.Zones[k]; n > 0 {
+			t.Errorf("%d %s zones remain", n, k)
+		}
+	}
+	var bad int
+	for _, is := range pl.Infeasible {
+		t.Logf("infeasible: %s %s: %s", is.Code, is.Status, is.Reason)
+		if strings.TrimSpace(is.Reason) == "" {
+			t.Errorf("%s is %s without a reason", is.Code, is.Status)
+		}
+		if is.Status == "undersized" || is.Status == "oversized" {
+			bad++
+		}
+	}
+	if bad != pl.Remaining.Undersized+pl.Remaining.Oversized {
+		t.Errorf("%d infeasible communities listed, %d undersized + %d oversized remain", bad, pl.Remaining.Undersized, pl.Remaining.Oversized)
+	}
+	// Most communities out of range must be fixed.
+	if before, after := pl.Before.Undersized+pl.Before.Oversized, bad; after*5 > before {
+		t.Errorf("%d communities out of range before, %d after", before, after)
+	}
+	checkUnits(t, s, pl)
+	for _, op := range pl.Ops {
+		if op.Kind == "split" && op.Method == "" {
+			t.Errorf("split of %v states no method", op.From)
+		}
+	}
+	// Deterministic: the same seed gives byte-identical JSON; the units
+	// table is untouched.
+	a, _ := json.Marshal(pl)
+	b, _ := json.Marshal(planOf(t, s, boundaries.PlanOptions{All: true, Seed: 1}))
+	if !bytes.Equal(a, b) {
+		t.Fatal("same seed, different plans")
+	}
+	if a := analyze(t, s, "beijing-2020"); a.Summary.Status["community"]["undersized"] != pl.Before.Undersized {
+		t.Fatalf("units changed by planning: %v", a.Summary.Status)
+	}
+}
+
+func TestPlanMergeAndSplit(t *testing.T) {
+	const st = "110101001"
+	pt := func(x, y float64, h int) string {
+		return fmt.Sprintf(`{"type":"Feature","properties":{"households":%d,"population":%d},"geometry":{"type":"Point","coordinates":[%.6f,%.6f]}}`,
+			h, h*2, 116.40+x*0.01, 39.90+y*0.01)
+	}
+	var twelve []string
+	for i := 0; i < 6; i++ {
+		for j := 0; j < 2; j++ {
+			twelve = append(twelve, pt(0.25+0.5*float64(i), 0.25+0.5*float64(j), 500))
+		}
+	}
+	cases := []struct {
+		name        string
+		street      string
+		communities []string
+		points      []string
+		// want maps each operation to its result codes; "P" stands for a
+		// provisional code.
+		wantOps   []string
+		wantUnits map[string]int64
+	}{
+		{
+			// 300 households between 1500 (left) and 800 (right); above,
+			// 2000 share its top edge and 1700 touches it at a corner
+			// only. Left gives 1800, closest to 2000; the corner-only
+			// neighbour (exactly 2000) must not count.
+			name:   "merge picks the neighbour closest to normal",
+			street: polyOf(rect(0, 0, 3, 2)),
+			communities: []string{
+				comm(st+"001", polyOf(rect(0, 0, 1, 1)), 1500),
+				comm(st+"002", polyOf(rect(1, 0, 2, 1)), 300),
+				comm(st+"003", polyOf(rect(2, 0, 3, 1)), 800),
+				comm(st+"004", polyOf(rect(0, 1, 2, 2)), 2000),
+				comm(st+"005", polyOf(rect(2, 1, 3, 2)), 1700),
+			},
+			wantOps:   []string{"merge " + st + "002+" + st + "001 -> " + st + "001"},
+			wantUnits: map[string]int64{st + "001": 1800},
+		},
+		{
+			name:        "split 6000 households with 12 points into 3",
+			street:      polyOf(rect(0, 0, 3, 1)),
+			communities: []string{comm(st+"001", polyOf(rect(0, 0, 3, 1)), 6000)},
+			points:      twelve,
+			wantOps:     []string{"split " + st + "001 -> " + st + "001+P+P"},
+			wantUnits:   map[string]int64{st + "001": 2000},
+		},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			ctx := context.Background()
+			s, _ := pgtest.NewStore(t)
+			if _, err := s.Import(ctx, writeFile(t, "s.geojson", fc(feature(`{"code":"110101001","name":"甲街道"}`, c.street))),
+				boundaries.ImportOptions{Level: boundaries.Street}); err != nil {
+				t.Fatal(err)
+			}
+			if _, err := s.Import(ctx, writeFile(t, "c.geojson", fc(c.communities...)), boundaries.ImportOptions{
+				Level: boundaries.Community, HouseholdsField: "hh"}); err != nil {
+				t.Fatal(err)
+			}
+			if c.points != nil {
+				if _, err := s.ImportPoints(ctx, writeFile(t, "p.geojson", fc(c.points...)), boundaries.PointsOptions{}); err != nil {
+					t.Fatal(err)
+				}
+			}
+			pl := planOf(t, s, boundaries.PlanOptions{Street: st, Seed: 7})
+			var ops []string
+			for _, op := range pl.Ops {
+				to := make([]string, len(op.To))
+				for i, cd := range op.To {
+					to[i] = cd
+					if strings.HasPrefix(cd, "P"+st+"-") && len(cd) == len(st)+12 {
+						to[i] = "P"
+					}
+				}
+				ops = append(ops, op.Kind+" "+strings.Join(op.From, "+")+" -> "+strings.Join(to, "+"))
+			}
+			if strings.Join(ops, "\n") != strings.Join(c.wantOps, "\n") {
+				t.Fatalf("operations\n%s\nwant\n%s", strings.Join(ops, "\n"), strings.Join(c.wantOps, "\n"))
+			}
+			got := map[string]int64{}
+			var total int64
+			for _, u := range pl.Units {
+				got[u.Code] = *u.Households
+				total += *u.Households
+				if u.PolsbyPopper <= 0 || u.PolsbyPopper > 1 || u.HullRatio <= 0 || u.HullRatio > 1.0001 {
+					t.Errorf("%s: Polsby-Popper %g, hull ratio %g", u.Code, u.PolsbyPopper, u.HullRatio)
+				}
+			}
+			for code, h := range c.wantUnits {
+				if got[code] != h {
+					t.Errorf("%s: %d households, want %d (all: %v)", code, got[code], h, got)
+				}
+			}
+			if pl.Remaining.Undersized+pl.Remaining.Oversized != 0 || len(pl.Infeasible) != 0 {
+				t.Errorf("remaining %+v, infeasible %v", pl.Remaining, pl.Infeasible)
+			}
+			if strings.HasPrefix(c.name, "split") {
+				if len(pl.Units) != 3 || total != 6000 {
+					t.Fatalf("split into %d units with %d households: %v", len(pl.Units), total, got)
+				}
+				if pl.Ops[0].Method != boundaries.SplitMethodVoronoi {
+					t.Errorf("method %q", pl.Ops[0].Method)
+				}
+			}
+			checkUnits(t, s, pl)
+		})
+	}
+}

@@ -1,0 +1,173 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"text/tabwriter"
+
+	"github.com/jiedao/jiedao/boundaries"
+)
+
+// cmdPlan proposes reassignments, merges and splits for a street, a
+// district or the whole city. It writes nothing to the database.
+func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+	db := dbFlag(fs)
+	profile := fs.String("profile", boundaries.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")
+	var opt boundaries.PlanOptions
+	fs.StringVar(&opt.Street, "street", "", "plan one street (code)")
+	fs.StringVar(&opt.District, "district", "", "plan the streets of a district (code)")
+	fs.BoolVar(&opt.All, "all", false, "plan every street")
+	fs.Int64Var(&opt.Seed, "seed", 1, "seed for provisional codes of split parts (same seed, same plan)")
+	atFlag := fs.String("at", "", "plan from the boundaries valid on this day (default today)")
+	format := fs.String("format", "text", "text, json or geojson (the resulting units)")
+	out := fs.String("o", "", "output file (default stdout)")
+	if _, err := parse(fs, args); err != nil {
+		return err
+	}
+	n := 0
+	for _, set := range []bool{opt.Street != "", opt.District != "", opt.All} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return usageError{errors.New("choose one of --street CODE, --district CODE or --all")}
+	}
+	switch *format {
+	case "text", "json", "geojson":
+	default:
+		return usageError{fmt.Errorf("unknown format %q (want text, json or geojson)", *format)}
+	}
+	p, err := boundaries.LoadProfile(*profile)
+	if err != nil {
+		return usageError{err}
+	}
+	if *atFlag != "" {
+		if opt.At, err = boundaries.ParseDate(*atFlag); err != nil {
+			return usageError{err}
+		}
+	}
+	s, err := openStore(ctx, *db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	pl, err := s.Plan(ctx, p, opt)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	switch *format {
+	case "json":
+		enc := json.NewEncoder(&buf)
+		enc.SetIndent("", " ")
+		err = enc.Encode(pl)
+	case "geojson":
+		err = writePlanGeoJSON(&buf, pl)
+	default:
+		err = writePlanText(&buf, pl)
+	}
+	if err != nil {
+		return err
+	}
+	if *out == "" {
+		_, err = stdout.Write(buf.Bytes())
+		return err
+	}
+	// The file appears only when complete.
+	tmp := *out + ".tmp"
+	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write %s: %w", *out, err)
+	}
+	return os.Rename(tmp, *out)
+}
+
+func writePlanGeoJSON(w io.Writer, pl *boundaries.Plan) error {
+	type feature struct {
+		Type       string          `json:"type"`
+		Properties map[string]any  `json:"properties"`
+		Geometry   json.RawMessage `json:"geometry"`
+	}
+	fc := struct {
+		Type     string    `json:"type"`
+		Features []feature `json:"features"`
+	}{Type: "FeatureCollection", Features: []feature{}}
+	for _, u := range pl.Units {
+		fc.Features = append(fc.Features, feature{Type: "Feature", Geometry: u.Geometry, Properties: map[string]any{
+			"op": u.Op, "code": u.Code, "name": u.Name, "street": u.Street, "provisional": u.Provisional,
+			"households": u.Households, "population": u.Population, "deviation": u.Deviation, "area_km2": u.AreaKM2,
+			"polsby_popper": u.PolsbyPopper, "hull_ratio": u.HullRatio, "status": u.Status, "reasons": u.Reasons,
+		}})
+	}
+	return json.NewEncoder(w).Encode(fc)
+}
+
+func writePlanText(w io.Writer, pl *boundaries.Plan) error {
+	fmt.Fprintf(w, "Plan for %s on %s under %s (seed %d)\n", pl.Scope, pl.At, pl.Profile, pl.Seed)
+	fmt.Fprintf(w, "Order: %s\n\n", pl.Order)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "#\top\tfrom\tto\thouseholds moved\tarea m²\tnote")
+	for _, op := range pl.Ops {
+		note := op.Note
+		if op.Method != "" {
+			note = op.Method + "; " + note
+		}
+		if op.Zone != "" {
+			note = op.Zone + ": " + note
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%.0f\t%s\n", op.Seq, op.Kind, strings.Join(op.From, " "), strings.Join(op.To, " "),
+			op.HouseholdsMoved, op.AreaM2, note)
+	}
+	tw.Flush()
+	fmt.Fprintf(w, "\nResulting units (%d changed, %d households moved)\n", pl.UnitsChanged, pl.HouseholdsMoved)
+	tw = tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "code\tstreet\top\thouseholds\tpopulation\tdeviation\tPolsby-Popper\thull ratio\tstatus")
+	num := func(p *int64) string {
+		if p == nil {
+			return "-"
+		}
+		return fmt.Sprint(*p)
+	}
+	for _, u := range pl.Units {
+		dev := "-"
+		if u.Deviation != nil {
+			dev = fmt.Sprintf("%+.0f%%", *u.Deviation*100)
+		}
+		code := u.Code
+		if u.Provisional {
+			code += " (provisional)"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%.3f\t%.3f\t%s\n", code, u.Street, u.Op, num(u.Households), num(u.Population), dev,
+			u.PolsbyPopper, u.HullRatio, u.Status)
+	}
+	tw.Flush()
+	zones := func(m map[string]int) string {
+		var parts []string
+		for _, k := range []string{"crosses_parent", "overlap", "gap", "noncontiguous", "orphan"} {
+			if m[k] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
+			}
+		}
+		if len(parts) == 0 {
+			return "none"
+		}
+		return strings.Join(parts, ", ")
+	}
+	fmt.Fprintf(w, "\nBefore: %d undersized, %d oversized; zones: %s\n", pl.Before.Undersized, pl.Before.Oversized, zones(pl.Before.Zones))
+	fmt.Fprintf(w, "After:  %d undersized, %d oversized; zones: %s\n", pl.Remaining.Undersized, pl.Remaining.Oversized, zones(pl.Remaining.Zones))
+	if len(pl.Infeasible) > 0 {
+		fmt.Fprintln(w, "\nNot feasible:")
+		for _, is := range pl.Infeasible {
+			fmt.Fprintf(w, "  %s (%s): %s\n", is.Code, is.Status, is.Reason)
+		}
+	}
+	return nil
+}
