@@ -231,3 +231,57 @@ func TestPlanMergeAndSplit(t *testing.T) {
 		})
 	}
 }
+
+// TestPlanBeixinqiao splits 民安 (3,523 resident households) of the real
+// Beixinqiao street, with synthetic building points placed in every
+// community in proportion to its households (one point per ~100).
+func TestPlanBeixinqiao(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	importBeixinqiao(t, s)
+	if _, err := s.Pool.Exec(ctx, `INSERT INTO points (geom, households, population)
+		SELECT d.geom, u.households / u.n + CASE WHEN d.path[1] <= u.households % u.n THEN 1 ELSE 0 END,
+			u.population / u.n + CASE WHEN d.path[1] <= u.population % u.n THEN 1 ELSE 0 END
+		FROM (SELECT geom, households, population, greatest(households / 100, 1) AS n FROM units
+			WHERE level = 'community' AND valid_to IS NULL) u,
+		LATERAL ST_Dump(ST_GeneratePoints(u.geom, u.n, 42)) d`); err != nil {
+		t.Fatal(err)
+	}
+	pl := planOf(t, s, boundaries.PlanOptions{Street: "110101005", Seed: 1})
+	// 民安 already lies 512 m² outside the street outline (two files of
+	// different origin; under the 0.5% tolerance, so not a zone): its
+	// parts must be one piece each and add nothing outside.
+	var before float64
+	if err := s.Pool.QueryRow(ctx, `SELECT ST_Area(ST_Difference(c.geom, p.geom)::geography) FROM units c, units p
+		WHERE c.code = '110101005006' AND p.code = '110101005'`).Scan(&before); err != nil {
+		t.Fatal(err)
+	}
+	var outside float64
+	var parts []string
+	for _, u := range pl.Units {
+		if u.Code == "110101005006" || u.Provisional {
+			var pieces int
+			var out float64
+			if err := s.Pool.QueryRow(ctx, `SELECT ST_NumGeometries(ST_UnaryUnion(ST_GeomFromGeoJSON($1))),
+				ST_Area(ST_Difference(ST_SetSRID(ST_GeomFromGeoJSON($1), 4326), p.geom)::geography) FROM units p WHERE p.code = '110101005'`,
+				string(u.Geometry)).Scan(&pieces, &out); err != nil {
+				t.Fatal(err)
+			}
+			if pieces != 1 {
+				t.Errorf("part %s is in %d pieces", u.Code, pieces)
+			}
+			outside += out
+			if u.Households == nil || *u.Households < 500 || *u.Households > 3000 {
+				t.Errorf("part %s has %v households, want 500–3000", u.Code, u.Households)
+			}
+			parts = append(parts, fmt.Sprintf("%s:%d", u.Code, *u.Households))
+		}
+	}
+	if len(parts) != 2 {
+		t.Fatalf("民安 became %v, want 2 parts", parts)
+	}
+	if outside > before*1.01+5 { // the GeoJSON geometries are rounded to 7 decimals (~1 cm)
+		t.Fatalf("parts lie %.0f m² outside the street, the community %.0f m²", outside, before)
+	}
+	t.Logf("民安 → %v (%.0f m² outside the street, as before)", parts, outside)
+}
