@@ -56,6 +56,7 @@ func New(store *boundaries.Store, cfg Config) *echo.Echo {
 	s.routesOGC(e)       // web/ogc.go (issue 5)
 	s.routesDownloads(e) // web/download.go (issue 5)
 	s.routesAPI(e)       // web/api.go (issue 6)
+	s.routesPlans(e)     // web/plans.go (issue 7)
 	s.RegisterTileCacheMetrics(
 		func() float64 { return float64(s.TileStats().Hits) },
 		func() float64 { return float64(s.TileStats().Misses) },

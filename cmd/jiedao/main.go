@@ -31,6 +31,7 @@ Usage:
   jiedao demo [--seed N] [--scale small|beijing|national] [--out DIR] [--no-load]
   jiedao export --layer districts|streets|communities|zones [--profile P] [--format geojson|csv|gpkg] [--at YYYY-MM-DD] [--wkt] [-o FILE]
   jiedao serve [--addr HOST:PORT] [--demo-if-empty]
+  jiedao scenario create NAME --from-plan FILE.geojson | analyze NAME | diff NAME | adopt NAME --approval TEXT --valid-from D
   jiedao keys create --role viewer|editor|admin --name TEXT | jiedao keys list | jiedao keys revoke NAME
 
 Every command takes --db URL (default $DATABASE_URL).
@@ -63,6 +64,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		"serve":         cmdServe,
 		"keys":          cmdKeys,
 		"plan":          cmdPlan,
+		"scenario":      cmdScenario,
 	}
 	f, ok := cmds[args[0]]
 	if !ok {

@@ -1,0 +1,674 @@
+package boundaries
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Scenarios are named sets of proposed community geometries, usually the
+// resulting units of a plan. They live in scenario_units and never change
+// units until adopted; adoption writes them as new unit versions in one
+// transaction, like the API's single-unit writes.
+
+// ScenarioUnit is one proposed community: a changed live one (same code)
+// or a new one (a split part's provisional code).
+type ScenarioUnit struct {
+	Code        string          `json:"code"`
+	Name        string          `json:"name"`
+	ParentCode  string          `json:"parent_code"`
+	Households  *int64          `json:"households"`
+	Population  *int64          `json:"population"`
+	Provisional bool            `json:"provisional"`
+	Geometry    json.RawMessage `json:"-"` // GeoJSON, WGS84
+}
+
+// Scenario is a stored scenario.
+type Scenario struct {
+	ID        int64           `json:"id"`
+	Name      string          `json:"name"`
+	CreatedAt time.Time       `json:"created_at"`
+	Profile   string          `json:"profile"`
+	Plan      json.RawMessage `json:"plan"`
+	AdoptedAt *time.Time      `json:"adopted_at"`
+	Approval  *string         `json:"approval"`
+	Codes     []string        `json:"codes"`   // units of the scenario
+	Removed   []string        `json:"removed"` // live communities it merges away
+}
+
+// ErrAdopted is returned when a scenario has already been adopted.
+var ErrAdopted = fmt.Errorf("scenario already adopted: %w", ErrConflict)
+
+// PlanScenarioUnits turns a plan's resulting units into scenario units.
+func PlanScenarioUnits(pl *Plan) []ScenarioUnit {
+	out := make([]ScenarioUnit, 0, len(pl.Units))
+	for _, u := range pl.Units {
+		out = append(out, ScenarioUnit{Code: u.Code, Name: u.Name, ParentCode: u.Street, Households: u.Households,
+			Population: u.Population, Provisional: u.Provisional, Geometry: u.Geometry})
+	}
+	return out
+}
+
+// PlanMerged lists the communities a plan's merges take away: sources of
+// merge operations that are not among its resulting units.
+func PlanMerged(pl *Plan) []string {
+	kept := map[string]bool{}
+	for _, u := range pl.Units {
+		kept[u.Code] = true
+	}
+	seen := map[string]bool{}
+	var out []string
+	for _, op := range pl.Ops {
+		if op.Kind != "merge" {
+			continue
+		}
+		for _, c := range op.From {
+			if !kept[c] && !seen[c] {
+				seen[c] = true
+				out = append(out, c)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// ParsePlanGeoJSON reads the output of `jiedao plan --format geojson`: a
+// FeatureCollection whose features carry code, name, street (or
+// parent_code), provisional, households and population.
+func ParsePlanGeoJSON(b []byte) ([]ScenarioUnit, error) {
+	var fc struct {
+		Type     string `json:"type"`
+		Features []struct {
+			Type       string          `json:"type"`
+			Geometry   json.RawMessage `json:"geometry"`
+			Properties struct {
+				Code        string `json:"code"`
+				Name        string `json:"name"`
+				Street      string `json:"street"`
+				ParentCode  string `json:"parent_code"`
+				Provisional bool   `json:"provisional"`
+				Households  *int64 `json:"households"`
+				Population  *int64 `json:"population"`
+			} `json:"properties"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(b, &fc); err != nil {
+		return nil, invalid("plan file is not GeoJSON (want the output of jiedao plan --format geojson): %v", err)
+	}
+	if fc.Type != "FeatureCollection" {
+		return nil, invalid("plan file is a %q, not a FeatureCollection (want the output of jiedao plan --format geojson; the JSON plan carries no geometries)", fc.Type)
+	}
+	out := make([]ScenarioUnit, 0, len(fc.Features))
+	for i, f := range fc.Features {
+		p := f.Properties
+		if p.Code == "" {
+			return nil, invalid("feature %d: no code", i+1)
+		}
+		if len(f.Geometry) == 0 || string(f.Geometry) == "null" {
+			return nil, invalid("feature %d (%s): no geometry", i+1, p.Code)
+		}
+		parent := p.Street
+		if parent == "" {
+			parent = p.ParentCode
+		}
+		out = append(out, ScenarioUnit{Code: p.Code, Name: p.Name, ParentCode: parent, Households: p.Households,
+			Population: p.Population, Provisional: p.Provisional, Geometry: f.Geometry})
+	}
+	return out, nil
+}
+
+// CreateScenario stores a scenario. removed lists communities known to be
+// merged away (from the plan's operations); to them are added the live
+// communities of the scenario's streets that are not in the scenario and
+// lie at least half under its units, so a scenario made from GeoJSON
+// alone (which does not carry the merges) also retires them.
+func (s *Store) CreateScenario(ctx context.Context, name, profile string, plan any, units []ScenarioUnit, removed []string) (*Scenario, error) {
+	name = strings.TrimSpace(name)
+	if name == "" {
+		return nil, invalid("scenario name is required")
+	}
+	if len(units) == 0 {
+		return nil, invalid("scenario %s: the plan changes no unit", name)
+	}
+	summary, err := json.Marshal(plan)
+	if err != nil {
+		return nil, fmt.Errorf("scenario %s: plan: %w", name, err)
+	}
+	if plan == nil {
+		summary = []byte("{}")
+	}
+	var id int64
+	err = pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		if err := tx.QueryRow(ctx, `INSERT INTO scenarios (name, profile, plan) VALUES ($1, $2, $3) RETURNING id`,
+			name, profile, summary).Scan(&id); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) && pe.Code == "23505" {
+				return fmt.Errorf("scenario %s: %w", name, ErrDuplicate)
+			}
+			return fmt.Errorf("scenario %s: %w", name, err)
+		}
+		batch := &pgx.Batch{}
+		for _, u := range units {
+			batch.Queue(`INSERT INTO scenario_units (scenario_id, code, name, parent_code, households, population, provisional, geom)
+				VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7,
+					ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($8), 4326)), 3)))`,
+				id, u.Code, u.Name, u.ParentCode, u.Households, u.Population, u.Provisional, string(u.Geometry))
+		}
+		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
+			var pe *pgconn.PgError
+			if errors.As(err, &pe) {
+				return invalid("scenario %s: unit: %s", name, pe.Message)
+			}
+			return fmt.Errorf("scenario %s: units: %w", name, err)
+		}
+		// A unit the plan emptied is gone, not a unit without area.
+		if _, err := tx.Exec(ctx, `WITH e AS (DELETE FROM scenario_units WHERE scenario_id = $1 AND ST_IsEmpty(geom) RETURNING code)
+			INSERT INTO scenario_removed SELECT $1, code FROM e`, id); err != nil {
+			return fmt.Errorf("scenario %s: empty units: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO scenario_removed (scenario_id, code)
+			SELECT $1, code FROM units WHERE level = 'community' AND valid_to IS NULL AND code = ANY($2)
+			ON CONFLICT DO NOTHING`, id, removed); err != nil {
+			return fmt.Errorf("scenario %s: removed: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, `WITH su AS (SELECT ST_Union(geom) AS g FROM scenario_units WHERE scenario_id = $1)
+			INSERT INTO scenario_removed (scenario_id, code)
+			SELECT $1, u.code FROM units u, su
+			WHERE u.level = 'community' AND u.valid_to IS NULL
+			  AND u.parent_code IN (SELECT parent_code FROM scenario_units WHERE scenario_id = $1)
+			  AND u.code NOT IN (SELECT code FROM scenario_units WHERE scenario_id = $1)
+			  AND u.geom && su.g AND ST_Area(ST_Intersection(u.geom, su.g)) >= 0.5 * ST_Area(u.geom)
+			ON CONFLICT DO NOTHING`, id); err != nil {
+			return fmt.Errorf("scenario %s: merged communities: %w", name, err)
+		}
+		// The versions the scenario was made against, for adoption to
+		// detect edits made in between.
+		for _, t := range []string{"scenario_units", "scenario_removed"} {
+			if _, err := tx.Exec(ctx, `UPDATE `+t+` x SET base_version_id = u.version_id FROM units u
+				WHERE x.scenario_id = $1 AND u.code = x.code AND u.valid_to IS NULL`, id); err != nil {
+				return fmt.Errorf("scenario %s: base versions: %w", name, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return s.Scenario(ctx, id)
+}
+
+// ScenarioID finds a scenario by name.
+func (s *Store) ScenarioID(ctx context.Context, name string) (int64, error) {
+	var id int64
+	err := s.Pool.QueryRow(ctx, `SELECT id FROM scenarios WHERE name = $1`, name).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, fmt.Errorf("scenario %s: %w", name, ErrNotFound)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("scenario %s: %w", name, err)
+	}
+	return id, nil
+}
+
+// Scenario reads a scenario with the codes it changes and removes.
+func (s *Store) Scenario(ctx context.Context, id int64) (*Scenario, error) {
+	sc := &Scenario{}
+	err := s.Pool.QueryRow(ctx, `SELECT id, name, created_at, profile, plan, adopted_at, approval,
+			coalesce((SELECT array_agg(code ORDER BY code) FROM scenario_units WHERE scenario_id = s.id), '{}'),
+			coalesce((SELECT array_agg(code ORDER BY code) FROM scenario_removed WHERE scenario_id = s.id), '{}')
+		FROM scenarios s WHERE id = $1`, id).Scan(&sc.ID, &sc.Name, &sc.CreatedAt, &sc.Profile, &sc.Plan, &sc.AdoptedAt,
+		&sc.Approval, &sc.Codes, &sc.Removed)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("scenario %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("scenario %d: %w", id, err)
+	}
+	return sc, nil
+}
+
+// ScenarioCheck is the analysis of one set of boundaries: communities per
+// status and zones per kind, city-wide, and each community's measures.
+type ScenarioCheck struct {
+	Statuses map[string]int          `json:"statuses"`
+	Zones    map[string]int          `json:"zones"`
+	Units    map[string]ScenarioMeas `json:"-"`
+}
+
+// ScenarioMeas is one community's measures in a check.
+type ScenarioMeas struct {
+	Households *int64  `json:"households"`
+	AreaM2     float64 `json:"area_m2"`
+	Status     string  `json:"status"`
+}
+
+// ScenarioAnalysis compares the live boundaries with the scenario's.
+type ScenarioAnalysis struct {
+	Scenario string         `json:"scenario"`
+	At       string         `json:"at"`
+	Profile  string         `json:"profile"`
+	Before   *ScenarioCheck `json:"before"`
+	After    *ScenarioCheck `json:"after"`
+}
+
+// AnalyzeScenario runs the analysis's own SQL (analyzeSQL) on the live
+// units and on the live units with the scenario's applied (its units
+// replace or join the live communities, its removed ones leave), in a
+// transaction that is rolled back, as Plan does.
+func (s *Store) AnalyzeScenario(ctx context.Context, id int64, p *Profile, at time.Time) (*ScenarioAnalysis, error) {
+	if at.IsZero() {
+		at = Today()
+	}
+	sc, err := s.Scenario(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	res := &ScenarioAnalysis{Scenario: sc.Name, At: at.Format("2006-01-02"), Profile: p.Name}
+	tx, err := s.Pool.Begin(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
+	}
+	// Always rolled back: the analysis run rows and temp tables are scratch.
+	defer tx.Rollback(context.WithoutCancel(ctx))
+	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
+	}
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE scen_units ON COMMIT DROP AS
+		SELECT u.code, u.name, u.level, u.parent_code, u.households::bigint AS households, u.population::bigint AS population,
+			u.geom, u.area_m2, u.valid_from, u.valid_to FROM units u
+		WHERE `+asOf("u", 1)+` AND NOT (u.level = 'community' AND (u.code IN (SELECT code FROM scenario_units WHERE scenario_id = $2)
+			OR u.code IN (SELECT code FROM scenario_removed WHERE scenario_id = $2)))
+		UNION ALL
+		SELECT code, name, 'community', parent_code, households, population, geom, ST_Area(geom::geography), $1::date, NULL::date
+		FROM scenario_units WHERE scenario_id = $2`, at, id); err != nil {
+		return nil, fmt.Errorf("analyze scenario %s: units: %w", sc.Name, err)
+	}
+	if res.Before, err = scenarioCheck(ctx, tx, p, at, "units"); err != nil {
+		return nil, fmt.Errorf("analyze scenario %s: live: %w", sc.Name, err)
+	}
+	if res.After, err = scenarioCheck(ctx, tx, p, at, "scen_units"); err != nil {
+		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
+	}
+	return res, nil
+}
+
+// scenarioCheck runs analyzeSQL on src and reads what it found, then drops
+// its temp tables so it can run again in the same transaction.
+func scenarioCheck(ctx context.Context, tx pgx.Tx, p *Profile, at time.Time, src string) (*ScenarioCheck, error) {
+	var run int64
+	if err := tx.QueryRow(ctx, `INSERT INTO analysis_runs (profile, profile_hash, at, units_version)
+		VALUES ($1, $2, $3, (SELECT units_version FROM meta)) RETURNING id`, p.Name, p.hash, at).Scan(&run); err != nil {
+		return nil, fmt.Errorf("run: %w", err)
+	}
+	if err := analyzeSQL(ctx, tx, run, at, p, src); err != nil {
+		return nil, err
+	}
+	c := &ScenarioCheck{Statuses: map[string]int{}, Zones: map[string]int{}, Units: map[string]ScenarioMeas{}}
+	rows, err := tx.Query(ctx, `SELECT c.code, c.h, c.p, a.area_m2 FROM cnt c JOIN au a USING (code) WHERE c.level = 'community'`)
+	if err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	for rows.Next() {
+		var code string
+		var h, pop *int64
+		var area float64
+		if err := rows.Scan(&code, &h, &pop, &area); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("counts: %w", err)
+		}
+		j := p.Judge(Measures{Code: code, Level: Community, Households: h, Population: pop, AreaKM2: area / 1e6})
+		c.Statuses[j.Status]++
+		c.Units[code] = ScenarioMeas{Households: h, AreaM2: area, Status: j.Status}
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("counts: %w", err)
+	}
+	// Zones as analyze lists them: over the profile's tolerances.
+	zr, err := tx.Query(ctx, `SELECT kind, count(*) FROM zraw z
+		WHERE z.area_m2 >= $1 AND (z.kind <> 'crosses_parent' OR z.area_m2 >= $2 * z.unit_area) GROUP BY kind`,
+		p.minZoneArea(), p.minOutsideShare())
+	if err != nil {
+		return nil, fmt.Errorf("zones: %w", err)
+	}
+	for zr.Next() {
+		var k string
+		var n int
+		if err := zr.Scan(&k, &n); err != nil {
+			zr.Close()
+			return nil, fmt.Errorf("zones: %w", err)
+		}
+		c.Zones[k] = n
+	}
+	zr.Close()
+	if err := zr.Err(); err != nil {
+		return nil, fmt.Errorf("zones: %w", err)
+	}
+	if _, err := tx.Exec(ctx, `DROP TABLE au, pa, pc, ic, cnt, suspect, cand, zraw`); err != nil {
+		return nil, fmt.Errorf("drop scratch tables: %w", err)
+	}
+	return c, nil
+}
+
+// ScenarioDiffRow is one community before and after the scenario.
+type ScenarioDiffRow struct {
+	Code       string  `json:"code"`
+	Change     string  `json:"change"` // changed, new, removed
+	HHBefore   *int64  `json:"households_before"`
+	HHAfter    *int64  `json:"households_after"`
+	AreaBefore float64 `json:"area_m2_before"`
+	AreaAfter  float64 `json:"area_m2_after"`
+	Before     string  `json:"status_before"`
+	After      string  `json:"status_after"`
+}
+
+// ScenarioDiff is the before/after table of a scenario.
+type ScenarioDiff struct {
+	*ScenarioAnalysis
+	Rows []ScenarioDiffRow `json:"rows"`
+}
+
+// DiffScenario lists every community the scenario changes, adds or
+// removes, with households, area and status before and after.
+func (s *Store) DiffScenario(ctx context.Context, id int64, p *Profile, at time.Time) (*ScenarioDiff, error) {
+	a, err := s.AnalyzeScenario(ctx, id, p, at)
+	if err != nil {
+		return nil, err
+	}
+	sc, err := s.Scenario(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	d := &ScenarioDiff{ScenarioAnalysis: a, Rows: []ScenarioDiffRow{}}
+	for _, code := range sc.Codes {
+		r := ScenarioDiffRow{Code: code, Change: "changed"}
+		b, ok := a.Before.Units[code]
+		if !ok {
+			r.Change = "new"
+		} else {
+			r.HHBefore, r.AreaBefore, r.Before = b.Households, b.AreaM2, b.Status
+		}
+		if x, ok := a.After.Units[code]; ok {
+			r.HHAfter, r.AreaAfter, r.After = x.Households, x.AreaM2, x.Status
+		}
+		d.Rows = append(d.Rows, r)
+	}
+	for _, code := range sc.Removed {
+		r := ScenarioDiffRow{Code: code, Change: "removed"}
+		if b, ok := a.Before.Units[code]; ok {
+			r.HHBefore, r.AreaBefore, r.Before = b.Households, b.AreaM2, b.Status
+		}
+		d.Rows = append(d.Rows, r)
+	}
+	return d, nil
+}
+
+// AdoptResult lists what adoption wrote.
+type AdoptResult struct {
+	Scenario string   `json:"scenario"`
+	Created  []string `json:"created"`
+	Updated  []string `json:"updated"`
+	Retired  []string `json:"retired"`
+}
+
+// AdoptScenario writes the scenario into units in one transaction: a new
+// version of every changed community (the current one closes at
+// validFrom), a first version of every new one, and retirement of the
+// removed ones, each audited; then one data-version bump. A scenario is
+// adopted once.
+func (s *Store) AdoptScenario(ctx context.Context, id int64, approval string, validFrom time.Time, a Actor) (*AdoptResult, error) {
+	if strings.TrimSpace(approval) == "" {
+		return nil, invalid("approval (批复文号) is required")
+	}
+	if validFrom.IsZero() {
+		return nil, invalid("valid_from (YYYY-MM-DD) is required")
+	}
+	res := &AdoptResult{Created: []string{}, Updated: []string{}, Retired: []string{}}
+	vf := validFrom.Format("2006-01-02")
+	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		var adopted *time.Time
+		// FOR UPDATE: two concurrent adoptions serialise, the second sees
+		// adopted_at and fails.
+		err := tx.QueryRow(ctx, `SELECT name, adopted_at FROM scenarios WHERE id = $1 FOR UPDATE`, id).Scan(&res.Scenario, &adopted)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("scenario %d: %w", id, ErrNotFound)
+		}
+		if err != nil {
+			return fmt.Errorf("scenario %d: %w", id, err)
+		}
+		if adopted != nil {
+			return fmt.Errorf("scenario %s (adopted %s): %w", res.Scenario, adopted.Format("2006-01-02"), ErrAdopted)
+		}
+		source := "scenario " + res.Scenario
+		if a.KeyName != "" {
+			source += " (" + apiSource(a) + ")"
+		}
+		detail := map[string]any{"approval": approval, "valid_from": vf, "scenario": res.Scenario}
+		codes, err := scenarioBases(ctx, tx, `SELECT code, base_version_id FROM scenario_units WHERE scenario_id = $1 ORDER BY code`, id)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", res.Scenario, err)
+		}
+		for _, sb := range codes {
+			code := sb.code
+			cur, err := lockCurrent(ctx, tx, code)
+			if err != nil {
+				return err
+			}
+			if err := sb.check(cur); err != nil {
+				return err
+			}
+			var newID, oldID int64
+			if cur != nil {
+				if cur.level != Community {
+					return invalid("scenario unit %s is a current %s, not a community", code, cur.level)
+				}
+				if validFrom.Before(cur.validFrom) {
+					return invalid("valid_from %s is before the current version of %s (valid from %s)", vf, code, cur.validFrom.Format("2006-01-02"))
+				}
+				if _, err := tx.Exec(ctx, `UPDATE units SET valid_to = $2 WHERE version_id = $1`, cur.id, validFrom); err != nil {
+					return mapWriteErr(fmt.Errorf("close version %d: %w", cur.id, err))
+				}
+				// Kind is not part of a scenario: the new version keeps it.
+				err = tx.QueryRow(ctx, `INSERT INTO units (code, name, level, parent_code, kind, households, population,
+						provisional, geom, valid_from, approval, source)
+					SELECT su.code, su.name, 'community', su.parent_code, u.kind, su.households, su.population, su.provisional,
+						su.geom, $3, $4, $5
+					FROM scenario_units su, units u WHERE su.scenario_id = $1 AND su.code = $2 AND u.version_id = $6
+					RETURNING version_id`, id, code, validFrom, approval, source, cur.id).Scan(&newID)
+				oldID = cur.id
+				res.Updated = append(res.Updated, code)
+			} else {
+				err = tx.QueryRow(ctx, `INSERT INTO units (code, name, level, parent_code, households, population,
+						provisional, geom, valid_from, approval, source)
+					SELECT code, name, 'community', parent_code, households, population, provisional, geom, $3, $4, $5
+					FROM scenario_units WHERE scenario_id = $1 AND code = $2 RETURNING version_id`,
+					id, code, validFrom, approval, source).Scan(&newID)
+				res.Created = append(res.Created, code)
+			}
+			if err != nil {
+				return mapWriteErr(fmt.Errorf("adopt %s: %w", code, err))
+			}
+			action := "update"
+			if oldID == 0 {
+				action = "create"
+			}
+			if err := audit(ctx, tx, a, action, code, oldID, newID, detail); err != nil {
+				return err
+			}
+		}
+		removed, err := scenarioBases(ctx, tx, `SELECT code, base_version_id FROM scenario_removed WHERE scenario_id = $1 ORDER BY code`, id)
+		if err != nil {
+			return fmt.Errorf("scenario %s: %w", res.Scenario, err)
+		}
+		for _, sb := range removed {
+			code := sb.code
+			cur, err := lockCurrent(ctx, tx, code)
+			if err != nil {
+				return err
+			}
+			if err := sb.check(cur); err != nil {
+				return err
+			}
+			if cur == nil {
+				continue
+			}
+			if validFrom.Before(cur.validFrom) {
+				return invalid("valid_from %s is before the current version of %s (valid from %s)", vf, code, cur.validFrom.Format("2006-01-02"))
+			}
+			if _, err := tx.Exec(ctx, `UPDATE units SET valid_to = $2, retired_approval = $3 WHERE version_id = $1`,
+				cur.id, validFrom, approval); err != nil {
+				return mapWriteErr(fmt.Errorf("retire %s: %w", code, err))
+			}
+			if err := audit(ctx, tx, a, "retire", code, cur.id, 0, detail); err != nil {
+				return err
+			}
+			res.Retired = append(res.Retired, code)
+		}
+		if err := bumpDataVersion(ctx, tx); err != nil {
+			return err
+		}
+		if _, err := tx.Exec(ctx, `UPDATE scenarios SET adopted_at = now(), approval = $2, valid_from = $3 WHERE id = $1`,
+			id, approval, validFrom); err != nil {
+			return fmt.Errorf("mark scenario %s adopted: %w", res.Scenario, err)
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	s.syncVersion(ctx)
+	return res, nil
+}
+
+// scenarioBase is a code of a scenario with the version it was made
+// against.
+type scenarioBase struct {
+	code string
+	base *int64
+}
+
+func scenarioBases(ctx context.Context, tx pgx.Tx, sql string, id int64) ([]scenarioBase, error) {
+	rows, err := tx.Query(ctx, sql, id)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (scenarioBase, error) {
+		var b scenarioBase
+		return b, r.Scan(&b.code, &b.base)
+	})
+}
+
+// check refuses to adopt over a unit edited, created or retired since the
+// scenario was made: its geometry would silently overwrite that change.
+func (b scenarioBase) check(cur *currentVersion) error {
+	var now int64
+	if cur != nil {
+		now = cur.id
+	}
+	var was int64
+	if b.base != nil {
+		was = *b.base
+	}
+	if now != was {
+		return fmt.Errorf("unit %s: current version is %d, the scenario was made against %d: %w", b.code, now, was, ErrStale)
+	}
+	return nil
+}
+
+// SavedPlan is a plan kept for the API, with its resulting geometries.
+type SavedPlan struct {
+	ID        int64           `json:"id"`
+	CreatedAt time.Time       `json:"created_at"`
+	Options   json.RawMessage `json:"options"`
+	Plan      json.RawMessage `json:"plan"`
+}
+
+// SavePlan keeps a plan and its resulting units' geometries (which the
+// plan's JSON omits) so a scenario can be made from it later.
+func (s *Store) SavePlan(ctx context.Context, opt PlanOptions, pl *Plan) (int64, error) {
+	o, err := json.Marshal(map[string]any{"street": opt.Street, "district": opt.District, "all": opt.All, "seed": opt.Seed,
+		"at": pl.At, "profile": pl.Profile})
+	if err != nil {
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+	pj, err := json.Marshal(pl)
+	if err != nil {
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+	type feature struct {
+		Type       string          `json:"type"`
+		Properties ScenarioUnit    `json:"properties"`
+		Geometry   json.RawMessage `json:"geometry"`
+	}
+	fc := struct {
+		Type     string    `json:"type"`
+		Features []feature `json:"features"`
+	}{Type: "FeatureCollection", Features: []feature{}}
+	for _, u := range PlanScenarioUnits(pl) {
+		fc.Features = append(fc.Features, feature{Type: "Feature", Properties: u, Geometry: u.Geometry})
+	}
+	gj, err := json.Marshal(fc)
+	if err != nil {
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+	var id int64
+	if err := s.Pool.QueryRow(ctx, `INSERT INTO plans (options, plan, geojson) VALUES ($1, $2, $3) RETURNING id`, o, pj, gj).Scan(&id); err != nil {
+		return 0, fmt.Errorf("save plan: %w", err)
+	}
+	return id, nil
+}
+
+// SavedPlanByID reads a saved plan.
+func (s *Store) SavedPlanByID(ctx context.Context, id int64) (*SavedPlan, error) {
+	sp := &SavedPlan{}
+	err := s.Pool.QueryRow(ctx, `SELECT id, created_at, options, plan FROM plans WHERE id = $1`, id).Scan(&sp.ID, &sp.CreatedAt, &sp.Options, &sp.Plan)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, fmt.Errorf("plan %d: %w", id, ErrNotFound)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plan %d: %w", id, err)
+	}
+	return sp, nil
+}
+
+// CreateScenarioFromPlan makes a scenario of a saved plan: its resulting
+// units and the communities its merges removed.
+func (s *Store) CreateScenarioFromPlan(ctx context.Context, name string, planID int64) (*Scenario, error) {
+	var pj, gj []byte
+	err := s.Pool.QueryRow(ctx, `SELECT plan, geojson FROM plans WHERE id = $1`, planID).Scan(&pj, &gj)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return nil, invalid("plan %d does not exist", planID)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("plan %d: %w", planID, err)
+	}
+	var pl Plan
+	if err := json.Unmarshal(pj, &pl); err != nil {
+		return nil, fmt.Errorf("plan %d: %w", planID, err)
+	}
+	units, err := ParsePlanGeoJSON(gj)
+	if err != nil {
+		return nil, fmt.Errorf("plan %d: %w", planID, err)
+	}
+	return s.CreateScenario(ctx, name, pl.Profile, PlanSummary(&pl, planID), units, PlanMerged(&pl))
+}
+
+// PlanSummary is what a scenario keeps of its plan: everything but the
+// units, which it stores itself.
+func PlanSummary(pl *Plan, planID int64) map[string]any {
+	m := map[string]any{"profile": pl.Profile, "at": pl.At, "scope": pl.Scope, "seed": pl.Seed, "operations": pl.Ops,
+		"households_moved": pl.HouseholdsMoved, "units_changed": pl.UnitsChanged, "before": pl.Before,
+		"remaining": pl.Remaining, "infeasible": pl.Infeasible}
+	if planID != 0 {
+		m["plan_id"] = planID
+	}
+	return m
+}

@@ -1,0 +1,198 @@
+package web
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jiedao/jiedao/boundaries"
+)
+
+// Plans and scenarios over HTTP (issue 7): a plan is run and kept with its
+// geometries, a scenario is made of a kept plan, diffed and adopted.
+// Writes need an editor key (requiredRole: every non-GET is a write).
+
+func (s *Server) routesPlans(e *echo.Echo) {
+	e.POST("/api/v1/plans", s.postPlan)
+	e.GET("/api/v1/plans/:id", s.getPlan)
+	e.POST("/api/v1/scenarios", s.postScenario)
+	e.GET("/api/v1/scenarios/:id/diff", s.scenarioDiff)
+	e.POST("/api/v1/scenarios/:id/adopt", s.adoptScenario)
+}
+
+// readBody decodes a JSON body, refusing unknown fields so a misspelt
+// option is not silently ignored.
+func readBody(c echo.Context, v any) error {
+	b, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		if e := apiError(err); e != err {
+			return e
+		}
+		return fmt.Errorf("read body: %w", err)
+	}
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return echo.NewHTTPError(http.StatusBadRequest, "body: "+err.Error())
+	}
+	return nil
+}
+
+func pathID(c echo.Context) (int64, error) {
+	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, echo.NewHTTPError(http.StatusNotFound, "no such id "+c.Param("id"))
+	}
+	return id, nil
+}
+
+func (s *Server) postPlan(c echo.Context) error {
+	var body struct {
+		Profile  string `json:"profile"`
+		Street   string `json:"street"`
+		District string `json:"district"`
+		All      bool   `json:"all"`
+		Seed     *int64 `json:"seed"`
+		At       string `json:"at"`
+	}
+	if err := readBody(c, &body); err != nil {
+		return err
+	}
+	n := 0
+	for _, set := range []bool{body.Street != "", body.District != "", body.All} {
+		if set {
+			n++
+		}
+	}
+	if n != 1 {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "choose one of street, district or all")
+	}
+	if body.Profile == "" {
+		body.Profile = boundaries.DefaultProfile
+	}
+	// Only the built-in profiles: a path would let a client read server files.
+	if strings.ContainsAny(body.Profile, "/\\.") {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "profile: give a built-in profile name")
+	}
+	p, err := boundaries.LoadProfile(body.Profile)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "profile: "+err.Error())
+	}
+	opt := boundaries.PlanOptions{Street: body.Street, District: body.District, All: body.All, Seed: 1}
+	if body.Seed != nil {
+		opt.Seed = *body.Seed
+	}
+	if body.At != "" {
+		if opt.At, err = boundaries.ParseDate(body.At); err != nil {
+			return echo.NewHTTPError(http.StatusUnprocessableEntity, "at: "+err.Error())
+		}
+	}
+	ctx := c.Request().Context()
+	pl, err := s.store.Plan(ctx, p, opt)
+	if err != nil {
+		if strings.Contains(err.Error(), "no street in scope") {
+			return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
+		}
+		return apiError(err)
+	}
+	id, err := s.store.SavePlan(ctx, opt, pl)
+	if err != nil {
+		return apiError(err)
+	}
+	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/plans/%d", id))
+	return c.JSON(http.StatusCreated, map[string]any{"id": id, "plan": pl})
+}
+
+func (s *Server) getPlan(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	sp, err := s.store.SavedPlanByID(c.Request().Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	return c.JSON(http.StatusOK, sp)
+}
+
+func (s *Server) postScenario(c echo.Context) error {
+	var body struct {
+		Name   string `json:"name"`
+		PlanID int64  `json:"plan_id"`
+	}
+	if err := readBody(c, &body); err != nil {
+		return err
+	}
+	if body.PlanID == 0 {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "plan_id is required (from POST /api/v1/plans)")
+	}
+	sc, err := s.store.CreateScenarioFromPlan(c.Request().Context(), body.Name, body.PlanID)
+	if err != nil {
+		return apiError(err)
+	}
+	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/scenarios/%d/diff", sc.ID))
+	return c.JSON(http.StatusCreated, sc)
+}
+
+func (s *Server) scenarioDiff(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	sc, err := s.store.Scenario(ctx, id)
+	if err != nil {
+		return apiError(err)
+	}
+	pname := c.QueryParam("profile")
+	if pname == "" {
+		pname = sc.Profile
+	}
+	if strings.ContainsAny(pname, "/\\.") {
+		return badRequest("profile", "give a built-in profile name")
+	}
+	p, err := boundaries.LoadProfile(pname)
+	if err != nil {
+		return badRequest("profile", err.Error())
+	}
+	day := boundaries.Today()
+	if c.QueryParam("at") != "" {
+		if day, err = at(c, "at"); err != nil {
+			return err
+		}
+	}
+	d, err := s.store.DiffScenario(ctx, id, p, day)
+	if err != nil {
+		return apiError(err)
+	}
+	return c.JSON(http.StatusOK, d)
+}
+
+func (s *Server) adoptScenario(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	var body struct {
+		Approval  string `json:"approval"`
+		ValidFrom string `json:"valid_from"`
+	}
+	if err := readBody(c, &body); err != nil {
+		return err
+	}
+	vf, err := boundaries.ParseDate(body.ValidFrom)
+	if err != nil {
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, "valid_from: "+err.Error())
+	}
+	res, err := s.store.AdoptScenario(c.Request().Context(), id, body.Approval, vf, s.actor(c))
+	if err != nil {
+		return apiError(err)
+	}
+	return c.JSON(http.StatusOK, res)
+}
