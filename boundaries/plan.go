@@ -304,11 +304,17 @@ func (pn *planner) check(ctx context.Context) (*planCheck, error) {
 	}
 	// Counts derived by analyze (points, interpolation) become the working
 	// attributes, so later steps move households explicitly.
-	batch := &pgx.Batch{}
+	// One statement, and only rows whose counts change: a row update
+	// rewrites the tuple and its gist entry, so thousands of single-row
+	// updates took most of a beijing plan's time.
+	codes := make([]string, 0, len(counts))
+	hs := make([]*int64, 0, len(counts))
+	ps := make([]*int64, 0, len(counts))
 	for code, v := range counts {
-		batch.Queue(`UPDATE pw SET h = $2, p = $3 WHERE code = $1`, code, v.h, v.p)
+		codes, hs, ps = append(codes, code), append(hs, v.h), append(ps, v.p)
 	}
-	if err := pn.tx.SendBatch(ctx, batch).Close(); err != nil {
+	if err := pn.exec(ctx, `UPDATE pw SET h = u.h, p = u.p FROM unnest($1::text[], $2::bigint[], $3::bigint[]) u(code, h, p)
+		WHERE pw.code = u.code AND (pw.h IS DISTINCT FROM u.h OR pw.p IS DISTINCT FROM u.p)`, codes, hs, ps); err != nil {
 		return nil, err
 	}
 	return c, pn.exec(ctx, `DROP TABLE plan_units, au, pa, pc, ic, cnt, suspect, cand, zraw`)
@@ -796,6 +802,12 @@ type cell struct {
 // the community, each carrying its points' households; when there are no
 // points, or their cells cannot give parts within range, a grid of about
 // 8k cells weighted by area.
+//
+// Splits are independent of each other (each touches only its community
+// and its new parts), so they run set-based: the cells of every oversized
+// community are built in one statement per method, the bisection runs in
+// Go, and the parts are written back, tidied and counted in a handful of
+// statements for all communities at once.
 func (pn *planner) split(ctx context.Context) error {
 	c := pn.p.Community
 	if !c.MaxHouseholds.on() && !c.MaxPopulation.on() {
@@ -813,169 +825,258 @@ func (pn *planner) split(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	type over struct {
+	type job struct {
 		code, street string
-		h, p         *int64
+		hp, pp       *int64
+		h, p         float64
+		k            int
+		groups       [][]cell
+		method       int // -1: none yet; 0: Voronoi; 1: grid
+		codes        []string
 	}
-	overs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (over, error) {
-		var o over
-		return o, r.Scan(&o.code, &o.street, &o.h, &o.p)
+	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*job, error) {
+		var o job
+		return &o, r.Scan(&o.code, &o.street, &o.hp, &o.pp)
 	})
 	if err != nil {
 		return err
 	}
-	for _, o := range overs {
-		if err := pn.splitOne(ctx, o.code, o.street, o.h, o.p); err != nil {
-			return fmt.Errorf("split %s: %w", o.code, err)
+	if len(jobs) == 0 {
+		return nil
+	}
+	for _, j := range jobs {
+		if j.hp != nil {
+			j.h = float64(*j.hp)
 		}
+		if j.pp != nil {
+			j.p = float64(*j.pp)
+		}
+		j.k = 2
+		if c.NormalHouseholds.on() && c.NormalHouseholds.v() > 0 {
+			j.k = max(j.k, int(math.Ceil(j.h/c.NormalHouseholds.v())))
+		}
+		if c.NormalPopulation.on() && c.NormalPopulation.v() > 0 {
+			j.k = max(j.k, int(math.Ceil(j.p/c.NormalPopulation.v())))
+		}
+		j.method = -1
 	}
-	return nil
-}
-
-func (pn *planner) splitOne(ctx context.Context, code, street string, hp, pp *int64) error {
-	c := pn.p.Community
-	var h, p float64
-	if hp != nil {
-		h = float64(*hp)
-	}
-	if pp != nil {
-		p = float64(*pp)
-	}
-	k := 2
-	if c.NormalHouseholds.on() && c.NormalHouseholds.v() > 0 {
-		k = max(k, int(math.Ceil(h/c.NormalHouseholds.v())))
-	}
-	if c.NormalPopulation.on() && c.NormalPopulation.v() > 0 {
-		k = max(k, int(math.Ceil(p/c.NormalPopulation.v())))
-	}
-	inRange := func(parts []float64, total float64) bool {
+	inRange := func(j *job, parts []float64, total float64) bool {
 		for _, w := range parts {
-			ph := h * w / total
+			ph := j.h * w / total
 			if c.MaxHouseholds.on() && ph > c.MaxHouseholds.v() || c.MinHouseholds.on() && ph < c.MinHouseholds.v() {
 				return false
 			}
-			if c.MaxPopulation.on() && p*w/total > c.MaxPopulation.v() {
+			if c.MaxPopulation.on() && j.p*w/total > c.MaxPopulation.v() {
 				return false
 			}
 		}
 		return true
 	}
-	var groups [][]cell
-	method := ""
-	for _, m := range []string{SplitMethodVoronoi, SplitMethodGrid} {
-		cs, err := pn.cells(ctx, code, m, k)
+	if err := pn.exec(ctx, `DROP TABLE IF EXISTS pcell; CREATE TEMP TABLE pcell (code text, m int, id int, geom geometry, w float8)`); err != nil {
+		return err
+	}
+	methods := []string{SplitMethodVoronoi, SplitMethodGrid}
+	pending := jobs
+	for m := range methods {
+		if len(pending) == 0 {
+			break
+		}
+		codes := make([]string, len(pending))
+		ks := make([]int32, len(pending))
+		for i, j := range pending {
+			codes[i], ks[i] = j.code, int32(j.k)
+		}
+		t0 := time.Now()
+		cs, err := pn.cellsAll(ctx, m, codes, ks)
 		if err != nil {
 			return err
 		}
-		if len(cs) < k {
-			continue
-		}
-		gs := bisect(cs, k)
-		ws := make([]float64, len(gs))
-		var total float64
-		for i, g := range gs {
-			for _, x := range g {
-				ws[i] += x.w
+		slog.Debug("plan split cells", "method", m, "communities", len(codes), "ms", time.Since(t0).Milliseconds())
+		var next []*job
+		for _, j := range pending {
+			ok := false
+			if x := cs[j.code]; len(x) >= j.k {
+				gs := bisect(x, j.k)
+				ws := make([]float64, len(gs))
+				var total float64
+				for i, g := range gs {
+					for _, y := range g {
+						ws[i] += y.w
+					}
+					total += ws[i]
+				}
+				if total > 0 {
+					ok = inRange(j, ws, total)
+					if j.method < 0 || ok {
+						j.groups, j.method = gs, m
+					}
+				}
 			}
-			total += ws[i]
+			if !ok {
+				next = append(next, j)
+			}
 		}
-		if total <= 0 {
+		pending = next
+	}
+	// Part 0 keeps the code; the others get provisional codes. One row
+	// per cell of a part in pparts.
+	var done []*job
+	var prow [][]any
+	group := map[string][]string{}
+	var allCodes []string
+	for _, j := range jobs {
+		if j.method < 0 {
+			pn.note(j.code, "oversized: too few sub-units to split")
 			continue
 		}
-		if method == "" || inRange(ws, total) {
-			groups, method = gs, m
+		j.codes = make([]string, len(j.groups))
+		j.codes[0] = j.code
+		for i := 1; i < len(j.groups); i++ {
+			j.codes[i] = planCode(pn.opt.Seed, j.street, j.code, i)
 		}
-		if inRange(ws, total) {
-			break
+		for i, g := range j.groups {
+			for _, x := range g {
+				prow = append(prow, []any{j.codes[i], j.code, int32(i), int32(j.method), int32(x.id)})
+			}
+			group[j.codes[i]] = j.codes
 		}
+		allCodes = append(allCodes, j.codes...)
+		done = append(done, j)
 	}
-	if method == "" {
-		pn.note(code, "oversized: too few sub-units to split")
+	if len(done) == 0 {
 		return nil
 	}
-	// Part 0 keeps the code; the others get provisional codes.
-	codes := make([]string, len(groups))
-	codes[0] = code
-	for i := 1; i < len(groups); i++ {
-		codes[i] = planCode(pn.opt.Seed, street, code, i)
+	if err := pn.exec(ctx, `DROP TABLE IF EXISTS pparts, pmap; CREATE TEMP TABLE pparts (code text, orig text, part int, m int, id int)`); err != nil {
+		return err
 	}
-	for i, g := range groups {
-		ids := make([]int32, len(g))
-		for j, x := range g {
-			ids[j] = int32(x.id)
-		}
-		var err error
-		if i == 0 {
-			err = pn.exec(ctx, `UPDATE pw SET geom = (SELECT ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) FROM pcell WHERE id = ANY($2)), touched = true
-				WHERE code = $1`, code, ids)
-		} else {
-			err = pn.exec(ctx, `INSERT INTO pw (code, name, street, h, p, provisional, geom, scope, touched)
-				SELECT $1, o.name || '(' || $4::int + 1 || ')', o.street, 0, 0, true,
-					(SELECT ST_Multi(ST_CollectionExtract(ST_Union(geom), 3)) FROM pcell WHERE id = ANY($3)), true, true
-				FROM pw o WHERE o.code = $2`, codes[i], code, ids, i)
-		}
-		if err != nil {
-			return fmt.Errorf("part %d: %w", i, err)
-		}
+	if _, err := pn.tx.CopyFrom(ctx, pgx.Identifier{"pparts"}, []string{"code", "orig", "part", "m", "id"}, pgx.CopyFromRows(prow)); err != nil {
+		return fmt.Errorf("parts: %w", err)
 	}
-	// Parts must be contiguous: stray pieces go to the adjacent part.
-	if err := pn.tidy(ctx, "", codes); err != nil {
+	if err := pn.exec(ctx, `CREATE INDEX ON pcell (code, m, id); ANALYZE pcell; ANALYZE pparts;
+		CREATE TEMP TABLE pmap AS SELECT DISTINCT code, orig, part, m FROM pparts;
+		CREATE TEMP TABLE pgeo AS SELECT a.code, a.orig, a.part, ST_Multi(ST_CollectionExtract(ST_Union(c.geom), 3)) AS geom
+			FROM pparts a JOIN pcell c ON c.code = a.orig AND c.m = a.m AND c.id = a.id GROUP BY a.code, a.orig, a.part;
+		UPDATE pw SET geom = g.geom, touched = true FROM pgeo g WHERE g.part = 0 AND pw.code = g.code;
+		INSERT INTO pw (code, name, street, h, p, provisional, geom, scope, touched)
+			SELECT g.code, o.name || '(' || g.part + 1 || ')', o.street, 0, 0, true, g.geom, true, true
+			FROM pgeo g JOIN pw o ON o.code = g.orig WHERE g.part > 0 ORDER BY g.orig, g.part;
+		DROP TABLE pgeo; ANALYZE pw`); err != nil {
+		return fmt.Errorf("write parts: %w", err)
+	}
+	// Parts must be contiguous: stray pieces go to the adjacent part of
+	// the same split.
+	if err := pn.tidySplit(ctx, allCodes, group); err != nil {
 		return err
 	}
 	// Households by the cell weights inside each part (a cell cut by the
 	// tidy-up shares its weight by area), largest remainder so they add up.
-	rows, err := pn.tx.Query(ctx, `SELECT pw.code, coalesce(sum(c.w * ST_Area(ST_Intersection(pw.geom, c.geom)) / nullif(ST_Area(c.geom), 0)), 0)
-		FROM pw LEFT JOIN pcell c ON c.geom && pw.geom WHERE pw.code = ANY($1) GROUP BY pw.code`, codes)
+	rows, err = pn.tx.Query(ctx, `SELECT a.code, coalesce(sum(c.w * ST_Area(ST_Intersection(pw.geom, c.geom)) / nullif(ST_Area(c.geom), 0)), 0),
+			max(ST_Area(pw.geom::geography))
+		FROM pmap a JOIN pw ON pw.code = a.code LEFT JOIN pcell c ON c.code = a.orig AND c.m = a.m AND c.geom && pw.geom GROUP BY a.code`)
 	if err != nil {
 		return err
 	}
 	wt := map[string]float64{}
+	areas := map[string]float64{}
 	for rows.Next() {
 		var cd string
-		var w float64
-		if err := rows.Scan(&cd, &w); err != nil {
+		var w, a float64
+		if err := rows.Scan(&cd, &w, &a); err != nil {
 			rows.Close()
 			return err
 		}
-		wt[cd] = w
+		wt[cd], areas[cd] = w, a
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	ws := make([]float64, len(codes))
-	for i, cd := range codes {
-		ws[i] = wt[cd]
-	}
-	hs := shares(hp, ws)
-	ps := shares(pp, ws)
-	var moved int64
-	for i, cd := range codes {
-		if err := pn.exec(ctx, `UPDATE pw SET h = $2, p = $3 WHERE code = $1`, cd, hs[i], ps[i]); err != nil {
-			return err
+	var ucodes []string
+	var uh, up []*int64
+	for _, j := range done {
+		ws := make([]float64, len(j.codes))
+		for i, cd := range j.codes {
+			ws[i] = wt[cd]
 		}
-		if i > 0 && hs[i] != nil {
-			moved += *hs[i]
+		hs := shares(j.hp, ws)
+		ps := shares(j.pp, ws)
+		var moved int64
+		var area float64
+		for i, cd := range j.codes {
+			ucodes, uh, up = append(ucodes, cd), append(uh, hs[i]), append(up, ps[i])
+			if i > 0 {
+				if hs[i] != nil {
+					moved += *hs[i]
+				}
+				area += areas[cd]
+			}
 		}
+		// AreaM2 is the area of the new parts (what leaves the original code).
+		op := PlanOp{Kind: "split", From: []string{j.code}, To: j.codes, HouseholdsMoved: moved, AreaM2: area, Method: methods[j.method],
+			Note: fmt.Sprintf("%d households into %d parts", int64(j.h), len(j.codes))}
+		for _, x := range hs {
+			if x != nil && (c.MinHouseholds.on() && float64(*x) < c.MinHouseholds.v() || c.MaxHouseholds.on() && float64(*x) > c.MaxHouseholds.v()) {
+				r := fmt.Sprintf("split of %s: parts cannot all be within range with the available sub-units", j.code)
+				for _, cd := range j.codes {
+					pn.note(cd, r)
+				}
+				op.Note += "; " + r
+				break
+			}
+		}
+		pn.add(op)
 	}
-	var area float64
-	if err := pn.tx.QueryRow(ctx, `SELECT coalesce(sum(ST_Area(geom::geography)), 0) FROM pw WHERE code = ANY($1)`, codes[1:]).Scan(&area); err != nil {
+	return pn.exec(ctx, `UPDATE pw SET h = u.h, p = u.p FROM unnest($1::text[], $2::bigint[], $3::bigint[]) u(code, h, p) WHERE pw.code = u.code`,
+		ucodes, uh, up)
+}
+
+// tidySplit is tidy for the parts of splits: strays of a part go only to
+// another part of the same split (group maps each part to its split's
+// parts).
+func (pn *planner) tidySplit(ctx context.Context, codes []string, group map[string][]string) error {
+	type stray struct {
+		code string
+		g    []byte
+	}
+	rows, err := pn.tx.Query(ctx, `WITH parts AS (
+			SELECT code, g, ST_ClusterDBSCAN(g, 0, 1) OVER (PARTITION BY code) AS cid FROM (
+				SELECT code, (ST_Dump(geom)).geom AS g FROM (SELECT * FROM pw WHERE code = ANY($1) OFFSET 0) w
+				WHERE ST_NumGeometries(geom) > 1) d),
+		pieces AS (SELECT code, cid, ST_Union(g) AS g FROM parts GROUP BY code, cid),
+		ranked AS (SELECT *, row_number() OVER (PARTITION BY code ORDER BY ST_Area(g) DESC, ST_XMin(g), ST_YMin(g)) AS rk FROM pieces)
+		SELECT code, ST_AsEWKB(g) FROM ranked WHERE rk > 1 ORDER BY code, ST_XMin(g), ST_YMin(g)`, codes)
+	if err != nil {
 		return err
 	}
-	// AreaM2 is the area of the new parts (what leaves the original code).
-	op := PlanOp{Kind: "split", From: []string{code}, To: codes, HouseholdsMoved: moved, AreaM2: area, Method: method,
-		Note: fmt.Sprintf("%d households into %d parts", int64(h), len(codes))}
-	for _, x := range hs {
-		if x != nil && (c.MinHouseholds.on() && float64(*x) < c.MinHouseholds.v() || c.MaxHouseholds.on() && float64(*x) > c.MaxHouseholds.v()) {
-			r := fmt.Sprintf("split of %s: parts cannot all be within range with the available sub-units", code)
-			for _, cd := range codes {
-				pn.note(cd, r)
-			}
-			op.Note += "; " + r
-			break
+	strays, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (stray, error) {
+		var s stray
+		return s, r.Scan(&s.code, &s.g)
+	})
+	if err != nil {
+		return err
+	}
+	// The original per-split order: splits by code, each split's strays
+	// by part code.
+	for _, s := range strays {
+		var to string
+		err = pn.tx.QueryRow(ctx, `WITH x AS (SELECT ST_GeomFromEWKB($1) AS g)
+			SELECT n.code FROM pw n, x WHERE n.code = ANY($2) AND n.code <> $3 AND ST_Relate(n.geom, x.g, '****1****')
+			ORDER BY ST_Length(ST_CollectionExtract(ST_Intersection(ST_Boundary(n.geom), ST_Boundary(x.g)), 2)::geography) DESC, n.code
+			LIMIT 1`, s.g, group[s.code], s.code).Scan(&to)
+		if errors.Is(err, pgx.ErrNoRows) {
+			err = nil
+		}
+		if err != nil {
+			return err
+		}
+		if to == "" {
+			pn.note(s.code, "non-contiguous: no neighbour in the same street shares an edge with a detached part")
+			continue
+		}
+		if _, err := pn.move(ctx, s.g, s.code, to); err != nil {
+			return err
 		}
 	}
-	pn.add(op)
 	return nil
 }
 
@@ -1018,43 +1119,52 @@ func shares(total *int64, ws []float64) []*int64 {
 	return out
 }
 
-// cells builds the sub-units of a community in the temp table pcell and
-// returns them with a representative point (longitude, latitude) and their
-// weight.
-func (pn *planner) cells(ctx context.Context, code, method string, k int) ([]cell, error) {
-	if err := pn.exec(ctx, `DROP TABLE IF EXISTS pcell; CREATE TEMP TABLE pcell (id int, geom geometry, w float8)`); err != nil {
-		return nil, err
-	}
+// cellsAll builds the sub-units of the given communities (with their k)
+// by one method (0: Voronoi, 1: grid) in the temp table pcell and returns
+// them by community, each with a representative point (longitude,
+// latitude) and its weight.
+func (pn *planner) cellsAll(ctx context.Context, m int, codes []string, ks []int32) (map[string][]cell, error) {
 	var err error
-	if method == SplitMethodVoronoi {
+	if m == 0 {
 		// One cell per distinct point location (Voronoi merges duplicates);
 		// a cell carries the households of the points inside it.
-		err = pn.exec(ctx, `WITH c AS (SELECT geom FROM pw WHERE code = $1),
-			pts AS (SELECT pt.geom, pt.households FROM points pt, c WHERE ST_Intersects(c.geom, pt.geom) AND pt.households > 0),
-			v AS (SELECT (ST_Dump(ST_VoronoiPolygons(ST_Collect(pts.geom ORDER BY ST_X(pts.geom), ST_Y(pts.geom)), 0, ST_Expand((SELECT geom FROM c), 0.01)))).geom AS g FROM pts),
-			cl AS (SELECT ST_CollectionExtract(ST_Intersection(v.g, c.geom), 3) AS g,
-				(SELECT sum(households) FROM pts WHERE ST_Intersects(v.g, pts.geom)) AS w FROM v, c)
-			INSERT INTO pcell SELECT row_number() OVER (ORDER BY ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)), g, w FROM cl
-			WHERE NOT ST_IsEmpty(g) AND w > 0`, code)
+		err = pn.exec(ctx, `WITH c AS MATERIALIZED (SELECT code, geom FROM pw WHERE code = ANY($1)),
+			pts AS (SELECT c.code, ST_Collect(pt.geom ORDER BY ST_X(pt.geom), ST_Y(pt.geom)) AS g
+				FROM c JOIN points pt ON ST_Intersects(c.geom, pt.geom) AND pt.households > 0 GROUP BY c.code),
+			v AS (SELECT c.code, c.geom AS cg, (ST_Dump(ST_VoronoiPolygons(pts.g, 0, ST_Expand(c.geom, 0.01)))).geom AS g FROM pts JOIN c USING (code)),
+			cl AS (SELECT v.code, ST_CollectionExtract(ST_Intersection(v.g, v.cg), 3) AS g,
+				(SELECT sum(pt.households) FROM points pt WHERE pt.households > 0 AND ST_Intersects(v.g, pt.geom) AND ST_Intersects(v.cg, pt.geom)) AS w FROM v)
+			INSERT INTO pcell SELECT code, 0, row_number() OVER (PARTITION BY code ORDER BY ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)), g, w FROM cl
+			WHERE NOT ST_IsEmpty(g) AND w > 0`, codes)
 	} else {
-		// About 8k square cells over the community, weighted by area.
-		err = pn.exec(ctx, `WITH c AS (SELECT geom, sqrt(ST_Area(geom) / ($2 * 8)) AS size FROM pw WHERE code = $1),
-			g AS (SELECT ST_CollectionExtract(ST_Intersection(sq.geom, c.geom), 3) AS g FROM c, ST_SquareGrid(c.size, c.geom) sq
+		// About 8k square cells over each community, weighted by area.
+		err = pn.exec(ctx, `WITH c AS MATERIALIZED (SELECT pw.code, pw.geom, sqrt(ST_Area(pw.geom) / (j.k * 8)) AS size
+				FROM pw JOIN unnest($1::text[], $2::int[]) j(code, k) ON j.code = pw.code),
+			g AS (SELECT c.code, ST_CollectionExtract(ST_Intersection(sq.geom, c.geom), 3) AS g FROM c, ST_SquareGrid(c.size, c.geom) sq
 				WHERE ST_Intersects(sq.geom, c.geom))
-			INSERT INTO pcell SELECT row_number() OVER (ORDER BY ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)), g, ST_Area(g::geography) FROM g
-			WHERE NOT ST_IsEmpty(g) AND ST_Area(g) > 0`, code, k)
+			INSERT INTO pcell SELECT code, 1, row_number() OVER (PARTITION BY code ORDER BY ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)), g, ST_Area(g::geography) FROM g
+			WHERE NOT ST_IsEmpty(g) AND ST_Area(g) > 0`, codes, ks)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cells: %w", err)
 	}
-	rows, err := pn.tx.Query(ctx, `SELECT id, ST_X(pt), ST_Y(pt), w FROM (SELECT id, ST_PointOnSurface(geom) AS pt, w FROM pcell) x ORDER BY id`)
+	rows, err := pn.tx.Query(ctx, `SELECT code, id, ST_X(pt), ST_Y(pt), w FROM (SELECT code, id, ST_PointOnSurface(geom) AS pt, w FROM pcell
+		WHERE m = $1 AND code = ANY($2)) x ORDER BY code, id`, m, codes)
 	if err != nil {
 		return nil, err
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (cell, error) {
+	out := map[string][]cell{}
+	for rows.Next() {
+		var code string
 		var x cell
-		return x, r.Scan(&x.id, &x.x, &x.y, &x.w)
-	})
+		if err := rows.Scan(&code, &x.id, &x.x, &x.y, &x.w); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out[code] = append(out[code], x)
+	}
+	rows.Close()
+	return out, rows.Err()
 }
 
 // bisect partitions cells into k groups by recursive balanced bisection:
