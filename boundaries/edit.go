@@ -200,6 +200,17 @@ type currentVersion struct {
 }
 
 // lockCurrent reads and locks the current version of a code.
+// end closes a current version on a day: the day it is replaced
+// (retiredApproval "") or retired with an approval. Versions are never overwritten; this
+// is the one place API edits and scenario adoption end one.
+func (c *currentVersion) end(ctx context.Context, tx pgx.Tx, until time.Time, retiredApproval string) error {
+	if _, err := tx.Exec(ctx, `UPDATE units SET valid_to = $2, retired_approval = coalesce(nullif($3, ''), retired_approval)
+		WHERE version_id = $1`, c.id, until, retiredApproval); err != nil {
+		return mapWriteErr(fmt.Errorf("close version %d: %w", c.id, err))
+	}
+	return nil
+}
+
 func lockCurrent(ctx context.Context, tx pgx.Tx, code string) (*currentVersion, error) {
 	var c currentVersion
 	var lvl string
@@ -442,8 +453,8 @@ func (s *Store) UpdateUnit(ctx context.Context, code string, ifMatch int64, e *U
 				return err
 			}
 		}
-		if _, err := tx.Exec(ctx, `UPDATE units SET valid_to = $2 WHERE version_id = $1`, cur.id, e.ValidFrom); err != nil {
-			return mapWriteErr(fmt.Errorf("close version %d: %w", cur.id, err))
+		if err := cur.end(ctx, tx, e.ValidFrom, ""); err != nil {
+			return err
 		}
 		setKind, kind := optArg(e.Kind.Set, e.Kind.Value)
 		setHH, hh := optArg(e.Households.Set, e.Households.Value)
@@ -504,8 +515,8 @@ func (s *Store) RetireUnit(ctx context.Context, code string, ifMatch int64, vali
 		if children > 0 {
 			return fmt.Errorf("unit %s still has %d current children; retire or move them first: %w", code, children, ErrConflict)
 		}
-		if _, err := tx.Exec(ctx, `UPDATE units SET valid_to = $2, retired_approval = $3 WHERE version_id = $1`, cur.id, validTo, approval); err != nil {
-			return mapWriteErr(fmt.Errorf("retire %s: %w", code, err))
+		if err := cur.end(ctx, tx, validTo, approval); err != nil {
+			return err
 		}
 		res.VersionID = cur.id
 		return s.finishWrite(ctx, tx, a, "retire", code, cur.id, res, map[string]any{"approval": approval, "valid_to": validTo.Format("2006-01-02")})

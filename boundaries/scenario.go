@@ -473,8 +473,8 @@ func (s *Store) AdoptScenario(ctx context.Context, id int64, approval string, va
 				if validFrom.Before(cur.validFrom) {
 					return invalid("valid_from %s is before the current version of %s (valid from %s)", vf, code, cur.validFrom.Format("2006-01-02"))
 				}
-				if _, err := tx.Exec(ctx, `UPDATE units SET valid_to = $2 WHERE version_id = $1`, cur.id, validFrom); err != nil {
-					return mapWriteErr(fmt.Errorf("close version %d: %w", cur.id, err))
+				if err := cur.end(ctx, tx, validFrom, ""); err != nil {
+					return err
 				}
 				// Kind is not part of a scenario: the new version keeps it.
 				err = tx.QueryRow(ctx, `INSERT INTO units (code, name, level, parent_code, kind, households, population,
@@ -523,9 +523,8 @@ func (s *Store) AdoptScenario(ctx context.Context, id int64, approval string, va
 			if validFrom.Before(cur.validFrom) {
 				return invalid("valid_from %s is before the current version of %s (valid from %s)", vf, code, cur.validFrom.Format("2006-01-02"))
 			}
-			if _, err := tx.Exec(ctx, `UPDATE units SET valid_to = $2, retired_approval = $3 WHERE version_id = $1`,
-				cur.id, validFrom, approval); err != nil {
-				return mapWriteErr(fmt.Errorf("retire %s: %w", code, err))
+			if err := cur.end(ctx, tx, validFrom, approval); err != nil {
+				return err
 			}
 			if err := audit(ctx, tx, a, "retire", code, cur.id, 0, detail); err != nil {
 				return err
