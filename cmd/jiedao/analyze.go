@@ -72,11 +72,9 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return usageError{err}
 	}
-	var day = boundaries.Today()
-	if *atFlag != "" {
-		if day, err = boundaries.ParseDate(*atFlag); err != nil {
-			return usageError{err}
-		}
+	day, err := dateFlag(*atFlag)
+	if err != nil {
+		return err
 	}
 	s, err := openStore(ctx, *db)
 	if err != nil {

@@ -50,10 +50,8 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return usageError{err}
 	}
-	if *atFlag != "" {
-		if opt.At, err = boundaries.ParseDate(*atFlag); err != nil {
-			return usageError{err}
-		}
+	if opt.At, err = dateFlag(*atFlag); err != nil {
+		return err
 	}
 	s, err := openStore(ctx, *db)
 	if err != nil {

@@ -94,9 +94,9 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if *approval == "" || *validFrom == "" {
 			return usageError{errors.New("adopt needs --approval TEXT and --valid-from YYYY-MM-DD")}
 		}
-		vf, err := boundaries.ParseDate(*validFrom)
+		vf, err := dateFlag(*validFrom)
 		if err != nil {
-			return usageError{err}
+			return err
 		}
 		res, err := s.AdoptScenario(ctx, id, *approval, vf, boundaries.Actor{KeyName: "cli"})
 		if err != nil {
@@ -121,11 +121,12 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	if err != nil {
 		return usageError{err}
 	}
-	var at = boundaries.Today()
-	if *atFlag != "" {
-		if at, err = boundaries.ParseDate(*atFlag); err != nil {
-			return usageError{err}
-		}
+	at, err := dateFlag(*atFlag)
+	if err != nil {
+		return err
+	}
+	if at.IsZero() {
+		at = boundaries.Today()
 	}
 	if sub == "analyze" {
 		a, err := s.AnalyzeScenario(ctx, id, p, at)
