@@ -68,22 +68,39 @@ type Summary struct {
 // zones, stores the run and returns it. The geometry work is set-based SQL
 // in PostGIS using the GiST index; Go only applies the profile's rules.
 func (s *Store) Analyze(ctx context.Context, p *Profile, at time.Time) (*Analysis, error) {
+	return s.analyze(ctx, p, at, 0)
+}
+
+// analyze is Analyze over the live units (scenario 0) or over the live
+// units with a scenario applied: a scenario run is stored like a live one,
+// with its scenario_id, so layers can serve it.
+func (s *Store) analyze(ctx context.Context, p *Profile, at time.Time, scenario int64) (*Analysis, error) {
 	start := time.Now()
 	if at.IsZero() {
 		at = Today()
 	}
 	a := &Analysis{Profile: p.Name, At: at.Format("2006-01-02"), Units: []UnitResult{}, Zones: []Zone{},
 		Summary: Summary{Status: map[string]map[string]int{}, Zones: map[string]int{}, Slivers: map[string]int{}}}
+	what := "live"
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {
+		src := "units"
+		if scenario != 0 {
+			what = fmt.Sprintf("scenario %d", scenario)
+			if err := scenarioTable(ctx, tx, scenario, at); err != nil {
+				return err
+			}
+			src = "scen_units"
+		}
 		var unitsVersion int64
 		if err := tx.QueryRow(ctx, `SELECT units_version FROM meta`).Scan(&unitsVersion); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO analysis_runs (profile, profile_hash, at, units_version) VALUES ($1,$2,$3,$4)
-			RETURNING id, generated_at`, p.Name, p.hash, at, unitsVersion).Scan(&a.RunID, &a.GeneratedAt); err != nil {
+		if err := tx.QueryRow(ctx, `INSERT INTO analysis_runs (profile, profile_hash, at, units_version, scenario_id)
+			VALUES ($1, $2, $3, $4, nullif($5, 0)) RETURNING id, generated_at`, p.Name, p.hash, at, unitsVersion, scenario).
+			Scan(&a.RunID, &a.GeneratedAt); err != nil {
 			return err
 		}
-		if err := analyzeSQL(ctx, tx, a.RunID, at, p, "units"); err != nil {
+		if err := analyzeSQL(ctx, tx, a.RunID, at, p, src); err != nil {
 			return err
 		}
 		if err := s.judge(ctx, tx, a, p); err != nil {
@@ -97,15 +114,22 @@ func (s *Store) Analyze(ctx context.Context, p *Profile, at time.Time) (*Analysi
 		if _, err := tx.Exec(ctx, `UPDATE analysis_runs SET seconds=$2, summary=$3 WHERE id=$1`, a.RunID, a.Seconds, sum); err != nil {
 			return err
 		}
+		if scenario != 0 {
+			// Nothing live changed: caches of the live map stay valid
+			// (scenario tiles are keyed by their scenario).
+			return nil
+		}
 		// Tiles and caches showing statuses must see the new run.
 		_, err := tx.Exec(ctx, `UPDATE meta SET data_version = data_version + 1`)
 		return err
 	})
 	if err != nil {
-		return nil, fmt.Errorf("analyze (%s, %s): %w", p.Name, a.At, err)
+		return nil, fmt.Errorf("analyze (%s, %s, %s): %w", p.Name, a.At, what, err)
 	}
-	s.syncVersion(ctx)
-	slog.Info("analysis", "profile", p.Name, "at", a.At, "units", len(a.Units), "zones", len(a.Zones), "seconds", a.Seconds)
+	if scenario == 0 {
+		s.syncVersion(ctx)
+	}
+	slog.Info("analysis", "profile", p.Name, "at", a.At, "boundaries", what, "units", len(a.Units), "zones", len(a.Zones), "seconds", a.Seconds)
 	return a, nil
 }
 

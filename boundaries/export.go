@@ -15,7 +15,9 @@ type ExportOptions struct {
 	Layer   string    // districts, streets, communities or zones
 	At      time.Time // zero: today
 	Profile *Profile  // nil: the default profile
-	Format  string    // geojson (default) or csv
+	// Scenario reads the boundaries with a scenario applied (0: live).
+	Scenario int64
+	Format   string // geojson (default) or csv
 	// Equal filters on layer fields (e.g. parent_code, status).
 	Equal map[string]string
 	// WKT adds a geometry column to CSV output.
@@ -24,7 +26,12 @@ type ExportOptions struct {
 
 // asOf is the SQL predicate for "the version valid on day $n".
 func asOf(alias string, n int) string {
-	return fmt.Sprintf("(%[1]s.valid_from <= $%[2]d AND (%[1]s.valid_to IS NULL OR %[1]s.valid_to > $%[2]d))", alias, n)
+	return asOfExpr(alias, fmt.Sprintf("$%d", n))
+}
+
+// asOfExpr is asOf for any SQL expression of the day.
+func asOfExpr(alias, day string) string {
+	return fmt.Sprintf("(%[1]s.valid_from <= %[2]s AND (%[1]s.valid_to IS NULL OR %[1]s.valid_to > %[2]s))", alias, day)
 }
 
 // propsJSON is the SQL of a layer's properties as one JSON object.
@@ -40,10 +47,11 @@ func (l *Layer) propsJSON() string {
 	return "json_build_object(" + strings.Join(parts, ", ") + ")"
 }
 
-// Query resolves a layer for reading: the analysis run for the profile and
-// day, and the equality filters as SQL conditions with parameters from $3.
-// It returns the FROM/WHERE clause and its arguments.
-func (s *Store) Query(ctx context.Context, layer string, p *Profile, at time.Time, equal map[string]string) (*Layer, string, []any, error) {
+// Query resolves a layer for reading: the analysis run for the profile,
+// day and scenario (0: the live boundaries), and the equality filters as
+// SQL conditions with parameters from $3. It returns the FROM/WHERE clause
+// and its arguments.
+func (s *Store) Query(ctx context.Context, layer string, p *Profile, at time.Time, scenario int64, equal map[string]string) (*Layer, string, []any, error) {
 	l, ok := LayerByName(layer)
 	if !ok {
 		return nil, "", nil, fmt.Errorf("unknown layer %q", layer)
@@ -57,11 +65,11 @@ func (s *Store) Query(ctx context.Context, layer string, p *Profile, at time.Tim
 	if at.IsZero() {
 		at = Today()
 	}
-	run, err := s.EnsureAnalysis(ctx, p, at)
+	run, err := s.EnsureScenarioAnalysis(ctx, p, at, scenario)
 	if err != nil {
 		return nil, "", nil, err
 	}
-	from, args := l.From(), []any{run, at}
+	from, args := l.From(scenario != 0), []any{run, at}
 	for name, v := range equal {
 		f, ok := l.Field(name)
 		if !ok {
@@ -76,7 +84,7 @@ func (s *Store) Query(ctx context.Context, layer string, p *Profile, at time.Tim
 // Export streams a layer as an RFC 7946 GeoJSON FeatureCollection or CSV.
 // Rows go from the database cursor to w; nothing is held in memory.
 func (s *Store) Export(ctx context.Context, w io.Writer, opt ExportOptions) (int, error) {
-	l, from, args, err := s.Query(ctx, opt.Layer, opt.Profile, opt.At, opt.Equal)
+	l, from, args, err := s.Query(ctx, opt.Layer, opt.Profile, opt.At, opt.Scenario, opt.Equal)
 	if err != nil {
 		return 0, fmt.Errorf("export: %w", err)
 	}

@@ -79,7 +79,7 @@ func quoteIdent(s string) string { return `"` + strings.ReplaceAll(s, `"`, `""`)
 // SQLite needs a file, so HTTP downloads build into a temp file and stream
 // it. Rows go from the PostGIS cursor straight into SQLite.
 func (s *Store) ExportGPKG(ctx context.Context, path string, opt ExportOptions) (int, error) {
-	l, from, args, err := s.Query(ctx, opt.Layer, opt.Profile, opt.At, opt.Equal)
+	l, from, args, err := s.Query(ctx, opt.Layer, opt.Profile, opt.At, opt.Scenario, opt.Equal)
 	if err != nil {
 		return 0, fmt.Errorf("export gpkg: %w", err)
 	}

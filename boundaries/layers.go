@@ -26,6 +26,7 @@ type Layer struct {
 	ID          string // SQL of the stable feature id
 	Geom        string // SQL of the geometry (EPSG:4326)
 	from        string // FROM/WHERE clause; $1 = run id, $2 = as-of date
+	scenario    string // the same over a scenario run's boundaries
 }
 
 var unitFields = []Field{
@@ -49,14 +50,20 @@ var unitFields = []Field{
 	{"provisional", "boolean", "the code is provisional", "u.provisional"},
 	{"valid_from", "date", "first day this version is valid", "u.valid_from"},
 	{"valid_to", "date", "first day this version is no longer valid (null = current)", "u.valid_to"},
-	{"version_id", "integer", "id of this version", "u.version_id"},
+	{"version_id", "integer", "id of this version (null for a unit a scenario proposes)", "u.version_id"},
+	{"proposed", "boolean", "the unit is proposed by the scenario (?scenario=), not a live version", "u.version_id IS NULL"},
 }
 
 func unitLayer(l Level, title string) Layer {
+	where := ` r ON r.run_id = $1 AND r.code = u.code
+			WHERE u.level = '` + string(l) + `' AND ` + asOf("u", 2)
 	return Layer{Name: l.Layer(), Title: title, Level: l, Fields: unitFields, ID: "u.code", Geom: "u.geom",
 		Description: title + " valid on the requested day, with the analysis under the requested profile",
-		from: `units u LEFT JOIN analysis_units r ON r.run_id = $1 AND r.code = u.code
-			WHERE u.level = '` + string(l) + `' AND ` + asOf("u", 2)}
+		from:        `units u LEFT JOIN analysis_units` + where,
+		// The run names its scenario, so the clause takes the same two
+		// parameters and every caller's own numbering still starts at $3.
+		scenario: `(` + scenarioUnits("(SELECT scenario_id FROM analysis_runs WHERE id = $1)", "$2") + `) u
+			LEFT JOIN analysis_units` + where}
 }
 
 // Layers is the registry of servable layers.
@@ -76,13 +83,15 @@ var Layers = []Layer{
 			{"households", "integer", "households of building points inside (when points are loaded)", "z.households"},
 			{"population", "integer", "population of building points inside", "z.population"},
 		},
-		from: `zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL`},
+		from:     `zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL`,
+		scenario: `zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL`},
 }
 
 type runKey struct {
 	profile     string
 	at          time.Time
 	dataVersion int64
+	scenario    int64
 }
 
 // LayerByName finds a layer of the registry.
@@ -107,13 +116,26 @@ func (l *Layer) Field(name string) (Field, bool) {
 
 // From is the layer's FROM … WHERE clause. It takes two parameters: $1 the
 // analysis run id (see EnsureAnalysis) and $2 the as-of date; callers
-// number their own parameters from $3 and add conditions with AND.
-func (l *Layer) From() string { return l.from }
+// number their own parameters from $3 and add conditions with AND. With
+// scenario, the run must be a scenario's (EnsureScenarioAnalysis) and the
+// units are the live ones with the scenario applied.
+func (l *Layer) From(scenario bool) string {
+	if scenario {
+		return l.scenario
+	}
+	return l.from
+}
 
 // EnsureAnalysis returns the run analysing the units valid on a day under
 // a profile, running the analysis if the units changed since the last run.
 // Tiles, OGC API, downloads and the API all read statuses through it.
 func (s *Store) EnsureAnalysis(ctx context.Context, p *Profile, at time.Time) (int64, error) {
+	return s.EnsureScenarioAnalysis(ctx, p, at, 0)
+}
+
+// EnsureScenarioAnalysis is EnsureAnalysis for the boundaries of a
+// scenario (0: the live ones). An unknown scenario is ErrNotFound.
+func (s *Store) EnsureScenarioAnalysis(ctx context.Context, p *Profile, at time.Time, scenario int64) (int64, error) {
 	if at.IsZero() {
 		at = Today()
 	}
@@ -123,34 +145,41 @@ func (s *Store) EnsureAnalysis(ctx context.Context, p *Profile, at time.Time) (i
 	if err != nil {
 		return 0, err
 	}
-	key := runKey{p.hash, at, dv}
+	key := runKey{p.hash, at, dv, scenario}
 	if id, ok := s.runs.Load(key); ok {
 		return id.(int64), nil
 	}
-	var id int64
-	err = s.Pool.QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
-		WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
-		ORDER BY r.id DESC LIMIT 1), 0)`, p.hash, at).Scan(&id)
-	if err != nil {
-		return 0, fmt.Errorf("find analysis run: %w", err)
-	}
-	if id != 0 {
-		s.runs.Store(key, id)
+	find := func() (int64, error) {
+		var id int64
+		err := s.Pool.QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
+			WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
+			  AND r.scenario_id IS NOT DISTINCT FROM nullif($3, 0)
+			ORDER BY r.id DESC LIMIT 1), 0)`, p.hash, at, scenario).Scan(&id)
+		if err != nil {
+			return 0, fmt.Errorf("find analysis run: %w", err)
+		}
 		return id, nil
+	}
+	id, err := find()
+	if err != nil || id != 0 {
+		if id != 0 {
+			s.runs.Store(key, id)
+		}
+		return id, err
 	}
 	// One analysis at a time per database: concurrent requests wait for
 	// the first and then find its run.
 	s.analyzeMu.Lock()
 	defer s.analyzeMu.Unlock()
-	if err := s.Pool.QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
-		WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
-		ORDER BY r.id DESC LIMIT 1), 0)`, p.hash, at).Scan(&id); err != nil {
-		return 0, fmt.Errorf("find analysis run: %w", err)
+	if id, err := find(); err != nil || id != 0 {
+		return id, err
 	}
-	if id != 0 {
-		return id, nil
+	if scenario != 0 {
+		if _, err := s.Scenario(ctx, scenario); err != nil {
+			return 0, err
+		}
 	}
-	a, err := s.Analyze(ctx, p, at)
+	a, err := s.analyze(ctx, p, at, scenario)
 	if err != nil {
 		return 0, err
 	}

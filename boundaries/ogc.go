@@ -119,6 +119,8 @@ type FeatureQuery struct {
 	Layer   string
 	Profile *Profile  // nil: the default profile
 	At      time.Time // zero: today
+	// Scenario reads the boundaries with a scenario applied (0: live).
+	Scenario int64
 	// Equal are property filters (?status=oversized): each value is read
 	// as the field's type, so parent_code=110101005 stays a string and
 	// households=3000 is a number.
@@ -212,7 +214,7 @@ func (s *Store) featureSQL(ctx context.Context, q *FeatureQuery) (*Layer, string
 	if q.ID != "" {
 		conds = append(conds, "("+l.ID+") = "+arg(q.ID, "text"))
 	}
-	_, from, args, err := s.Query(ctx, l.Name, q.Profile, q.At, nil)
+	_, from, args, err := s.Query(ctx, l.Name, q.Profile, q.At, q.Scenario, nil)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -357,8 +359,8 @@ type Extent struct {
 }
 
 // LayerExtent computes the extent of a layer on a day under a profile.
-func (s *Store) LayerExtent(ctx context.Context, layer string, p *Profile, at time.Time) (Extent, error) {
-	l, from, args, err := s.Query(ctx, layer, p, at, nil)
+func (s *Store) LayerExtent(ctx context.Context, layer string, p *Profile, at time.Time, scenario int64) (Extent, error) {
+	l, from, args, err := s.Query(ctx, layer, p, at, scenario, nil)
 	if err != nil {
 		return Extent{}, err
 	}

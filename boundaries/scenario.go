@@ -179,7 +179,9 @@ func (s *Store) CreateScenario(ctx context.Context, name, profile string, plan a
 			ON CONFLICT DO NOTHING`, id, removed); err != nil {
 			return fmt.Errorf("scenario %s: removed: %w", name, err)
 		}
-		if _, err := tx.Exec(ctx, `WITH su AS (SELECT ST_Union(geom) AS g FROM scenario_units WHERE scenario_id = $1)
+		// MATERIALIZED: fresh tables have no statistics and the planner
+		// would otherwise union the units once per live community.
+		if _, err := tx.Exec(ctx, `WITH su AS MATERIALIZED (SELECT ST_Union(geom) AS g FROM scenario_units WHERE scenario_id = $1)
 			INSERT INTO scenario_removed (scenario_id, code)
 			SELECT $1, u.code FROM units u, su
 			WHERE u.level = 'community' AND u.valid_to IS NULL
@@ -235,6 +237,37 @@ func (s *Store) Scenario(ctx context.Context, id int64) (*Scenario, error) {
 	return sc, nil
 }
 
+// ScenarioInfo is a scenario in a list: what it is and how much it changes.
+type ScenarioInfo struct {
+	ID        int64      `json:"id"`
+	Name      string     `json:"name"`
+	CreatedAt time.Time  `json:"created_at"`
+	Profile   string     `json:"profile"`
+	AdoptedAt *time.Time `json:"adopted_at"`
+	Approval  *string    `json:"approval"`
+	Units     int        `json:"units"`   // units it proposes
+	Removed   int        `json:"removed"` // live communities it merges away
+}
+
+// Scenarios lists the stored scenarios, newest first.
+func (s *Store) Scenarios(ctx context.Context) ([]ScenarioInfo, error) {
+	rows, err := s.Pool.Query(ctx, `SELECT id, name, created_at, profile, adopted_at, approval,
+			(SELECT count(*) FROM scenario_units WHERE scenario_id = s.id),
+			(SELECT count(*) FROM scenario_removed WHERE scenario_id = s.id)
+		FROM scenarios s ORDER BY id DESC`)
+	if err != nil {
+		return nil, fmt.Errorf("list scenarios: %w", err)
+	}
+	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (ScenarioInfo, error) {
+		var x ScenarioInfo
+		return x, r.Scan(&x.ID, &x.Name, &x.CreatedAt, &x.Profile, &x.AdoptedAt, &x.Approval, &x.Units, &x.Removed)
+	})
+	if err != nil {
+		return nil, fmt.Errorf("list scenarios: %w", err)
+	}
+	return out, nil
+}
+
 // ScenarioCheck is the analysis of one set of boundaries: communities per
 // status and zones per kind, city-wide, and each community's measures.
 type ScenarioCheck struct {
@@ -281,15 +314,8 @@ func (s *Store) AnalyzeScenario(ctx context.Context, id int64, p *Profile, at ti
 	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
 		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
 	}
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE scen_units ON COMMIT DROP AS
-		SELECT u.code, u.name, u.level, u.parent_code, u.households::bigint AS households, u.population::bigint AS population,
-			u.geom, u.area_m2, u.valid_from, u.valid_to FROM units u
-		WHERE `+asOf("u", 1)+` AND NOT (u.level = 'community' AND (u.code IN (SELECT code FROM scenario_units WHERE scenario_id = $2)
-			OR u.code IN (SELECT code FROM scenario_removed WHERE scenario_id = $2)))
-		UNION ALL
-		SELECT code, name, 'community', parent_code, households, population, geom, ST_Area(geom::geography), $1::date, NULL::date
-		FROM scenario_units WHERE scenario_id = $2`, at, id); err != nil {
-		return nil, fmt.Errorf("analyze scenario %s: units: %w", sc.Name, err)
+	if err := scenarioTable(ctx, tx, id, at); err != nil {
+		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
 	}
 	if res.Before, err = scenarioCheck(ctx, tx, p, at, "units"); err != nil {
 		return nil, fmt.Errorf("analyze scenario %s: live: %w", sc.Name, err)
@@ -298,6 +324,37 @@ func (s *Store) AnalyzeScenario(ctx context.Context, id int64, p *Profile, at ti
 		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
 	}
 	return res, nil
+}
+
+// scenarioUnits is the SQL of the boundaries a scenario proposes on a day:
+// the live unit versions less the communities it replaces or removes, plus
+// its own units (valid from that day, without a version id). scenario and
+// at are SQL expressions. Layers read scenarios through it and analyses
+// copy it into scen_units, so both see the same boundaries.
+func scenarioUnits(scenario, at string) string {
+	return `SELECT u.version_id, u.code, u.name, u.level, u.parent_code, u.kind, u.households, u.population,
+			u.provisional, u.geom, u.area_m2, u.valid_from, u.valid_to
+		FROM units u
+		WHERE ` + asOfExpr("u", at) + ` AND NOT (u.level = 'community' AND (
+			u.code IN (SELECT code FROM scenario_units WHERE scenario_id = ` + scenario + `)
+			OR u.code IN (SELECT code FROM scenario_removed WHERE scenario_id = ` + scenario + `)))
+		UNION ALL
+		SELECT NULL::bigint, x.code, x.name, x.level, x.parent_code,
+			-- a new code takes the kind (社区/村) of its street's communities
+			coalesce((SELECT k.kind FROM units k WHERE k.code = x.code ORDER BY k.valid_from DESC LIMIT 1),
+				(SELECT k.kind FROM units k WHERE k.parent_code = x.parent_code AND k.level = x.level AND k.valid_to IS NULL
+				 GROUP BY k.kind ORDER BY count(*) DESC, k.kind LIMIT 1)),
+			x.households, x.population, x.provisional, x.geom, x.area_m2, ` + at + `::date, NULL::date
+		FROM scenario_units x WHERE x.scenario_id = ` + scenario
+}
+
+// scenarioTable makes the temp table scen_units of a scenario's boundaries
+// on a day, for analyzeSQL.
+func scenarioTable(ctx context.Context, tx pgx.Tx, id int64, at time.Time) error {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE scen_units ON COMMIT DROP AS `+scenarioUnits("$1::bigint", "$2::date"), id, at); err != nil {
+		return fmt.Errorf("scenario %d: units: %w", id, err)
+	}
+	return nil
 }
 
 // scenarioCheck runs analyzeSQL on src and reads what it found, then drops

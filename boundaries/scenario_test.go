@@ -2,7 +2,9 @@ package boundaries_test
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
+	"math"
 	"strings"
 	"testing"
 
@@ -145,4 +147,166 @@ func TestScenarioFlow(t *testing.T) {
 	if _, err := s.AdoptScenario(ctx, rival.ID, "rival", vf.AddDate(0, 0, 1), boundaries.Actor{KeyName: "test"}); !errors.Is(err, boundaries.ErrStale) {
 		t.Fatalf("adopting a scenario made against replaced versions: %v", err)
 	}
+}
+
+// TestScenarioLayers reads the layers of a scenario made of the full demo
+// plan: the communities are the live ones with the plan applied, judged by
+// the scenario's own analysis run, while the live layers stay as they are.
+func TestScenarioLayers(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	dir := t.TempDir()
+	if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.LoadDemo(ctx, dir, nil); err != nil {
+		t.Fatal(err)
+	}
+	pl := planOf(t, s, boundaries.PlanOptions{All: true, Seed: 1})
+	sc, err := s.CreateScenario(ctx, "all", pl.Profile, boundaries.PlanSummary(pl, 0),
+		boundaries.PlanScenarioUnits(pl), boundaries.PlanMerged(pl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := boundaries.LoadProfile("beijing-2020")
+	if err != nil {
+		t.Fatal(err)
+	}
+	day := boundaries.Today()
+	a, err := s.AnalyzeScenario(ctx, sc.ID, p, day)
+	if err != nil {
+		t.Fatal(err)
+	}
+	type feature struct {
+		Properties struct {
+			Code     string  `json:"code"`
+			Status   string  `json:"status"`
+			Proposed bool    `json:"proposed"`
+			Version  *int64  `json:"version_id"`
+			Kind     *string `json:"kind"`
+		} `json:"properties"`
+	}
+	read := func(layer string, scenario int64) []feature {
+		t.Helper()
+		var b strings.Builder
+		if _, err := s.Export(ctx, &b, boundaries.ExportOptions{Layer: layer, Profile: p, At: day, Scenario: scenario}); err != nil {
+			t.Fatalf("export %s (scenario %d): %v", layer, scenario, err)
+		}
+		var fc struct{ Features []feature }
+		if err := json.Unmarshal([]byte(b.String()), &fc); err != nil {
+			t.Fatal(err)
+		}
+		return fc.Features
+	}
+	live, proposed := read("communities", 0), read("communities", sc.ID)
+	var nLive int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM units WHERE level = 'community' AND valid_to IS NULL`).Scan(&nLive); err != nil {
+		t.Fatal(err)
+	}
+	if len(live) != nLive {
+		t.Fatalf("live layer: %d communities, want %d", len(live), nLive)
+	}
+	// Live less the replaced and removed, plus the scenario's units.
+	replaced := 0
+	liveCodes := map[string]bool{}
+	for _, f := range live {
+		liveCodes[f.Properties.Code] = true
+		if f.Properties.Proposed {
+			t.Errorf("live layer: %s is marked proposed", f.Properties.Code)
+		}
+	}
+	for _, c := range sc.Codes {
+		if liveCodes[c] {
+			replaced++
+		}
+	}
+	if want := nLive - replaced - len(sc.Removed) + len(sc.Codes); len(proposed) != want {
+		t.Errorf("scenario layer: %d communities, want %d (live %d − replaced %d − removed %d + proposed %d)",
+			len(proposed), want, nLive, replaced, len(sc.Removed), len(sc.Codes))
+	}
+	statuses := map[string]int{}
+	inScenario := map[string]bool{}
+	for _, c := range sc.Codes {
+		inScenario[c] = true
+	}
+	nProposed := 0
+	for _, f := range proposed {
+		statuses[f.Properties.Status]++
+		if f.Properties.Proposed != inScenario[f.Properties.Code] {
+			t.Errorf("%s: proposed = %v", f.Properties.Code, f.Properties.Proposed)
+		}
+		if f.Properties.Proposed {
+			nProposed++
+			if f.Properties.Version != nil || f.Properties.Kind == nil {
+				t.Errorf("%s: version %v, kind %v (want no version and its street's kind)", f.Properties.Code, f.Properties.Version, f.Properties.Kind)
+			}
+		}
+	}
+	t.Logf("live %d communities, scenario %d (%d proposed, %d replaced, %d removed), statuses %v", nLive, len(proposed), nProposed, replaced, len(sc.Removed), statuses)
+	if nProposed != len(sc.Codes) {
+		t.Errorf("%d proposed units in the layer, scenario has %d", nProposed, len(sc.Codes))
+	}
+	// The layer's statuses are the scenario analysis's "after".
+	for _, st := range []string{"undersized", "normal", "oversized"} {
+		if statuses[st] != a.After.Statuses[st] {
+			t.Errorf("%s: layer %d, scenario analysis %d", st, statuses[st], a.After.Statuses[st])
+		}
+	}
+	if a.After.Statuses["oversized"] != 0 || a.Before.Statuses["oversized"] == 0 {
+		t.Errorf("oversized before %d, after %d", a.Before.Statuses["oversized"], a.After.Statuses["oversized"])
+	}
+	zones := 0
+	for _, n := range a.After.Zones {
+		zones += n
+	}
+	if z := read("zones", sc.ID); len(z) != zones {
+		t.Errorf("scenario zones layer: %d, scenario analysis %d", len(z), zones)
+	}
+	// A tile over the whole city differs between live and scenario.
+	for _, l := range []string{"communities"} {
+		layer, _ := boundaries.LayerByName(l)
+		runLive, err := s.EnsureAnalysis(ctx, p, day)
+		if err != nil {
+			t.Fatal(err)
+		}
+		runScen, err := s.EnsureScenarioAnalysis(ctx, p, day, sc.ID)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if runLive == runScen {
+			t.Fatal("scenario and live share an analysis run")
+		}
+		ext, err := s.LayerExtent(ctx, l, p, day, sc.ID)
+		if err != nil || ext.BBox == nil {
+			t.Fatalf("extent: %v %v", ext, err)
+		}
+		bb := *ext.BBox
+		z, x, y := tileOf((bb[0]+bb[2])/2, (bb[1]+bb[3])/2, 10)
+		tl, err := s.Tile(ctx, layer, runLive, false, day, z, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ts, err := s.Tile(ctx, layer, runScen, true, day, z, x, y)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(tl) == 0 || len(ts) == 0 || string(tl) == string(ts) {
+			t.Errorf("tile %d/%d/%d: live %d bytes, scenario %d bytes, equal %v", z, x, y, len(tl), len(ts), string(tl) == string(ts))
+		}
+	}
+	if _, err := s.EnsureScenarioAnalysis(ctx, p, day, sc.ID+100); !errors.Is(err, boundaries.ErrNotFound) {
+		t.Errorf("unknown scenario: %v, want ErrNotFound", err)
+	}
+	if list, err := s.Scenarios(ctx); err != nil || len(list) != 1 || list[0].Units != len(sc.Codes) || list[0].Removed != len(sc.Removed) {
+		t.Errorf("Scenarios = %+v, %v", list, err)
+	}
+}
+
+// tileOf is the tile of zoom z holding a lon/lat point.
+func tileOf(lon, lat float64, z int) (int, int, int) {
+	n := math.Exp2(float64(z))
+	x := int((lon + 180) / 360 * n)
+	r := lat * math.Pi / 180
+	y := int((1 - math.Log(math.Tan(r)+1/math.Cos(r))/math.Pi) / 2 * n)
+	return z, x, y
 }

@@ -102,7 +102,7 @@ func TileFields(l *Layer) []TileField {
 // zoom can show (per-feature ST_Simplify would move shared edges
 // differently for each neighbour). ST_AsMVTGeom then quantises to the same
 // 4096 grid, clips to the buffer and removes collinear points.
-func TileSQL(l *Layer) string {
+func TileSQL(l *Layer, scenario bool) string {
 	var cols []string
 	for _, f := range TileFields(l) {
 		cols = append(cols, f.expr+" AS "+pgx.Identifier{f.Name}.Sanitize())
@@ -116,7 +116,7 @@ func TileSQL(l *Layer) string {
 	FROM %[7]s
 		AND %[3]s && ST_Transform(ST_TileEnvelope($3::int, $4::int, $5::int, margin => %[8]g), 4326)
 ) t WHERE t.geom IS NOT NULL`, l.Name, TileExtent, l.Geom, -webMercatorHalf, TileBuffer,
-		strings.Join(cols, ",\n\t\t"), l.From(), margin)
+		strings.Join(cols, ",\n\t\t"), l.From(scenario), margin)
 }
 
 // TileGrid is the pixel size of zoom z in EPSG:3857 metres: the grid
@@ -139,9 +139,10 @@ func TileArgs(run int64, at time.Time, z, x, y int) []any {
 	return []any{run, at, z, x, y, TileGrid(z)}
 }
 
-// Tile encodes one vector tile of a layer for an analysis run and day. An
-// empty tile (nothing there, or a zoom below the layer's minimum) is nil.
-func (s *Store) Tile(ctx context.Context, l *Layer, run int64, at time.Time, z, x, y int) ([]byte, error) {
+// Tile encodes one vector tile of a layer for an analysis run and day;
+// scenario says the run is a scenario's (see Layer.From). An empty tile
+// (nothing there, or a zoom below the layer's minimum) is nil.
+func (s *Store) Tile(ctx context.Context, l *Layer, run int64, scenario bool, at time.Time, z, x, y int) ([]byte, error) {
 	if !ValidTile(z, x, y) {
 		return nil, fmt.Errorf("tile %d/%d/%d: outside the grid", z, x, y)
 	}
@@ -149,7 +150,7 @@ func (s *Store) Tile(ctx context.Context, l *Layer, run int64, at time.Time, z, 
 		return nil, nil
 	}
 	var b []byte
-	if err := s.Pool.QueryRow(ctx, tileSQL(l), TileArgs(run, at, z, x, y)...).Scan(&b); err != nil {
+	if err := s.Pool.QueryRow(ctx, tileSQL(l, scenario), TileArgs(run, at, z, x, y)...).Scan(&b); err != nil {
 		return nil, fmt.Errorf("tile %s/%d/%d/%d: %w", l.Name, z, x, y, err)
 	}
 	if len(b) == 0 {
@@ -158,20 +159,25 @@ func (s *Store) Tile(ctx context.Context, l *Layer, run int64, at time.Time, z, 
 	return b, nil
 }
 
-// tileSQLs caches TileSQL per layer; the registry is fixed at start.
-var tileSQLs = func() map[string]string {
-	m := map[string]string{}
+// tileSQLs caches TileSQL per layer, live and scenario; the registry is
+// fixed at start.
+var tileSQLs = func() map[string][2]string {
+	m := map[string][2]string{}
 	for i := range Layers {
-		m[Layers[i].Name] = TileSQL(&Layers[i])
+		m[Layers[i].Name] = [2]string{TileSQL(&Layers[i], false), TileSQL(&Layers[i], true)}
 	}
 	return m
 }()
 
-func tileSQL(l *Layer) string {
-	if q, ok := tileSQLs[l.Name]; ok {
-		return q
+func tileSQL(l *Layer, scenario bool) string {
+	q, ok := tileSQLs[l.Name]
+	if !ok {
+		return TileSQL(l, scenario)
 	}
-	return TileSQL(l)
+	if scenario {
+		return q[1]
+	}
+	return q[0]
 }
 
 // Extent is the bounding box [west, south, east, north] of the units valid

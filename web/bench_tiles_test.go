@@ -159,7 +159,7 @@ func BenchmarkTilesCold(b *testing.B) {
 				b.Fatalf("-benchtime %dx asks for more than the %d distinct tiles", b.N, len(tb.tiles))
 			}
 			l, _ := boundaries.LayerByName(layer)
-			sql := boundaries.TileSQL(l)
+			sql := boundaries.TileSQL(l, false)
 			var httpTime, sqlTime time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -209,7 +209,7 @@ func BenchmarkTileEncodeOrb(b *testing.B) {
 	}
 	l, _ := boundaries.LayerByName("communities")
 	b.Run("st_asmvt", func(b *testing.B) {
-		sql := boundaries.TileSQL(l)
+		sql := boundaries.TileSQL(l, false)
 		for i := 0; i < b.N; i++ {
 			t := tb.tiles[i%len(tb.tiles)]
 			var raw []byte
@@ -220,7 +220,7 @@ func BenchmarkTileEncodeOrb(b *testing.B) {
 	})
 	b.Run("orb", func(b *testing.B) {
 		q := `SELECT ST_AsBinary(u.geom), u.code, u.name, coalesce(r.households, u.households)::bigint, coalesce(r.status, 'unknown')
-			FROM ` + l.From() + ` AND u.geom && ST_Transform(ST_TileEnvelope($3::int, $4::int, $5::int, margin => 0.015625), 4326)`
+			FROM ` + l.From(false) + ` AND u.geom && ST_Transform(ST_TileEnvelope($3::int, $4::int, $5::int, margin => 0.015625), 4326)`
 		for i := 0; i < b.N; i++ {
 			t := tb.tiles[i%len(tb.tiles)]
 			rows, err := tb.store.Pool.Query(ctx, q, run, boundaries.Today(), t[0], t[1], t[2])

@@ -37,7 +37,7 @@ func (s *Server) download(c echo.Context) error {
 	if !ok || !known {
 		return ogcNotFound(fmt.Sprintf("no download %q (want {districts,streets,communities,zones}.{geojson,gpkg,csv})", file))
 	}
-	if err := ogcCheckParams(c, []string{"at", "datetime", "profile", "geometry"}, l); err != nil {
+	if err := ogcCheckParams(c, append([]string{"geometry"}, ogcViewParams...), l); err != nil {
 		return err
 	}
 	opt := boundaries.ExportOptions{Layer: l.Name, Format: ext}
@@ -46,6 +46,9 @@ func (s *Server) download(c echo.Context) error {
 		return err
 	}
 	if opt.At, err = ogcDay(c); err != nil {
+		return err
+	}
+	if opt.Scenario, err = scenarioParam(c); err != nil {
 		return err
 	}
 	switch g := c.QueryParam("geometry"); {
@@ -67,7 +70,11 @@ func (s *Server) download(c echo.Context) error {
 	}
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, ctype)
-	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s-%s.%s"`, l.Name, opt.At.Format("2006-01-02"), ext))
+	fname := l.Name + "-" + opt.At.Format("2006-01-02")
+	if opt.Scenario != 0 {
+		fname += fmt.Sprintf("-scenario-%d", opt.Scenario)
+	}
+	h.Set(echo.HeaderContentDisposition, fmt.Sprintf(`attachment; filename="%s.%s"`, fname, ext))
 	ctx := c.Request().Context()
 	if ext != "gpkg" {
 		// Export writes through a buffer: a failure before the first 64 KiB

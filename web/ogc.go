@@ -54,9 +54,38 @@ var ogcConformance = []string{
 	"http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 }
 
+// ogcViewParams choose what the collections show: the profile, the day
+// and a scenario's boundaries instead of the live ones. Every route takes
+// them and links carry them, so a client connected to /ogc?scenario=3
+// (GDAL and QGIS keep the connection URL's query) stays on that scenario.
+var ogcViewParams = []string{"profile", "at", "datetime", "scenario"}
+
 // ogcItemsParams are the items parameters other than the queryables.
-var ogcItemsParams = []string{"f", "limit", "offset", "bbox", "bbox-crs", "crs", "datetime", "at", "profile",
-	"filter", "filter-lang", "filter-crs"}
+var ogcItemsParams = append([]string{"f", "limit", "offset", "bbox", "bbox-crs", "crs",
+	"filter", "filter-lang", "filter-crs"}, ogcViewParams...)
+
+// ogcParams are the format parameter, the view parameters and extra.
+func ogcParams(extra ...string) []string {
+	return append(append([]string{"f"}, ogcViewParams...), extra...)
+}
+
+// ogcCarry adds the request's view parameters to a link.
+func ogcCarry(c echo.Context, href string) string {
+	q := url.Values{}
+	for _, k := range ogcViewParams {
+		if v := c.QueryParam(k); v != "" {
+			q.Set(k, v)
+		}
+	}
+	if len(q) == 0 {
+		return href
+	}
+	sep := "?"
+	if strings.Contains(href, "?") {
+		sep = "&"
+	}
+	return href + sep + q.Encode()
+}
 
 type ogcLink struct {
 	Href  string `json:"href"`
@@ -242,7 +271,7 @@ func ogcCheckParams(c echo.Context, allowed []string, l *boundaries.Layer) error
 }
 
 func (s *Server) ogcLanding(c echo.Context) error {
-	if err := ogcCheckParams(c, []string{"f"}, nil); err != nil {
+	if err := ogcCheckParams(c, ogcParams(), nil); err != nil {
 		return err
 	}
 	f, err := ogcFormat(c)
@@ -251,10 +280,10 @@ func (s *Server) ogcLanding(c echo.Context) error {
 	}
 	b := ogcBase(c)
 	links := append(ogcSelfLinks(c, b, f, ogcJSON),
-		ogcLink{Href: b + "/api", Rel: "service-desc", Type: ogcOpenAPIType, Title: "the API definition (OpenAPI 3.0)"},
-		ogcLink{Href: b + "/api?f=html", Rel: "service-doc", Type: ogcHTML, Title: "the API documentation"},
-		ogcLink{Href: b + "/conformance", Rel: "conformance", Type: ogcJSON, Title: "conformance classes"},
-		ogcLink{Href: b + "/collections", Rel: "data", Type: ogcJSON, Title: "the collections"},
+		ogcLink{Href: ogcCarry(c, b+"/api"), Rel: "service-desc", Type: ogcOpenAPIType, Title: "the API definition (OpenAPI 3.0)"},
+		ogcLink{Href: ogcCarry(c, b+"/api?f=html"), Rel: "service-doc", Type: ogcHTML, Title: "the API documentation"},
+		ogcLink{Href: ogcCarry(c, b+"/conformance"), Rel: "conformance", Type: ogcJSON, Title: "conformance classes"},
+		ogcLink{Href: ogcCarry(c, b+"/collections"), Rel: "data", Type: ogcJSON, Title: "the collections"},
 	)
 	doc := map[string]any{
 		"title":       "jiedao — streets and communities",
@@ -265,7 +294,7 @@ func (s *Server) ogcLanding(c echo.Context) error {
 }
 
 func (s *Server) ogcConformance(c echo.Context) error {
-	if err := ogcCheckParams(c, []string{"f"}, nil); err != nil {
+	if err := ogcCheckParams(c, ogcParams(), nil); err != nil {
 		return err
 	}
 	f, err := ogcFormat(c)
@@ -294,15 +323,15 @@ func (s *Server) ogcCollectionDoc(c echo.Context, l *boundaries.Layer, f string,
 	if self {
 		links = ogcSelfLinks(c, path, f, ogcJSON)
 	} else {
-		links = []ogcLink{{Href: path, Rel: "self", Type: ogcJSON, Title: l.Title}}
+		links = []ogcLink{{Href: ogcCarry(c, path), Rel: "self", Type: ogcJSON, Title: l.Title}}
 	}
 	links = append(links,
-		ogcLink{Href: path + "/items", Rel: "items", Type: ogcGeoJSON, Title: l.Title + " as GeoJSON"},
-		ogcLink{Href: path + "/items?f=html", Rel: "items", Type: ogcHTML, Title: l.Title + " as HTML"},
-		ogcLink{Href: path + "/queryables", Rel: "http://www.opengis.net/def/rel/ogc/1.0/queryables", Type: ogcSchemaType, Title: "queryables"},
-		ogcLink{Href: "/download/" + l.Name + ".geojson", Rel: "enclosure", Type: ogcGeoJSON, Title: "download as GeoJSON"},
-		ogcLink{Href: "/download/" + l.Name + ".gpkg", Rel: "enclosure", Type: "application/geopackage+sqlite3", Title: "download as GeoPackage"},
-		ogcLink{Href: "/download/" + l.Name + ".csv", Rel: "enclosure", Type: "text/csv", Title: "download as CSV"},
+		ogcLink{Href: ogcCarry(c, path+"/items"), Rel: "items", Type: ogcGeoJSON, Title: l.Title + " as GeoJSON"},
+		ogcLink{Href: ogcCarry(c, path+"/items?f=html"), Rel: "items", Type: ogcHTML, Title: l.Title + " as HTML"},
+		ogcLink{Href: ogcCarry(c, path+"/queryables"), Rel: "http://www.opengis.net/def/rel/ogc/1.0/queryables", Type: ogcSchemaType, Title: "queryables"},
+		ogcLink{Href: ogcCarry(c, "/download/"+l.Name+".geojson"), Rel: "enclosure", Type: ogcGeoJSON, Title: "download as GeoJSON"},
+		ogcLink{Href: ogcCarry(c, "/download/"+l.Name+".gpkg"), Rel: "enclosure", Type: "application/geopackage+sqlite3", Title: "download as GeoPackage"},
+		ogcLink{Href: ogcCarry(c, "/download/"+l.Name+".csv"), Rel: "enclosure", Type: "text/csv", Title: "download as CSV"},
 	)
 	p, err := s.profile(c)
 	if err != nil {
@@ -312,7 +341,11 @@ func (s *Server) ogcCollectionDoc(c echo.Context, l *boundaries.Layer, f string,
 	if err != nil {
 		return nil, err
 	}
-	ext, err := s.store.LayerExtent(c.Request().Context(), l.Name, p, day)
+	scenario, err := scenarioParam(c)
+	if err != nil {
+		return nil, err
+	}
+	ext, err := s.store.LayerExtent(c.Request().Context(), l.Name, p, day, scenario)
 	if err != nil {
 		return nil, err
 	}
@@ -331,7 +364,7 @@ func (s *Server) ogcCollectionDoc(c echo.Context, l *boundaries.Layer, f string,
 }
 
 func (s *Server) ogcCollections(c echo.Context) error {
-	if err := ogcCheckParams(c, []string{"f", "profile", "at", "datetime"}, nil); err != nil {
+	if err := ogcCheckParams(c, ogcParams(), nil); err != nil {
 		return err
 	}
 	f, err := ogcFormat(c)
@@ -366,7 +399,7 @@ func (s *Server) ogcCollection(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := ogcCheckParams(c, []string{"f", "profile", "at", "datetime"}, nil); err != nil {
+	if err := ogcCheckParams(c, ogcParams(), nil); err != nil {
 		return err
 	}
 	f, err := ogcFormat(c)
@@ -385,7 +418,7 @@ func (s *Server) ogcQueryables(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := ogcCheckParams(c, []string{"f"}, nil); err != nil {
+	if err := ogcCheckParams(c, ogcParams(), nil); err != nil {
 		return err
 	}
 	f, err := ogcFormat(c)
@@ -449,6 +482,9 @@ func (s *Server) ogcFeatureQuery(c echo.Context, l *boundaries.Layer, items bool
 		return q, err
 	}
 	if q.At, err = ogcDay(c); err != nil {
+		return q, err
+	}
+	if q.Scenario, err = scenarioParam(c); err != nil {
 		return q, err
 	}
 	if q.CRS, err = ogcCRSParam(c, "crs"); err != nil {
@@ -576,7 +612,7 @@ func (s *Server) ogcItem(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := ogcCheckParams(c, []string{"f", "crs", "profile", "at", "datetime"}, nil); err != nil {
+	if err := ogcCheckParams(c, ogcParams("crs"), nil); err != nil {
 		return err
 	}
 	f, err := ogcFormat(c)
@@ -731,6 +767,8 @@ func ogcOpenAPI(base string) map[string]any {
 			map[string]any{"type": "string", "enum": boundaries.ProfileNames()}, false),
 		param("datetime", "query", "the boundaries valid on this date or instant (intervals are not supported); default today", str, false),
 		param("at", "query", "same as datetime, YYYY-MM-DD", map[string]any{"type": "string", "format": "date"}, false),
+		param("scenario", "query", "id of a stored scenario (GET /api/v1/scenarios): the boundaries with the scenario applied, judged by its own analysis; proposed units have proposed=true and no version_id",
+			map[string]any{"type": "integer", "minimum": 1}, false),
 	}
 	items := append([]any{collection,
 		param("limit", "query", "features per page (default 100, larger than 10000 is clamped)",

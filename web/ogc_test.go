@@ -207,7 +207,7 @@ func TestOGCFilters(t *testing.T) {
 	count := func(where string, args ...any) int {
 		var n int
 		l, _ := boundaries.LayerByName("communities")
-		_, from, a, err := store.Query(ctx, "communities", nil, boundaries.Today(), nil)
+		_, from, a, err := store.Query(ctx, "communities", nil, boundaries.Today(), 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -424,7 +424,7 @@ func ogcReadGPKG(t *testing.T, path, table string) map[string][2]string {
 func ogcDBCommunities(t *testing.T, store *boundaries.Store) map[string][2]string {
 	t.Helper()
 	ctx := context.Background()
-	_, from, args, err := store.Query(ctx, "communities", nil, boundaries.Today(), nil)
+	_, from, args, err := store.Query(ctx, "communities", nil, boundaries.Today(), 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}

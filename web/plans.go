@@ -22,6 +22,8 @@ func (s *Server) routesPlans(e *echo.Echo) {
 	e.POST("/api/v1/plans", s.postPlan)
 	e.GET("/api/v1/plans/:id", s.getPlan)
 	e.POST("/api/v1/scenarios", s.postScenario)
+	e.GET("/api/v1/scenarios", s.listScenarios)
+	e.GET("/api/v1/scenarios/:id", s.getScenario)
 	e.GET("/api/v1/scenarios/:id/diff", s.scenarioDiff)
 	e.POST("/api/v1/scenarios/:id/adopt", s.adoptScenario)
 }
@@ -136,8 +138,55 @@ func (s *Server) postScenario(c echo.Context) error {
 	if err != nil {
 		return apiError(err)
 	}
-	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/scenarios/%d/diff", sc.ID))
+	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/scenarios/%d", sc.ID))
 	return c.JSON(http.StatusCreated, sc)
+}
+
+// scenarioLinks are where a scenario can be seen: its diff, the map with
+// the live and proposed boundaries side by side, and its layers as tiles,
+// OGC API collections and downloads.
+func scenarioLinks(id int64) map[string]string {
+	q := fmt.Sprintf("?scenario=%d", id)
+	return map[string]string{
+		"self":     fmt.Sprintf("/api/v1/scenarios/%d", id),
+		"diff":     fmt.Sprintf("/api/v1/scenarios/%d/diff", id),
+		"adopt":    fmt.Sprintf("/api/v1/scenarios/%d/adopt", id),
+		"map":      "/map" + q,
+		"style":    "/tiles/style.json" + q,
+		"ogc":      "/ogc" + q,
+		"download": "/download/communities.geojson" + q,
+	}
+}
+
+func (s *Server) listScenarios(c echo.Context) error {
+	list, err := s.store.Scenarios(c.Request().Context())
+	if err != nil {
+		return apiError(err)
+	}
+	type item struct {
+		boundaries.ScenarioInfo
+		Links map[string]string `json:"links"`
+	}
+	out := make([]item, 0, len(list))
+	for _, x := range list {
+		out = append(out, item{x, scenarioLinks(x.ID)})
+	}
+	return c.JSON(http.StatusOK, map[string]any{"scenarios": out})
+}
+
+func (s *Server) getScenario(c echo.Context) error {
+	id, err := pathID(c)
+	if err != nil {
+		return err
+	}
+	sc, err := s.store.Scenario(c.Request().Context(), id)
+	if err != nil {
+		return apiError(err)
+	}
+	return c.JSON(http.StatusOK, struct {
+		*boundaries.Scenario
+		Links map[string]string `json:"links"`
+	}{sc, scenarioLinks(id)})
 }
 
 func (s *Server) scenarioDiff(c echo.Context) error {

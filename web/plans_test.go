@@ -2,6 +2,8 @@ package web
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -61,6 +63,7 @@ func TestPlansScenarioAPI(t *testing.T) {
 	if news == 0 {
 		t.Fatalf("diff lists no new part: %+v", d.Rows)
 	}
+	scenarioLayers(t, url, store, sc, big, news)
 	adopt := `{"approval":"京政函〔2026〕8号","valid_from":"` + boundaries.Today().AddDate(0, 0, 1).Format("2006-01-02") + `"}`
 	adoptURL := url + "/api/v1/scenarios/" + idStr(sc.ID) + "/adopt"
 	wantStatus(t, call(t, "POST", adoptURL, "", strings.NewReader(adopt), nil, nil), http.StatusUnauthorized)
@@ -80,3 +83,137 @@ func TestPlansScenarioAPI(t *testing.T) {
 }
 
 func idStr(n int64) string { return strconv.FormatInt(n, 10) }
+
+// scenarioLayers checks a scenario over HTTP before it is adopted: listed
+// and read with its links, served as tiles, OGC API items (also to GDAL)
+// and downloads with ?scenario=, while the same requests without it still
+// show the live boundaries.
+func scenarioLayers(t *testing.T, url string, store *boundaries.Store, sc boundaries.Scenario, big string, news int) {
+	t.Helper()
+	var list struct {
+		Scenarios []struct {
+			boundaries.ScenarioInfo
+			Links map[string]string `json:"links"`
+		} `json:"scenarios"`
+	}
+	wantStatus(t, call(t, "GET", url+"/api/v1/scenarios", "", nil, nil, &list), http.StatusOK)
+	if len(list.Scenarios) != 1 || list.Scenarios[0].ID != sc.ID || list.Scenarios[0].Units != len(sc.Codes) ||
+		list.Scenarios[0].Links["map"] != "/map?scenario="+idStr(sc.ID) {
+		t.Fatalf("scenario list: %+v", list)
+	}
+	var one boundaries.Scenario
+	wantStatus(t, call(t, "GET", url+"/api/v1/scenarios/"+idStr(sc.ID), "", nil, nil, &one), http.StatusOK)
+	if one.Name != sc.Name || len(one.Codes) != len(sc.Codes) {
+		t.Fatalf("GET scenario: %+v", one)
+	}
+	wantStatus(t, call(t, "GET", url+"/api/v1/scenarios/999999", "", nil, nil, nil), http.StatusNotFound)
+
+	// The split community's items: live it is one oversized unit; in the
+	// scenario it is gone or smaller and its parts are proposed.
+	q := "?scenario=" + idStr(sc.ID)
+	type fc struct {
+		NumberMatched int `json:"numberMatched"`
+		Features      []struct {
+			Properties map[string]any `json:"properties"`
+		} `json:"features"`
+	}
+	var live, scen fc
+	if code, _ := ogcGet(t, url+"/ogc/collections/communities/items?limit=1000", &live); code != 200 {
+		t.Fatalf("live items: %d", code)
+	}
+	if code, _ := ogcGet(t, url+"/ogc/collections/communities/items"+q+"&limit=1000", &scen); code != 200 {
+		t.Fatalf("scenario items: %d", code)
+	}
+	proposed := map[string]bool{}
+	for _, f := range scen.Features {
+		if f.Properties["proposed"] == true {
+			proposed[f.Properties["code"].(string)] = true
+		}
+		if f.Properties["status"] == "oversized" && f.Properties["code"] == big {
+			t.Errorf("%s is still oversized in the scenario", big)
+		}
+	}
+	for _, f := range live.Features {
+		if f.Properties["proposed"] == true {
+			t.Errorf("live item %v is proposed", f.Properties["code"])
+		}
+	}
+	if len(proposed) != len(sc.Codes) || scen.NumberMatched != live.NumberMatched-len(sc.Removed)+news {
+		t.Errorf("scenario items: %d matched (%d proposed), live %d, scenario adds %d and removes %d",
+			scen.NumberMatched, len(proposed), live.NumberMatched, news, len(sc.Removed))
+	}
+	var col struct {
+		Links []ogcLink `json:"links"`
+	}
+	ogcGet(t, url+"/ogc/collections/communities"+q, &col)
+	if h := ogcHref(col.Links, "items"); !strings.Contains(h, "scenario="+idStr(sc.ID)) {
+		t.Errorf("collection items link %q does not carry the scenario", h)
+	}
+	if code, _ := ogcGet(t, url+"/ogc/collections/communities/items?scenario=999999", nil); code != http.StatusNotFound {
+		t.Errorf("unknown scenario: %d, want 404", code)
+	}
+	if code, _ := ogcGet(t, url+"/ogc/collections/communities/items?scenario=abc", nil); code != http.StatusBadRequest {
+		t.Errorf("scenario=abc: %d, want 400", code)
+	}
+
+	// Tiles: the tile over the split community shows its parts.
+	var lon, lat float64
+	if err := store.Pool.QueryRow(context.Background(), `SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM units
+		WHERE code = $1 AND valid_to IS NULL) x`, big).Scan(&lon, &lat); err != nil {
+		t.Fatal(err)
+	}
+	x, y := lonLatTile(lon, lat, 14)
+	codes := func(fs []*tileFeature) map[string]bool {
+		m := map[string]bool{}
+		for _, f := range fs {
+			m[f.str("code")] = true
+		}
+		return m
+	}
+	lt, st := codes(tileFeatures(t, url, "communities", 14, x, y, "")), codes(tileFeatures(t, url, "communities", 14, x, y, q))
+	if !lt[big] {
+		t.Errorf("live tile 14/%d/%d lacks %s", x, y, big)
+	}
+	parts := 0
+	for c := range st {
+		if proposed[c] {
+			parts++
+		}
+	}
+	if parts == 0 {
+		t.Errorf("scenario tile 14/%d/%d shows no proposed unit: %v", x, y, st)
+	}
+	if res, _ := tileGet(t, fmt.Sprintf("%s/tiles/communities/14/%d/%d.mvt?scenario=999999", url, x, y)); res.StatusCode != http.StatusNotFound {
+		t.Errorf("tile of an unknown scenario: %d, want 404", res.StatusCode)
+	}
+	var tj TileJSON
+	if code, _ := ogcGet(t, url+"/tiles/communities.json"+q, &tj); code != 200 || !strings.HasSuffix(tj.Tiles[0], q) {
+		t.Errorf("TileJSON of the scenario: %d %v", code, tj.Tiles)
+	}
+
+	// Download and GDAL: the scenario's communities, with the proposed units.
+	res, b := tileGet(t, url+"/download/communities.geojson"+q)
+	var dl fc
+	if err := json.Unmarshal(b, &dl); err != nil {
+		t.Fatalf("download: %v", err)
+	}
+	np := 0
+	for _, f := range dl.Features {
+		if f.Properties["proposed"] == true {
+			np++
+		}
+	}
+	if res.StatusCode != 200 || !strings.Contains(res.Header.Get("Content-Disposition"), "scenario-"+idStr(sc.ID)) ||
+		np != len(sc.Codes) || len(dl.Features) != scen.NumberMatched {
+		t.Errorf("download: %d %q, %d features, %d proposed", res.StatusCode, res.Header.Get("Content-Disposition"), len(dl.Features), np)
+	}
+	// GDAL keeps the connection URL's query on every request it makes.
+	if scen.NumberMatched == live.NumberMatched {
+		t.Fatalf("scenario and live have the same count (%d): the GDAL check would prove nothing", live.NumberMatched)
+	}
+	ogrinfo := ogcTool(t, "ogrinfo")
+	out := ogcRun(t, ogrinfo, "-ro", "-so", "OAPIF:"+url+"/ogc"+q, "communities")
+	if !strings.Contains(out, fmt.Sprintf("Feature Count: %d", scen.NumberMatched)) {
+		t.Errorf("ogrinfo on the scenario: want Feature Count: %d\n%s", scen.NumberMatched, out)
+	}
+}

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -111,23 +112,19 @@ func at(c echo.Context, param string) (time.Time, error) {
 	return t, nil
 }
 
-// source resolves a layer with ?profile= and ?at= and makes sure the
-// analysis for them exists: what tiles, OGC API, downloads and the API
-// need to read a layer through Layer.From().
-func (s *Server) source(c echo.Context, layer string) (*boundaries.Layer, int64, time.Time, error) {
-	l, ok := boundaries.LayerByName(layer)
-	if !ok {
-		return nil, 0, time.Time{}, echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("unknown layer %q", layer))
+// scenarioParam resolves ?scenario=ID: the boundaries of a stored
+// scenario instead of the live ones (0 when absent). Whether the scenario
+// exists is known when its analysis run is looked up (404 then).
+func scenarioParam(c echo.Context) (int64, error) {
+	v := c.QueryParam("scenario")
+	if v == "" {
+		return 0, nil
 	}
-	p, day, err := s.profileAt(c)
-	if err != nil {
-		return nil, 0, time.Time{}, err
+	id, err := strconv.ParseInt(v, 10, 64)
+	if err != nil || id < 1 {
+		return 0, badRequest("scenario", fmt.Sprintf("%q is not a scenario id (a positive integer, see GET /api/v1/scenarios)", v))
 	}
-	run, err := s.store.EnsureAnalysis(c.Request().Context(), p, day)
-	if err != nil {
-		return nil, 0, time.Time{}, err
-	}
-	return l, run, day, nil
+	return id, nil
 }
 
 // badRequest is a 400 naming the parameter.
@@ -177,6 +174,9 @@ func errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
 	}
+	// Domain errors (not found, conflict, invalid) get their status
+	// wherever they come from.
+	err = apiError(err)
 	code := http.StatusInternalServerError
 	msg := "internal error"
 	var he *echo.HTTPError

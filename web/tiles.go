@@ -114,10 +114,12 @@ type tileKey struct {
 	profile string
 	at      string
 	version int64
+	// scenario is 0 for the live boundaries.
+	scenario int64
 }
 
 func (k tileKey) etag() string {
-	h := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%d/%d/%d|%s|%s|%d", tileFormat, k.layer, k.z, k.x, k.y, k.profile, k.at, k.version))
+	h := sha256.Sum256(fmt.Appendf(nil, "%s|%s|%d/%d/%d|%s|%s|%d|%d", tileFormat, k.layer, k.z, k.x, k.y, k.profile, k.at, k.version, k.scenario))
 	return hex.EncodeToString(h[:12])
 }
 
@@ -175,12 +177,16 @@ func (ts *tileState) getTile(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	scenario, err := scenarioParam(c)
+	if err != nil {
+		return err
+	}
 	ctx := c.Request().Context()
 	ver, err := s.store.CurrentDataVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("tile: data version: %w", err)
 	}
-	key := tileKey{layer: l.Name, z: z, x: x, y: y, profile: p.Name, at: day.Format("2006-01-02"), version: ver}
+	key := tileKey{layer: l.Name, z: z, x: x, y: y, profile: p.Name, at: day.Format("2006-01-02"), version: ver, scenario: scenario}
 	gz := tileAcceptsGzip(c.Request())
 	if ts.notModified(c, key.etag(), gz) {
 		return nil
@@ -204,7 +210,7 @@ func (ts *tileState) getTile(c echo.Context) error {
 	// stored under the key the next request will look for. Reading the
 	// version before querying the tile means the bytes are never older
 	// than their key.
-	run, err := s.store.EnsureAnalysis(ctx, p, day)
+	run, err := s.store.EnsureScenarioAnalysis(ctx, p, day, scenario)
 	if err != nil {
 		return err
 	}
@@ -222,7 +228,7 @@ func (ts *tileState) getTile(c echo.Context) error {
 		// client's connection.
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		raw, err := s.store.Tile(qctx, l, run, day, z, x, y)
+		raw, err := s.store.Tile(qctx, l, run, scenario != 0, day, z, x, y)
 		if err != nil {
 			return nil, err
 		}
@@ -467,7 +473,7 @@ func tileBaseURL(c echo.Context) string {
 // hands out.
 func tileQueryString(c echo.Context) string {
 	q := url.Values{}
-	for _, k := range []string{"profile", "at"} {
+	for _, k := range []string{"profile", "at", "scenario"} {
 		if v := c.QueryParam(k); v != "" {
 			q.Set(k, v)
 		}
@@ -517,6 +523,14 @@ func (s *Server) getTileJSON(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	scenario, err := scenarioParam(c)
+	if err != nil {
+		return err
+	}
+	desc := l.Description + " (profile " + p.Name + ", " + day.Format("2006-01-02")
+	if scenario != 0 {
+		desc += fmt.Sprintf(", scenario %d", scenario)
+	}
 	box, found, err := s.store.Extent(c.Request().Context(), day)
 	if err != nil {
 		return err
@@ -532,7 +546,7 @@ func (s *Server) getTileJSON(c echo.Context) error {
 	tj := TileJSON{
 		TileJSON:    "3.0.0",
 		Name:        l.Title,
-		Description: l.Description + " (profile " + p.Name + ", " + day.Format("2006-01-02") + ")",
+		Description: desc + ")",
 		Version:     "1.0.0",
 		Attribution: "jiedao",
 		Scheme:      "xyz",
@@ -587,6 +601,9 @@ func (s *Server) getStyle(c echo.Context) error {
 		return err
 	}
 	if _, err := at(c, "at"); err != nil {
+		return err
+	}
+	if _, err := scenarioParam(c); err != nil {
 		return err
 	}
 	base, q := tileBaseURL(c), tileQueryString(c)
