@@ -15,7 +15,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries"
 )
 
-const scenarioUsage = "jiedao scenario create NAME --from-plan FILE.geojson | analyze NAME | diff NAME | adopt NAME --approval TEXT --valid-from YYYY-MM-DD"
+const scenarioUsage = "jiedao scenario create NAME --from-plan FILE.geojson | list | analyze NAME | diff NAME | adopt NAME --approval TEXT --valid-from YYYY-MM-DD"
 
 // cmdScenario keeps plans as named scenarios and adopts them. Only adopt
 // writes units.
@@ -35,6 +35,12 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
+	}
+	if sub == "list" {
+		if len(pos) != 0 {
+			return usageError{errors.New("usage: jiedao scenario list [--json]")}
+		}
+		return scenarioList(ctx, *db, *asJSON, stdout)
 	}
 	if len(pos) != 1 {
 		return usageError{errors.New("usage: " + scenarioUsage)}
@@ -167,6 +173,38 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 			hh, area, st = num(r.HHBefore)+" → -", fmt.Sprintf("%.0f → -", r.AreaBefore), orDash(r.Before)+" → -"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Code, r.Change, hh, area, st)
+	}
+	return tw.Flush()
+}
+
+// scenarioList prints the stored scenarios, newest first.
+func scenarioList(ctx context.Context, db string, asJSON bool, stdout io.Writer) error {
+	s, err := openStore(ctx, db)
+	if err != nil {
+		return err
+	}
+	defer s.Close()
+	list, err := s.Scenarios(ctx)
+	if err != nil {
+		return err
+	}
+	if asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		return enc.Encode(list)
+	}
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "id\tname\tcreated\tprofile\tunits\tremoved\tadopted")
+	for _, x := range list {
+		adopted := "-"
+		if x.AdoptedAt != nil {
+			adopted = x.AdoptedAt.Format("2006-01-02")
+			if x.Approval != nil {
+				adopted += " " + *x.Approval
+			}
+		}
+		fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%d\t%d\t%s\n", x.ID, x.Name, x.CreatedAt.Format("2006-01-02 15:04"), x.Profile,
+			x.Units, x.Removed, adopted)
 	}
 	return tw.Flush()
 }
