@@ -45,14 +45,16 @@ type Zone struct {
 
 // Analysis is the result of measuring every unit against a profile.
 type Analysis struct {
-	RunID       int64        `json:"run_id"`
-	Profile     string       `json:"profile"`
-	At          string       `json:"at"`
-	GeneratedAt time.Time    `json:"generated_at"`
-	Seconds     float64      `json:"seconds"`
-	Summary     Summary      `json:"summary"`
-	Units       []UnitResult `json:"units"`
-	Zones       []Zone       `json:"zones"`
+	RunID       int64     `json:"run_id"`
+	Profile     string    `json:"profile"`
+	At          string    `json:"at"`
+	GeneratedAt time.Time `json:"generated_at"`
+	Seconds     float64   `json:"seconds"`
+	// Scenario is the scenario whose boundaries were analysed (0: live).
+	Scenario int64        `json:"scenario,omitempty"`
+	Summary  Summary      `json:"summary"`
+	Units    []UnitResult `json:"units"`
+	Zones    []Zone       `json:"zones"`
 }
 
 // Summary counts statuses and zones; slivers are zones under the profile's
@@ -79,7 +81,7 @@ func (s *Store) analyze(ctx context.Context, p *Profile, at time.Time, scenario 
 	if at.IsZero() {
 		at = Today()
 	}
-	a := &Analysis{Profile: p.Name, At: at.Format("2006-01-02"), Units: []UnitResult{}, Zones: []Zone{},
+	a := &Analysis{Profile: p.Name, At: at.Format("2006-01-02"), Scenario: scenario, Units: []UnitResult{}, Zones: []Zone{},
 		Summary: Summary{Status: map[string]map[string]int{}, Zones: map[string]int{}, Slivers: map[string]int{}}}
 	what := "live"
 	err := pgx.BeginFunc(ctx, s.Pool, func(tx pgx.Tx) error {

@@ -10,9 +10,10 @@ import (
 )
 
 // CurrentAnalysis returns the analysis of the units valid on a day under a
-// profile, from the stored run when the units have not changed since.
-func (s *Store) CurrentAnalysis(ctx context.Context, p *Profile, at time.Time) (*Analysis, error) {
-	id, err := s.EnsureAnalysis(ctx, p, at)
+// profile, from the stored run when the units have not changed since; with
+// a scenario (not 0), of the units with the scenario applied.
+func (s *Store) CurrentAnalysis(ctx context.Context, p *Profile, at time.Time, scenario int64) (*Analysis, error) {
+	id, err := s.EnsureScenarioAnalysis(ctx, p, at, scenario)
 	if err != nil {
 		return nil, err
 	}
@@ -24,8 +25,8 @@ func (s *Store) LoadAnalysis(ctx context.Context, run int64) (*Analysis, error) 
 	a := &Analysis{RunID: run, Units: []UnitResult{}, Zones: []Zone{}}
 	var at time.Time
 	var sum []byte
-	err := s.Pool.QueryRow(ctx, `SELECT profile, at, generated_at, coalesce(seconds, 0), summary FROM analysis_runs WHERE id = $1`, run).
-		Scan(&a.Profile, &at, &a.GeneratedAt, &a.Seconds, &sum)
+	err := s.Pool.QueryRow(ctx, `SELECT profile, at, generated_at, coalesce(seconds, 0), summary, coalesce(scenario_id, 0)
+		FROM analysis_runs WHERE id = $1`, run).Scan(&a.Profile, &at, &a.GeneratedAt, &a.Seconds, &sum, &a.Scenario)
 	if err == pgx.ErrNoRows {
 		return nil, fmt.Errorf("analysis run %d: %w", run, ErrNotFound)
 	}
@@ -36,12 +37,17 @@ func (s *Store) LoadAnalysis(ctx context.Context, run int64) (*Analysis, error) 
 	if err := json.Unmarshal(sum, &a.Summary); err != nil {
 		return nil, fmt.Errorf("analysis run %d summary: %w", run, err)
 	}
+	// Names and parents come from the boundaries analysed.
+	src, args := "units", []any{run, at}
+	if a.Scenario != 0 {
+		src, args = "("+scenarioUnits("$3::bigint", "$2::date")+")", append(args, a.Scenario)
+	}
 	rows, err := s.Pool.Query(ctx, `SELECT r.code, u.name, r.level, u.parent_code, r.households, r.population, r.counts_method,
 			r.area_km2, r.density, r.household_density, r.ratio_to_normal, r.status, r.reasons, r.staff_min::bigint, r.staff_max::bigint, r.outside_share
 		FROM analysis_units r JOIN analysis_runs ar ON ar.id = r.run_id
-		JOIN units u ON u.code = r.code AND `+asOf("u", 2)+`
+		JOIN `+src+` u ON u.code = r.code AND `+asOf("u", 2)+`
 		WHERE r.run_id = $1
-		ORDER BY array_position(ARRAY['district','street','community'], r.level), r.code`, run, at)
+		ORDER BY array_position(ARRAY['district','street','community'], r.level), r.code`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("analysis run %d units: %w", run, err)
 	}

@@ -38,7 +38,7 @@ func TileMinZoom(layer string) int { return tileMinZoom[layer] }
 var tileFieldNames = map[string][]string{
 	"zones": {"id", "kind", "level", "codes", "area_m2", "households", "population"},
 	"": {"code", "name", "parent_code", "households", "population", "area_km2", "density",
-		"status", "reasons", "staff_min", "staff_max", "provisional"},
+		"status", "reasons", "staff_min", "staff_max", "provisional", "proposed"},
 }
 
 // TileField is a field as encoded in a tile. Arrays are not MVT value types,
@@ -71,6 +71,10 @@ func TileFields(l *Layer) []TileField {
 			tf.MVTType, tf.expr = "Number", "round(("+f.SQL+")::numeric, 4)::float8"
 		case "boolean":
 			tf.MVTType = "Boolean"
+			if f.Name == "proposed" {
+				// ST_AsMVT leaves out NULLs: live tiles carry nothing for it.
+				tf.expr, tf.Description = "nullif("+f.SQL+", false)", f.Description+" (absent when false)"
+			}
 		case "array":
 			sep := ", "
 			if f.Name == "codes" {

@@ -20,7 +20,11 @@ func (s *Server) analysis(c echo.Context) (*boundaries.Analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.store.CurrentAnalysis(c.Request().Context(), p, day)
+	scenario, err := scenarioParam(c)
+	if err != nil {
+		return nil, err
+	}
+	return s.store.CurrentAnalysis(c.Request().Context(), p, day, scenario)
 }
 
 // getAnalysis returns the same JSON as `jiedao analyze --format json`.

@@ -6,11 +6,14 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/jiedao/jiedao/boundaries"
 )
 
 func TestMapAPI(t *testing.T) {
@@ -119,12 +122,7 @@ const chromiumPath = "/usr/bin/chromium"
 // TestMapBrowser opens the page in headless Chromium, waits for the map to
 // render communities, clicks one and reads the panel.
 func TestMapBrowser(t *testing.T) {
-	if _, err := os.Stat(chromiumPath); err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatalf("CI is set but %s is missing: the map page must be tested in CI", chromiumPath)
-		}
-		t.Skipf("%s not found: skipping the browser test of the map page (install chromium to run it)", chromiumPath)
-	}
+	needChromium(t)
 	base, _ := testServer(t, Config{})
 	_, man := demoCity(t)
 	injected := map[string]bool{}
@@ -133,17 +131,7 @@ func TestMapBrowser(t *testing.T) {
 			injected[c] = true
 		}
 	}
-
-	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath)}
-	for _, f := range browserFlags {
-		opts = append(opts, chromedp.Flag(f, true))
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
-	defer cancel()
-	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
-	defer cancelAlloc()
-	bctx, cancelBrowser := chromedp.NewContext(actx)
-	defer cancelBrowser()
+	bctx := browser(t)
 
 	// The page is ready when MapLibre is idle with communities drawn and
 	// the findings list is filled.
@@ -241,6 +229,40 @@ func TestMapBrowser(t *testing.T) {
 		t.Errorf("national-1989: %d oversized communities rendered, %v", national, err)
 	}
 
+	screenshot(t, bctx, "map.png")
+	t.Logf("clicked %s %s", pick.Code, pick.Name)
+}
+
+// needChromium skips without Chromium, except in CI where it must be there.
+func needChromium(t *testing.T) {
+	t.Helper()
+	if _, err := os.Stat(chromiumPath); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("CI is set but %s is missing: the map page must be tested in CI", chromiumPath)
+		}
+		t.Skipf("%s not found: skipping the browser test of the map page (install chromium to run it)", chromiumPath)
+	}
+}
+
+// browser starts headless Chromium with browserFlags for one test.
+func browser(t *testing.T) context.Context {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath)}
+	for _, f := range browserFlags {
+		opts = append(opts, chromedp.Flag(f, true))
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	t.Cleanup(cancel)
+	actx, cancelAlloc := chromedp.NewExecAllocator(ctx, opts...)
+	t.Cleanup(cancelAlloc)
+	bctx, cancelBrowser := chromedp.NewContext(actx)
+	t.Cleanup(cancelBrowser)
+	return bctx
+}
+
+// screenshot saves the page as testdata/screenshots/name.
+func screenshot(t *testing.T, bctx context.Context, name string) {
+	t.Helper()
 	png, err := chromedp.Run(bctx, chromedp.CaptureScreenshot())
 	if err != nil {
 		t.Fatal(err)
@@ -249,10 +271,142 @@ func TestMapBrowser(t *testing.T) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "map.png"), png, 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name), png, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	t.Logf("clicked %s %s; screenshot %s (%d bytes)", pick.Code, pick.Name, filepath.Join(dir, "map.png"), len(png))
+	t.Logf("screenshot %s (%d bytes)", filepath.Join(dir, name), len(png))
+}
+
+// TestMapScenarioBrowser opens /?scenario=ID: the live map and the
+// scenario's side by side, one camera, the split community's parts drawn
+// only on the right, and the status counts before and after.
+func TestMapScenarioBrowser(t *testing.T) {
+	needChromium(t)
+	base, store := testServer(t, Config{})
+	ctx := context.Background()
+	var street, big string
+	if err := store.Pool.QueryRow(ctx, `SELECT parent_code, code FROM units WHERE level = 'community' AND valid_to IS NULL
+		AND households > 3000 AND parent_code IS NOT NULL ORDER BY households DESC, code LIMIT 1`).Scan(&street, &big); err != nil {
+		t.Fatal(err)
+	}
+	p, err := boundaries.LoadProfile(boundaries.DefaultProfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pl, err := store.Plan(ctx, p, boundaries.PlanOptions{Street: street, Seed: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sc, err := store.CreateScenario(ctx, "map-split", p.Name, boundaries.PlanSummary(pl, 0),
+		boundaries.PlanScenarioUnits(pl), boundaries.PlanMerged(pl))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bctx := browser(t)
+	// Zoomed on the split community, where both maps draw communities.
+	var lon, lat float64
+	if err := store.Pool.QueryRow(ctx, `SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM units
+		WHERE code = $1 AND valid_to IS NULL) x`, big).Scan(&lon, &lat); err != nil {
+		t.Fatal(err)
+	}
+	ready := `window.jiedaoIdle === true && window.jiedaoIdle2 === true &&
+		window.jiedaoMap.queryRenderedFeatures({layers: ['communities-fill']}).length > 0 &&
+		window.jiedaoMap2.queryRenderedFeatures({layers: ['communities-fill']}).length > 0 &&
+		document.querySelector('[data-testid=scenario-table]') !== null`
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1400, 800), chromedp.Navigate(fmt.Sprintf("%s/?scenario=%d", base, sc.ID)),
+		void(chromedp.Poll[any](ready, chromedp.WithPollingTimeout(25*time.Second))),
+		void(chromedp.Evaluate[any](fmt.Sprintf(`window.jiedaoIdle = false; window.jiedaoIdle2 = false; window.jiedaoMap.jumpTo({center: [%f, %f], zoom: 14}); true`, lon, lat))),
+		void(chromedp.Poll[any](ready, chromedp.WithPollingTimeout(25*time.Second)))); err != nil {
+		t.Fatalf("before/after view did not render: %v", err)
+	}
+	// One camera: moving the left map moved the right one.
+	cams, err := chromedp.Run(bctx, chromedp.Evaluate[[]float64](`[window.jiedaoMap.getCenter().lng, window.jiedaoMap.getCenter().lat, window.jiedaoMap.getZoom(),
+		window.jiedaoMap2.getCenter().lng, window.jiedaoMap2.getCenter().lat, window.jiedaoMap2.getZoom()]`))
+	if err != nil || len(cams) != 6 || cams[0] != cams[3] || cams[1] != cams[4] || cams[2] != cams[5] || cams[2] != 14 {
+		t.Fatalf("cameras not in sync: %v %v", cams, err)
+	}
+	type rendered struct {
+		Code     string
+		Status   string
+		Proposed bool
+	}
+	read := func(m string) []rendered {
+		t.Helper()
+		out, err := chromedp.Run(bctx, chromedp.Evaluate[[]rendered](`window.`+m+`.queryRenderedFeatures({layers: ['communities-fill']}).map(f =>
+			({code: f.properties.code, status: f.properties.status, proposed: f.properties.proposed === true}))`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	live, after := read("jiedaoMap"), read("jiedaoMap2")
+	inScenario := map[string]bool{}
+	for _, c := range sc.Codes {
+		inScenario[c] = true
+	}
+	bigLive, parts := false, map[string]bool{}
+	for _, f := range live {
+		if f.Proposed {
+			t.Errorf("live map draws proposed unit %s", f.Code)
+		}
+		bigLive = bigLive || f.Code == big && f.Status == "oversized"
+	}
+	for _, f := range after {
+		if f.Proposed != inScenario[f.Code] {
+			t.Errorf("scenario map: %s proposed=%v, in scenario %v", f.Code, f.Proposed, inScenario[f.Code])
+		}
+		if f.Proposed && strings.HasPrefix(f.Code, "P") {
+			parts[f.Code] = true
+		}
+		if f.Code == big && f.Status == "oversized" {
+			t.Errorf("scenario map: %s still oversized", big)
+		}
+	}
+	if !bigLive || len(parts) == 0 {
+		t.Errorf("live map shows %s oversized: %v; scenario map shows parts %v", big, bigLive, parts)
+	}
+	// The summary: fewer oversized communities in the scenario.
+	over, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid=scenario-table] tr[data-key=oversized] td')].map(td => td.textContent)`))
+	if err != nil || len(over) != 3 {
+		t.Fatalf("summary oversized row %v, %v", over, err)
+	}
+	if b, a := atoi(t, over[1]), atoi(t, over[2]); a >= b {
+		t.Errorf("summary: oversized live %d, scenario %d", b, a)
+	}
+	// Clicking a part on the right shows it as proposed: find a pixel of
+	// the right map whose community is a proposed part.
+	hit, err := chromedp.Run(bctx, chromedp.Evaluate[[]any](`(() => {
+		const m = window.jiedaoMap2, r = m.getContainer().getBoundingClientRect();
+		for (let y = 60; y < r.height - 60; y += 15) for (let x = 30; x < r.width - 30; x += 15) {
+			const f = m.queryRenderedFeatures([x, y], {layers: ['communities-fill']})[0];
+			if (f && f.properties.proposed === true && f.properties.code.startsWith('P')) return [x + r.left, y + r.top, f.properties.code];
+		}
+		return [];
+	})()`))
+	if err != nil || len(hit) != 3 {
+		t.Fatalf("no proposed part to click on the scenario map: %v %v", hit, err)
+	}
+	xy, part := []float64{hit[0].(float64), hit[1].(float64)}, hit[2].(string)
+	if err := chromedp.Do(bctx, chromedp.MouseClickXY(xy[0], xy[1]),
+		void(chromedp.Poll[any](`document.getElementById('panel-history') && document.getElementById('panel-history').textContent.includes('proposed')`,
+			chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		panel, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('panel').innerText`))
+		t.Errorf("click on part %s: panel %q: %v", part, panel, err)
+	}
+	if code, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('panel-code').textContent`)); err != nil || code != part {
+		t.Errorf("panel shows %q after clicking %s (%v)", code, part, err)
+	}
+	t.Logf("live %d communities drawn, scenario %d (%d split parts in view); summary oversized %v", len(live), len(after), len(parts), over)
+	screenshot(t, bctx, "scenario.png")
+}
+
+func atoi(t *testing.T, s string) int {
+	t.Helper()
+	n, err := strconv.Atoi(strings.TrimSpace(s))
+	if err != nil {
+		t.Fatalf("not a number: %q", s)
+	}
+	return n
 }
 
 // void drops an action's value so it can run in chromedp.Do.

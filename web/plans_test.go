@@ -156,6 +156,35 @@ func scenarioLayers(t *testing.T, url string, store *boundaries.Store, sc bounda
 		t.Errorf("scenario=abc: %d, want 400", code)
 	}
 
+	// Analysis and findings of the scenario: the split community is no
+	// longer flagged, its parts are listed with names and parents.
+	var fl, fs Findings
+	wantStatus(t, call(t, "GET", url+"/api/v1/findings?status=oversized", "", nil, nil, &fl), http.StatusOK)
+	wantStatus(t, call(t, "GET", url+"/api/v1/findings?status=oversized&scenario="+idStr(sc.ID), "", nil, nil, &fs), http.StatusOK)
+	flagged := func(f Findings) bool {
+		for _, u := range f.Units {
+			if u.Code == big {
+				return true
+			}
+		}
+		return false
+	}
+	if !flagged(fl) || flagged(fs) || len(fs.Units) >= len(fl.Units) {
+		t.Errorf("oversized findings: live %d (with %s: %v), scenario %d (with it: %v)", len(fl.Units), big, flagged(fl), len(fs.Units), flagged(fs))
+	}
+	var an boundaries.Analysis
+	wantStatus(t, call(t, "GET", url+"/api/v1/analysis?scenario="+idStr(sc.ID), "", nil, nil, &an), http.StatusOK)
+	nParts := 0
+	for _, u := range an.Units {
+		if proposed[u.Code] && u.Name != "" && u.ParentCode != nil {
+			nParts++
+		}
+	}
+	if an.Scenario != sc.ID || nParts != len(sc.Codes) {
+		t.Errorf("scenario analysis: scenario %d, %d of %d proposed units with name and parent", an.Scenario, nParts, len(sc.Codes))
+	}
+	wantStatus(t, call(t, "GET", url+"/api/v1/analysis?scenario=999999", "", nil, nil, nil), http.StatusNotFound)
+
 	// Tiles: the tile over the split community shows its parts.
 	var lon, lat float64
 	if err := store.Pool.QueryRow(context.Background(), `SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM units

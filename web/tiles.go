@@ -56,7 +56,7 @@ func TilesConfigFromEnv() TilesConfig {
 // tileFormat is part of every ETag: bump it when the tile SQL changes, so
 // clients revalidating after an upgrade do not keep old bytes under an
 // unchanged data version.
-const tileFormat = "mvt-1"
+const tileFormat = "mvt-2"
 
 // TileMaxZoomJSON is the maxzoom advertised in TileJSON: at z16 a pixel is
 // under 2 m, finer than any boundary file; clients overzoom beyond it (the

@@ -11,7 +11,10 @@
     return r.json();
   };
   const cfg = await getJSON('/map/api/config');
-  const state = { profile: cfg.default_profile, at: '', colour: 'status', status: '', street: null, selected: null };
+  // ?scenario=ID opens the before/after view: the live map and the
+  // scenario's side by side with one camera.
+  const state = { profile: cfg.default_profile, at: '', colour: 'status', status: '', street: null, selected: null,
+    scenario: new URLSearchParams(location.search).get('scenario') || '' };
   const LAYERS = ['districts', 'streets', 'communities', 'zones'];
 
   // query is ?profile=&at= as the tile, analysis and download routes take it.
@@ -23,6 +26,8 @@
     const s = p.toString();
     return s ? '?' + s : '';
   }
+  // scenQuery is query() for the scenario's map.
+  const scenQuery = (extra) => query({ ...(extra || {}), scenario: state.scenario });
 
   for (const name of cfg.profiles) $('profile').add(new Option(name, name, false, name === state.profile));
   $('at').value = cfg.today;
@@ -40,6 +45,17 @@
   map.addControl(new maplibregl.ScaleControl(), 'bottom-right');
   window.jiedaoMap = map;
   map.on('idle', () => { window.jiedaoIdle = true; });
+  let map2 = null; // the scenario's map, made when a scenario is opened
+  const maps = () => (map2 && state.scenario ? [map, map2] : [map]);
+  let syncing = false;
+  function sync(a, b) {
+    a.on('move', () => {
+      if (syncing) return;
+      syncing = true;
+      b.jumpTo({ center: a.getCenter(), zoom: a.getZoom(), bearing: a.getBearing(), pitch: a.getPitch() });
+      syncing = false;
+    });
+  }
 
   // ---- legend and colouring ----
   function legend() {
@@ -54,11 +70,14 @@
     $('legend').innerHTML = h;
   }
   function applyColour() {
-    map.setLayoutProperty('communities-fill', 'visibility', state.colour === 'status' ? 'visible' : 'none');
-    map.setLayoutProperty('communities-density', 'visibility', state.colour === 'density' ? 'visible' : 'none');
     const f = state.status ? ['==', ['get', 'status'], state.status] : null;
-    map.setFilter('communities-fill', f);
-    map.setFilter('communities-density', f);
+    for (const m of maps()) {
+      if (!m.getLayer('communities-fill')) continue; // style still loading: its load event comes back here
+      m.setLayoutProperty('communities-fill', 'visibility', state.colour === 'status' ? 'visible' : 'none');
+      m.setLayoutProperty('communities-density', 'visibility', state.colour === 'density' ? 'visible' : 'none');
+      m.setFilter('communities-fill', f);
+      m.setFilter('communities-density', f);
+    }
     legend();
   }
 
@@ -78,14 +97,18 @@
     const show = [];
     if (z < 12.5) show.push(['districts', 'label-district']);
     if (z >= cfg.minzoom.streets + 2) show.push(['streets', 'label-street']);
-    for (const [layer, cls] of show) {
-      for (const p of places[layer]) {
-        if (markers.length >= 250) break;
-        if (!b.contains([p.lon, p.lat])) continue;
-        const el = document.createElement('div');
-        el.className = 'label ' + cls;
-        el.textContent = p.name;
-        markers.push(new maplibregl.Marker({ element: el }).setLngLat([p.lon, p.lat]).addTo(map));
+    for (const m of maps()) {
+      let n = 0;
+      for (const [layer, cls] of show) {
+        for (const p of places[layer]) {
+          if (n >= 250) break;
+          if (!b.contains([p.lon, p.lat])) continue;
+          const el = document.createElement('div');
+          el.className = 'label ' + cls;
+          el.textContent = p.name;
+          markers.push(new maplibregl.Marker({ element: el }).setLngLat([p.lon, p.lat]).addTo(m));
+          n++;
+        }
       }
     }
   }
@@ -95,8 +118,11 @@
   const fmt = (v, d = 0) => (v === undefined || v === null || v === '') ? '–' : Number(v).toLocaleString(undefined, { maximumFractionDigits: d });
   async function showUnit(props, level) {
     state.selected = props.code;
-    map.setFilter('selected-line', ['==', ['get', 'code'], level === 'community' ? props.code : '']);
-    map.setFilter('selected-street-line', ['==', ['get', 'code'], level === 'street' ? props.code : '']);
+    for (const m of maps()) {
+      if (!m.getLayer('selected-line')) continue;
+      m.setFilter('selected-line', ['==', ['get', 'code'], level === 'community' ? props.code : '']);
+      m.setFilter('selected-street-line', ['==', ['get', 'code'], level === 'street' ? props.code : '']);
+    }
     const staff = props.staff_min != null ? `${fmt(props.staff_min)}–${fmt(props.staff_max)}` : '–';
     const color = Object.fromEntries(cfg.status_colors)[props.status] || '#999';
     const panel = $('panel');
@@ -117,6 +143,11 @@
     state.street = level === 'community' ? props.parent_code : (level === 'street' ? props.code : null);
     histogram();
     downloads();
+    if (props.proposed === true || props.proposed === 'true') {
+      // A scenario's unit has no versions until the scenario is adopted.
+      $('panel-history').innerHTML = `<tr><td>proposed 拟调整</td><td>by scenario ${esc(state.scenario)}, not adopted</td></tr>`;
+      return;
+    }
     try {
       const h = await getJSON('/map/api/history/' + encodeURIComponent(props.code));
       $('panel-history').innerHTML = h.map((v) => `<tr><td>${v.valid_from.slice(0, 10)} → ${v.valid_to ? v.valid_to.slice(0, 10) : 'now'}</td>
@@ -125,17 +156,20 @@
       $('panel-history').innerHTML = `<tr><td>${esc(e.message)}</td></tr>`;
     }
   }
-  map.on('click', (e) => {
-    for (const [layer, level] of [['communities-fill', 'community'], ['communities-density', 'community'], ['streets-fill', 'street']]) {
-      if (map.getLayoutProperty(layer, 'visibility') === 'none') continue;
-      const fs = map.queryRenderedFeatures(e.point, { layers: [layer] });
-      if (fs.length) { showUnit(fs[0].properties, level); return; }
+  function clickable(m) {
+    m.on('click', (e) => {
+      for (const [layer, level] of [['communities-fill', 'community'], ['communities-density', 'community'], ['streets-fill', 'street']]) {
+        if (m.getLayoutProperty(layer, 'visibility') === 'none') continue;
+        const fs = m.queryRenderedFeatures(e.point, { layers: [layer] });
+        if (fs.length) { showUnit(fs[0].properties, level); return; }
+      }
+    });
+    for (const l of ['communities-fill', 'communities-density', 'streets-fill']) {
+      m.on('mouseenter', l, () => { m.getCanvas().style.cursor = 'pointer'; });
+      m.on('mouseleave', l, () => { m.getCanvas().style.cursor = ''; });
     }
-  });
-  for (const l of ['communities-fill', 'communities-density', 'streets-fill']) {
-    map.on('mouseenter', l, () => { map.getCanvas().style.cursor = 'pointer'; });
-    map.on('mouseleave', l, () => { map.getCanvas().style.cursor = ''; });
   }
+  clickable(map);
 
   async function zoomTo(codes) {
     const e = await getJSON('/map/api/extent' + query({ codes: codes.join(',') }));
@@ -181,28 +215,42 @@
   });
 
   // ---- histogram of community households with the profile's thresholds ----
-  let analysis = null, profile = null;
+  let analysis = null, profile = null, analysis2 = null;
   async function loadAnalysis() {
-    [analysis, profile] = await Promise.all([getJSON('/api/v1/analysis' + query()), getJSON('/map/api/profile' + query())]);
+    [analysis, profile, analysis2] = await Promise.all([getJSON('/api/v1/analysis' + query()), getJSON('/map/api/profile' + query()),
+      state.scenario ? getJSON('/api/v1/analysis' + scenQuery()) : null]);
     histogram();
+    scenarioSummary();
   }
   function histogram() {
     if (!analysis) return;
     const cv = $('histogram'), g = cv.getContext('2d');
     const W = cv.width, H = cv.height, pad = { l: 30, r: 8, t: 8, b: 22 };
     g.clearRect(0, 0, W, H);
-    const hh = analysis.units.filter((u) => u.level === 'community' && u.households != null &&
+    const pick = (a) => a.units.filter((u) => u.level === 'community' && u.households != null &&
       (!state.street || u.parent_code === state.street)).map((u) => u.households);
-    $('hist-scope').textContent = state.street ? `(street ${state.street}, ${hh.length})` : `(city, ${hh.length})`;
+    const hh = pick(analysis), hh2 = analysis2 ? pick(analysis2) : null;
+    $('hist-scope').textContent = (state.street ? `(street ${state.street}, ${hh.length}` : `(city, ${hh.length}`) +
+      (hh2 ? ` → ${hh2.length} in the scenario)` : ')');
     const lo = profile.community.min_households.value, hi = profile.community.max_households.value;
-    const top = Math.max(hi ? hi * 2 : 0, ...hh.slice(0, 1e5), 1);
-    const nb = 30, bw = top / nb, bins = new Array(nb).fill(0);
+    const top = Math.max(hi ? hi * 2 : 0, ...hh.slice(0, 1e5), ...(hh2 || []).slice(0, 1e5), 1);
+    const nb = 30, bw = top / nb, bins = new Array(nb).fill(0), bins2 = new Array(nb).fill(0);
     for (const v of hh) bins[Math.min(nb - 1, Math.floor(v / bw))]++;
-    const maxc = Math.max(1, ...bins);
+    for (const v of hh2 || []) bins2[Math.min(nb - 1, Math.floor(v / bw))]++;
+    const maxc = Math.max(1, ...bins, ...bins2);
     const x = (v) => pad.l + (W - pad.l - pad.r) * v / top;
     const y = (c) => H - pad.b - (H - pad.t - pad.b) * c / maxc;
     g.fillStyle = '#8aa9c9';
     bins.forEach((c, i) => { if (c) g.fillRect(x(i * bw) + 0.5, y(c), Math.max(1, x(bw) - pad.l - 1), H - pad.b - y(c)); });
+    if (hh2) {
+      // The scenario's distribution as a step outline over the live bars.
+      g.strokeStyle = '#e15759'; g.lineWidth = 1.5; g.beginPath(); g.moveTo(x(0), y(0));
+      bins2.forEach((c, i) => { g.lineTo(x(i * bw), y(c)); g.lineTo(x((i + 1) * bw), y(c)); });
+      g.lineTo(x(top), y(0)); g.stroke(); g.lineWidth = 1;
+      g.fillStyle = '#e15759'; g.font = '10px sans-serif'; g.textAlign = 'right'; g.fillText('— scenario 方案', W - pad.r, pad.t + 22);
+      g.fillStyle = '#8aa9c9'; g.fillText('■ live 现状', W - pad.r, pad.t + 34);
+    }
+    cv.dataset.scenarioUnits = hh2 ? hh2.length : '';
     g.strokeStyle = '#333'; g.beginPath(); g.moveTo(pad.l, pad.t); g.lineTo(pad.l, H - pad.b); g.lineTo(W - pad.r, H - pad.b); g.stroke();
     g.fillStyle = '#333'; g.font = '10px sans-serif'; g.textAlign = 'center';
     for (const t of [0, top / 2, top]) g.fillText(Math.round(t).toLocaleString(), Math.min(W - 20, Math.max(pad.l, x(t))), H - 8);
@@ -222,12 +270,88 @@
       const extra = layer === 'communities' ? { parent_code: state.street, status: state.status } : {};
       h.push(`<a href="/download/${layer}.geojson${esc(query(extra))}" download>${layer}.geojson</a>`);
     }
+    if (state.scenario) {
+      for (const layer of ['communities', 'zones']) {
+        const extra = layer === 'communities' ? { parent_code: state.street, status: state.status } : {};
+        h.push(`<a href="/download/${layer}.geojson${esc(scenQuery(extra))}" download>scenario ${layer}.geojson</a>`);
+      }
+    }
     $('downloads').innerHTML = h.join(' ');
+  }
+
+  // ---- scenarios: choose one, and see it beside the live map ----
+  let scenarios = [];
+  async function loadScenarios() {
+    try {
+      scenarios = (await getJSON('/api/v1/scenarios')).scenarios;
+    } catch (e) {
+      scenarios = [];
+    }
+    const sel = $('scenario');
+    for (const sc of scenarios) {
+      const label = `${sc.name} #${sc.id} (${sc.units} units, −${sc.removed})${sc.adopted_at ? ' adopted' : ''}`;
+      sel.add(new Option(label, String(sc.id), false, String(sc.id) === state.scenario));
+    }
+    if (state.scenario && !scenarios.some((sc) => String(sc.id) === state.scenario)) {
+      sel.add(new Option(`#${state.scenario}`, state.scenario, false, true));
+    }
+  }
+  // The communities by status and the zones, live and in the scenario.
+  function scenarioSummary() {
+    const box = $('scenario-summary');
+    box.hidden = !analysis2;
+    if (!analysis2) { box.innerHTML = ''; return; }
+    const count = (a) => {
+      const c = {};
+      for (const u of a.units) if (u.level === 'community') c[u.status] = (c[u.status] || 0) + 1;
+      c.zones = a.zones.length;
+      return c;
+    };
+    const b = count(analysis), a = count(analysis2);
+    const sc = scenarios.find((x) => String(x.id) === state.scenario);
+    let h = `<h2>Scenario 方案 ${esc(sc ? sc.name : '#' + state.scenario)}</h2><table data-testid="scenario-table">
+      <tr><td></td><td>live 现状</td><td>scenario 方案</td></tr>`;
+    for (const k of ['undersized', 'normal', 'oversized', 'unknown', 'zones']) {
+      if (!b[k] && !a[k]) continue;
+      h += `<tr data-key="${k}"><td>${k}</td><td>${b[k] || 0}</td><td>${a[k] || 0}</td></tr>`;
+    }
+    h += `</table><a href="/api/v1/scenarios/${encodeURIComponent(state.scenario)}/diff${esc(query())}" target="_blank">before/after table (JSON)</a>`;
+    box.innerHTML = h;
+  }
+  async function openScenario() {
+    const on = !!state.scenario;
+    $('pane2').hidden = !on;
+    $('caption-live').hidden = !on;
+    if (on) {
+      const sc = scenarios.find((x) => String(x.id) === state.scenario);
+      $('caption-scenario').textContent = '方案 scenario: ' + (sc ? sc.name : '#' + state.scenario);
+      if (!map2) {
+        map2 = new maplibregl.Map({ container: 'map2', style: '/tiles/style.json' + scenQuery(),
+          center: map.getCenter(), zoom: map.getZoom(), attributionControl: { compact: true } });
+        window.jiedaoMap2 = map2;
+        map2.on('idle', () => { window.jiedaoIdle2 = true; });
+        map2.on('load', () => { applyColour(); labels(); });
+        clickable(map2);
+        sync(map, map2);
+        sync(map2, map);
+      } else {
+        window.jiedaoIdle2 = false;
+        retile();
+      }
+    }
+    map.resize();
+    if (map2) map2.resize();
+    labels();
+    downloads();
+    await loadAnalysis();
   }
 
   // ---- switches: profile and date re-colour from the tiles ----
   function retile() {
     for (const l of LAYERS) map.getSource(l).setTiles([location.origin + `/tiles/${l}/{z}/{x}/{y}.mvt` + query()]);
+    if (map2 && state.scenario && map2.getSource('communities')) {
+      for (const l of LAYERS) map2.getSource(l).setTiles([location.origin + `/tiles/${l}/{z}/{x}/{y}.mvt` + scenQuery()]);
+    }
   }
   async function reload() {
     retile();
@@ -238,9 +362,17 @@
   $('at').onchange = () => { state.at = $('at').value === cfg.today ? '' : $('at').value; reload(); };
   $('colour').onchange = () => { state.colour = $('colour').value; applyColour(); };
   $('status-filter').onchange = () => { state.status = $('status-filter').value; applyColour(); downloads(); };
+  $('scenario').onchange = () => {
+    state.scenario = $('scenario').value;
+    const u = new URL(location.href);
+    if (state.scenario) u.searchParams.set('scenario', state.scenario); else u.searchParams.delete('scenario');
+    history.replaceState(null, '', u);
+    openScenario();
+  };
 
   map.on('load', () => { applyColour(); });
   legend();
   downloads();
-  await Promise.all([findings(), loadAnalysis(), loadPlaces()]);
+  await loadScenarios();
+  await Promise.all([findings(), openScenario(), loadPlaces()]);
 })().catch((e) => { console.error(e); document.title = 'jiedao: ' + e.message; });
