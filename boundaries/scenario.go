@@ -179,15 +179,20 @@ func (s *Store) CreateScenario(ctx context.Context, name, profile string, plan a
 			ON CONFLICT DO NOTHING`, id, removed); err != nil {
 			return fmt.Errorf("scenario %s: removed: %w", name, err)
 		}
-		// MATERIALIZED: fresh tables have no statistics and the planner
-		// would otherwise union the units once per live community.
-		if _, err := tx.Exec(ctx, `WITH su AS MATERIALIZED (SELECT ST_Union(geom) AS g FROM scenario_units WHERE scenario_id = $1)
-			INSERT INTO scenario_removed (scenario_id, code)
-			SELECT $1, u.code FROM units u, su
+		// Scenario units do not overlap, so the area a live community has
+		// under them is the sum over the units it meets (index joins; the
+		// union of thousands of units would be slow to intersect).
+		if _, err := tx.Exec(ctx, `ANALYZE scenario_units`); err != nil {
+			return fmt.Errorf("scenario %s: %w", name, err)
+		}
+		if _, err := tx.Exec(ctx, `INSERT INTO scenario_removed (scenario_id, code)
+			SELECT $1, u.code FROM units u
+			JOIN scenario_units x ON x.scenario_id = $1 AND x.geom && u.geom AND ST_Intersects(x.geom, u.geom)
 			WHERE u.level = 'community' AND u.valid_to IS NULL
 			  AND u.parent_code IN (SELECT parent_code FROM scenario_units WHERE scenario_id = $1)
-			  AND u.code NOT IN (SELECT code FROM scenario_units WHERE scenario_id = $1)
-			  AND u.geom && su.g AND ST_Area(ST_Intersection(u.geom, su.g)) >= 0.5 * ST_Area(u.geom)
+			  AND NOT EXISTS (SELECT 1 FROM scenario_units y WHERE y.scenario_id = $1 AND y.code = u.code)
+			GROUP BY u.code, u.geom
+			HAVING sum(ST_Area(ST_Intersection(u.geom, x.geom))) >= 0.5 * ST_Area(u.geom)
 			ON CONFLICT DO NOTHING`, id); err != nil {
 			return fmt.Errorf("scenario %s: merged communities: %w", name, err)
 		}
