@@ -341,8 +341,10 @@ func scenarioUnits(scenario, at string) string {
 			u.provisional, u.geom, u.area_m2, u.valid_from, u.valid_to
 		FROM units u
 		WHERE ` + asOfExpr("u", at) + ` AND NOT (u.level = 'community' AND (
-			u.code IN (SELECT code FROM scenario_units WHERE scenario_id = ` + scenario + `)
-			OR u.code IN (SELECT code FROM scenario_removed WHERE scenario_id = ` + scenario + `)))
+			-- EXISTS, not IN: a tile probes the primary keys for its few
+			-- units instead of hashing every code of the scenario.
+			EXISTS (SELECT 1 FROM scenario_units y WHERE y.scenario_id = ` + scenario + ` AND y.code = u.code)
+			OR EXISTS (SELECT 1 FROM scenario_removed y WHERE y.scenario_id = ` + scenario + ` AND y.code = u.code)))
 		UNION ALL
 		SELECT NULL::bigint, x.code, x.name, x.level, x.parent_code,
 			-- a new code takes the kind (社区/村) of its street's communities

@@ -309,3 +309,62 @@ func rawTileSize(tb *tileBench, layer string, z, x, y int) (int, error) {
 	n, err := io.Copy(io.Discard, res.Body)
 	return int(n), err
 }
+
+// BenchmarkTilesScenario: a scenario's communities tiles (live units less
+// the replaced and removed, plus the scenario's, joined to the scenario's
+// run) against the live ones, the same tiles, raw SQL, alternating. It uses
+// the newest scenario of the bench database, e.g. one made by
+//
+//	jiedao plan --all --format geojson -o plan.geojson --db …
+//	jiedao scenario create all --from-plan plan.geojson --db …
+func BenchmarkTilesScenario(b *testing.B) {
+	tb := tileBenchServer(b, 256<<20)
+	ctx := context.Background()
+	var scenario int64
+	if err := tb.store.Pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM scenarios`).Scan(&scenario); err != nil || scenario == 0 {
+		b.Skipf("no scenario in the bench database (%v)", err)
+	}
+	p, err := boundaries.LoadProfile("")
+	if err != nil {
+		b.Fatal(err)
+	}
+	day := boundaries.Today()
+	t0 := time.Now()
+	runScen, err := tb.store.EnsureScenarioAnalysis(ctx, p, day, scenario)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Logf("scenario %d: analysis run %d ready in %v", scenario, runScen, time.Since(t0).Round(time.Millisecond))
+	runLive, err := tb.store.EnsureAnalysis(ctx, p, day)
+	if err != nil {
+		b.Fatal(err)
+	}
+	l, _ := boundaries.LayerByName("communities")
+	live, scen := boundaries.TileSQL(l, false), boundaries.TileSQL(l, true)
+	var liveTime, scenTime time.Duration
+	var liveBytes, scenBytes int
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		t := tb.tiles[i%len(tb.tiles)]
+		one := func(sql string, run int64, d *time.Duration, n *int) {
+			s := time.Now()
+			var raw []byte
+			if err := tb.store.Pool.QueryRow(ctx, sql, boundaries.TileArgs(run, day, t[0], t[1], t[2])...).Scan(&raw); err != nil {
+				b.Fatal(err)
+			}
+			*d += time.Since(s)
+			*n += len(raw)
+		}
+		if i%2 == 0 {
+			one(live, runLive, &liveTime, &liveBytes)
+			one(scen, runScen, &scenTime, &scenBytes)
+		} else {
+			one(scen, runScen, &scenTime, &scenBytes)
+			one(live, runLive, &liveTime, &liveBytes)
+		}
+	}
+	b.ReportMetric(float64(liveTime.Microseconds())/float64(b.N), "µs/live-tile")
+	b.ReportMetric(float64(scenTime.Microseconds())/float64(b.N), "µs/scenario-tile")
+	b.ReportMetric(float64(scenTime)/float64(liveTime), "scenario/live")
+	b.ReportMetric(float64(scenBytes)/float64(max(1, liveBytes)), "bytes-scenario/live")
+}
