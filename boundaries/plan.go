@@ -92,6 +92,10 @@ type Plan struct {
 	Infeasible      []PlanIssue   `json:"infeasible"`
 }
 
+// ErrEmptyScope is returned by Plan when the street or district asked for
+// has no street on the plan's day.
+var ErrEmptyScope = errors.New("no street in scope")
+
 // PlanOrder documents the order in which operations are applied.
 const PlanOrder = "reassign (crosses_parent, overlap, gap, noncontiguous), then merge undersized, then split oversized; each sees the result of the previous ones"
 
@@ -131,7 +135,7 @@ func (s *Store) Plan(ctx context.Context, p *Profile, opt PlanOptions) (*Plan, e
 	case opt.District != "":
 		scope = "district " + opt.District
 	case !opt.All:
-		return nil, errors.New("plan: choose a street, a district or all")
+		return nil, invalid("plan: choose a street, a district or all")
 	}
 	pl := &Plan{Profile: p.Name, At: at.Format("2006-01-02"), Scope: scope, Seed: opt.Seed, Order: PlanOrder,
 		Ops: []PlanOp{}, Units: []PlanUnit{}, Infeasible: []PlanIssue{}}
@@ -202,7 +206,7 @@ func (pn *planner) load(ctx context.Context) error {
 		return err
 	}
 	if n == 0 {
-		return fmt.Errorf("no street in scope %s on %s", pn.plan.Scope, pn.plan.At)
+		return fmt.Errorf("%s on %s: %w", pn.plan.Scope, pn.plan.At, ErrEmptyScope)
 	}
 	// With --all, communities whose street is missing (orphans) are in
 	// scope too; geometry cannot fix them but they are counted.
@@ -688,6 +692,14 @@ func (pn *planner) tidy(ctx context.Context, kind string, only []string) error {
 // households come closest to normal without exceeding the maximum, on ties
 // the more compact result (Polsby-Popper), then the smaller code. The
 // larger of the two keeps its code.
+//
+// It runs in rounds of two statements (the candidates of every pending
+// community, then all accepted merges) instead of several per community.
+// A round decides a community only when neither it nor any of its
+// candidates was merged earlier in the round or is a candidate of a
+// community deferred earlier in the round; the others wait for the next
+// round. So every decision sees what the one-by-one order (h, code) would
+// show it, and the plan is the same, operations in the same order.
 func (pn *planner) merge(ctx context.Context) error {
 	c := pn.p.Community
 	if !c.MinHouseholds.on() {
@@ -705,87 +717,206 @@ func (pn *planner) merge(ctx context.Context) error {
 	if !c.NormalHouseholds.on() {
 		normal = c.MinHouseholds.v()
 	}
-	for _, code := range codes {
-		var h int64
-		var p *int64
-		err := pn.tx.QueryRow(ctx, `SELECT h, p FROM pw WHERE code = $1`, code).Scan(&h, &p)
-		if errors.Is(err, pgx.ErrNoRows) {
-			continue // merged away already
+	// NULL when the rule is off; only used to skip Polsby-Popper of
+	// candidates that cannot be chosen (Go applies the rule itself).
+	var maxH, maxP *float64
+	if c.MaxHouseholds.on() {
+		v := c.MaxHouseholds.v()
+		maxH = &v
+	}
+	if c.MaxPopulation.on() {
+		v := c.MaxPopulation.v()
+		maxP = &v
+	}
+	type cand struct {
+		code string
+		h    int64
+		p    *int64
+		pp   *float64 // nil when the merge would exceed a maximum
+	}
+	type hp struct {
+		h int64
+		p *int64
+	}
+	type merged struct {
+		i          int // position in codes: the one-by-one order
+		code, with string
+		keep, gone string
+		h, mh      int64
+		pp         float64
+		moved      int64 // households of the one merged away
+		area       float64
+	}
+	var done []merged
+	pending := make([]int, len(codes))
+	for i := range pending {
+		pending[i] = i
+	}
+	for round := 1; len(pending) > 0; round++ {
+		names := make([]string, len(pending))
+		for k, i := range pending {
+			names[k] = codes[i]
 		}
+		rows, err := pn.tx.Query(ctx, `SELECT code, h, p FROM pw WHERE code = ANY($1)`, names)
 		if err != nil {
 			return err
 		}
-		if float64(h) >= c.MinHouseholds.v() {
-			continue
+		state := map[string]hp{}
+		for rows.Next() {
+			var code string
+			var x hp
+			if err := rows.Scan(&code, &x.h, &x.p); err != nil {
+				rows.Close()
+				return err
+			}
+			state[code] = x
 		}
-		type cand struct {
-			code string
-			h    int64
-			p    *int64
-			pp   float64
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
-		rows, err := pn.tx.Query(ctx, `SELECT n.code, n.h, n.p,
-				coalesce(4 * pi() * ST_Area(u.g::geography) / nullif(ST_Perimeter(u.g::geography) ^ 2, 0), 0)
+		// Candidates of every pending community; the union is built only
+		// for merges within the maxima (OFFSET 0: built once, not once per
+		// use).
+		rows, err = pn.tx.Query(ctx, `SELECT a.code, n.code, n.h, n.p,
+				CASE WHEN u.g IS NOT NULL THEN coalesce(4 * pi() * ST_Area(u.g::geography) / nullif(ST_Perimeter(u.g::geography) ^ 2, 0), 0) END
 			FROM pw a JOIN pw n ON n.street = a.street AND n.code <> a.code AND n.geom && a.geom AND ST_Relate(a.geom, n.geom, '****1****'),
-			LATERAL (SELECT ST_Union(a.geom, n.geom) AS g) u
-			WHERE a.code = $1 AND n.h IS NOT NULL ORDER BY n.code`, code)
+			LATERAL (SELECT CASE WHEN ($2::float8 IS NULL OR (a.h + n.h)::float8 <= $2)
+					AND NOT (a.p IS NOT NULL AND n.p IS NOT NULL AND $3::float8 IS NOT NULL AND (a.p + n.p)::float8 > $3)
+				THEN ST_Union(a.geom, n.geom) END AS g OFFSET 0) u
+			WHERE a.code = ANY($1) AND n.h IS NOT NULL ORDER BY a.code, n.code`, names, maxH, maxP)
 		if err != nil {
 			return err
 		}
-		cands, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (cand, error) {
+		cands := map[string][]cand{}
+		for rows.Next() {
+			var a string
 			var x cand
-			return x, r.Scan(&x.code, &x.h, &x.p, &x.pp)
-		})
-		if err != nil {
+			if err := rows.Scan(&a, &x.code, &x.h, &x.p, &x.pp); err != nil {
+				rows.Close()
+				return err
+			}
+			cands[a] = append(cands[a], x)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
 			return err
 		}
-		if len(cands) == 0 {
-			pn.note(code, "undersized: no neighbour in the same street shares an edge")
-			continue
-		}
-		best := -1
-		for i, x := range cands {
-			m := float64(h + x.h)
-			if c.MaxHouseholds.on() && m > c.MaxHouseholds.v() {
+		// dirty: merged this round, or a deferred community and its
+		// candidates (its merge, still to come, may change them).
+		dirty := map[string]bool{}
+		var next []int
+		var accepted []merged
+		for _, i := range pending {
+			code := codes[i]
+			st, ok := state[code]
+			if !ok {
+				continue // merged away already
+			}
+			cs := cands[code]
+			if dirty[code] || slices.ContainsFunc(cs, func(x cand) bool { return dirty[x.code] }) {
+				dirty[code] = true
+				for _, x := range cs {
+					dirty[x.code] = true
+				}
+				next = append(next, i)
 				continue
 			}
-			if p != nil && x.p != nil && c.MaxPopulation.on() && float64(*p+*x.p) > c.MaxPopulation.v() {
+			h, p := st.h, st.p
+			if float64(h) >= c.MinHouseholds.v() {
 				continue
+			}
+			if len(cs) == 0 {
+				pn.note(code, "undersized: no neighbour in the same street shares an edge")
+				continue
+			}
+			best := -1
+			for k, x := range cs {
+				m := float64(h + x.h)
+				if c.MaxHouseholds.on() && m > c.MaxHouseholds.v() {
+					continue
+				}
+				if p != nil && x.p != nil && c.MaxPopulation.on() && float64(*p+*x.p) > c.MaxPopulation.v() {
+					continue
+				}
+				if x.pp == nil {
+					return fmt.Errorf("merge %s: no Polsby-Popper for candidate %s", code, x.code)
+				}
+				if best < 0 {
+					best = k
+					continue
+				}
+				d, bd := math.Abs(m-normal), math.Abs(float64(h+cs[best].h)-normal)
+				if d < bd || d == bd && *x.pp > *cs[best].pp {
+					best = k
+				}
 			}
 			if best < 0 {
-				best = i
+				pn.note(code, fmt.Sprintf("undersized: every neighbour of the same street sharing an edge would exceed %g households (or the population maximum) after merging", c.MaxHouseholds.v()))
 				continue
 			}
-			d, bd := math.Abs(m-normal), math.Abs(float64(h+cands[best].h)-normal)
-			if d < bd || d == bd && x.pp > cands[best].pp {
-				best = i
+			x := cs[best]
+			mg := merged{i: i, code: code, with: x.code, keep: x.code, gone: code, h: h, mh: h + x.h, pp: *x.pp}
+			if h > x.h {
+				mg.keep, mg.gone = code, x.code
+			}
+			dirty[code], dirty[x.code] = true, true
+			accepted = append(accepted, mg)
+		}
+		slog.Debug("plan merge round", "round", round, "pending", len(pending), "merged", len(accepted), "deferred", len(next))
+		if len(accepted) > 0 {
+			keeps := make([]string, len(accepted))
+			gones := make([]string, len(accepted))
+			for k, m := range accepted {
+				keeps[k], gones[k] = m.keep, m.gone
+			}
+			// No code appears twice in a round, so the update and the delete
+			// touch different rows.
+			rows, err := pn.tx.Query(ctx, `WITH m AS (SELECT * FROM unnest($1::text[], $2::text[]) m(keep, gone)),
+				upd AS (UPDATE pw k SET geom = ST_Multi(ST_CollectionExtract(ST_Union(k.geom, g.geom), 3)),
+						h = k.h + g.h, p = CASE WHEN k.p IS NULL AND g.p IS NULL THEN NULL ELSE coalesce(k.p, 0) + coalesce(g.p, 0) END, touched = true
+					FROM m JOIN pw g ON g.code = m.gone WHERE k.code = m.keep
+					RETURNING m.gone, g.h, ST_Area(g.geom::geography)),
+				del AS (DELETE FROM pw WHERE code IN (SELECT gone FROM m))
+				SELECT gone, h, st_area FROM upd`, keeps, gones)
+			if err != nil {
+				return fmt.Errorf("merge round %d: %w", round, err)
+			}
+			type goneRow struct {
+				h    int64
+				area float64
+			}
+			got := map[string]goneRow{}
+			for rows.Next() {
+				var g string
+				var x goneRow
+				if err := rows.Scan(&g, &x.h, &x.area); err != nil {
+					rows.Close()
+					return err
+				}
+				got[g] = x
+			}
+			rows.Close()
+			if err := rows.Err(); err != nil {
+				return fmt.Errorf("merge round %d: %w", round, err)
+			}
+			for _, m := range accepted {
+				g, ok := got[m.gone]
+				if !ok {
+					return fmt.Errorf("merge %s into %s: not applied", m.gone, m.keep)
+				}
+				m.moved, m.area = g.h, g.area
+				delete(pn.reason, m.gone)
+				done = append(done, m)
 			}
 		}
-		if best < 0 {
-			pn.note(code, fmt.Sprintf("undersized: every neighbour of the same street sharing an edge would exceed %g households (or the population maximum) after merging", c.MaxHouseholds.v()))
-			continue
-		}
-		x := cands[best]
-		keep, gone := x.code, code
-		if h > x.h {
-			keep, gone = code, x.code
-		}
-		var gh int64
-		var area float64
-		if err := pn.tx.QueryRow(ctx, `SELECT h, ST_Area(geom::geography) FROM pw WHERE code = $1`, gone).Scan(&gh, &area); err != nil {
-			return err
-		}
-		if err := pn.exec(ctx, `UPDATE pw k SET geom = ST_Multi(ST_CollectionExtract(ST_Union(k.geom, g.geom), 3)),
-				h = k.h + g.h, p = CASE WHEN k.p IS NULL AND g.p IS NULL THEN NULL ELSE coalesce(k.p, 0) + coalesce(g.p, 0) END, touched = true
-			FROM pw g WHERE k.code = $1 AND g.code = $2`, keep, gone); err != nil {
-			return fmt.Errorf("merge %s into %s: %w", gone, keep, err)
-		}
-		if err := pn.exec(ctx, `DELETE FROM pw WHERE code = $1`, gone); err != nil {
-			return err
-		}
-		delete(pn.reason, gone)
-		pn.add(PlanOp{Kind: "merge", From: []string{code, x.code}, To: []string{keep}, HouseholdsMoved: gh, AreaM2: area,
-			Note: fmt.Sprintf("%s (%d households) joins %s; merged %d households (normal %g), Polsby-Popper %.3f", code, h, x.code, h+x.h, normal, x.pp)})
+		pending = next
+	}
+	// Operations in the one-by-one order.
+	sort.Slice(done, func(a, b int) bool { return done[a].i < done[b].i })
+	for _, m := range done {
+		pn.add(PlanOp{Kind: "merge", From: []string{m.code, m.with}, To: []string{m.keep}, HouseholdsMoved: m.moved, AreaM2: m.area,
+			Note: fmt.Sprintf("%s (%d households) joins %s; merged %d households (normal %g), Polsby-Popper %.3f", m.code, m.h, m.with, m.mh, normal, m.pp)})
 	}
 	return nil
 }

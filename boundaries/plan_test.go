@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"testing"
@@ -122,6 +123,45 @@ func TestPlanDemo(t *testing.T) {
 	}
 }
 
+// TestPlanScope checks the errors for a scope with no street (a 422 in the
+// API, matched with errors.Is) and for no scope at all.
+func TestPlanScope(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	if _, err := s.Import(ctx, writeFile(t, "s.geojson", fc(feature(`{"code":"110101001","name":"甲街道"}`, polyOf(rect(0, 0, 1, 1))))),
+		boundaries.ImportOptions{Level: boundaries.Street}); err != nil {
+		t.Fatal(err)
+	}
+	p, err := boundaries.LoadProfile("beijing-2020")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name    string
+		opt     boundaries.PlanOptions
+		empty   bool   // want ErrEmptyScope
+		invalid bool   // want a *ValidationError
+		mention string // the error names what was asked for
+	}{
+		{name: "unknown street", opt: boundaries.PlanOptions{Street: "110101999"}, empty: true, mention: "street 110101999"},
+		{name: "unknown district", opt: boundaries.PlanOptions{District: "110199"}, empty: true, mention: "district 110199"},
+		{name: "no scope", opt: boundaries.PlanOptions{}, invalid: true, mention: "choose a street, a district or all"},
+		{name: "known district", opt: boundaries.PlanOptions{District: "110101"}},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			_, err := s.Plan(ctx, p, c.opt)
+			var ve *boundaries.ValidationError
+			if errors.Is(err, boundaries.ErrEmptyScope) != c.empty || errors.As(err, &ve) != c.invalid || (err == nil) != (c.mention == "") {
+				t.Fatalf("error %v: want empty scope %v, validation error %v", err, c.empty, c.invalid)
+			}
+			if err != nil && !strings.Contains(err.Error(), c.mention) {
+				t.Errorf("error %q does not mention %q", err, c.mention)
+			}
+		})
+	}
+}
+
 func TestPlanMergeAndSplit(t *testing.T) {
 	const st = "110101001"
 	pt := func(x, y float64, h int) string {
@@ -230,6 +270,44 @@ func TestPlanMergeAndSplit(t *testing.T) {
 			checkUnits(t, s, pl)
 		})
 	}
+}
+
+// TestPlanMergeRounds: merges run in rounds, yet each sees the merges
+// before it in the order (h, code). In a row 001 (1250), 002 (300),
+// 003 (450), 004 (2400), 002 joins 001 (1550); then 003's best is that
+// 001 (2000), not 004 (2850), which it would pick from the initial state.
+func TestPlanMergeRounds(t *testing.T) {
+	const st = "110101001"
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	if _, err := s.Import(ctx, writeFile(t, "s.geojson", fc(feature(`{"code":"110101001","name":"甲街道"}`, polyOf(rect(0, 0, 4, 1))))),
+		boundaries.ImportOptions{Level: boundaries.Street}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Import(ctx, writeFile(t, "c.geojson", fc(
+		comm(st+"001", polyOf(rect(0, 0, 1, 1)), 1250),
+		comm(st+"002", polyOf(rect(1, 0, 2, 1)), 300),
+		comm(st+"003", polyOf(rect(2, 0, 3, 1)), 450),
+		comm(st+"004", polyOf(rect(3, 0, 4, 1)), 2400),
+	)), boundaries.ImportOptions{Level: boundaries.Community, HouseholdsField: "hh"}); err != nil {
+		t.Fatal(err)
+	}
+	pl := planOf(t, s, boundaries.PlanOptions{Street: st, Seed: 1})
+	var ops []string
+	for _, op := range pl.Ops {
+		ops = append(ops, fmt.Sprintf("%s %s -> %s (%d households, seq %d)", op.Kind, strings.Join(op.From, "+"), strings.Join(op.To, "+"), op.HouseholdsMoved, op.Seq))
+	}
+	want := []string{
+		"merge " + st + "002+" + st + "001 -> " + st + "001 (300 households, seq 1)",
+		"merge " + st + "003+" + st + "001 -> " + st + "001 (450 households, seq 2)",
+	}
+	if strings.Join(ops, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("operations\n%s\nwant\n%s", strings.Join(ops, "\n"), strings.Join(want, "\n"))
+	}
+	if len(pl.Units) != 1 || *pl.Units[0].Households != 2000 || pl.Remaining.Undersized != 0 {
+		t.Errorf("units %+v, remaining %+v", pl.Units, pl.Remaining)
+	}
+	checkUnits(t, s, pl)
 }
 
 // TestPlanBeixinqiao splits 民安 (3,523 resident households) of the real

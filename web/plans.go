@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -98,7 +99,7 @@ func (s *Server) postPlan(c echo.Context) error {
 	ctx := c.Request().Context()
 	pl, err := s.store.Plan(ctx, p, opt)
 	if err != nil {
-		if strings.Contains(err.Error(), "no street in scope") {
+		if errors.Is(err, boundaries.ErrEmptyScope) {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
 		}
 		return apiError(err)
@@ -151,7 +152,7 @@ func scenarioLinks(id int64) map[string]string {
 		"self":     fmt.Sprintf("/api/v1/scenarios/%d", id),
 		"diff":     fmt.Sprintf("/api/v1/scenarios/%d/diff", id),
 		"adopt":    fmt.Sprintf("/api/v1/scenarios/%d/adopt", id),
-		"map":      "/map" + q,
+		"map":      "/" + q,
 		"style":    "/tiles/style.json" + q,
 		"ogc":      "/ogc" + q,
 		"download": "/download/communities.geojson" + q,

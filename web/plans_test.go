@@ -98,7 +98,7 @@ func scenarioLayers(t *testing.T, url string, store *boundaries.Store, sc bounda
 	}
 	wantStatus(t, call(t, "GET", url+"/api/v1/scenarios", "", nil, nil, &list), http.StatusOK)
 	if len(list.Scenarios) != 1 || list.Scenarios[0].ID != sc.ID || list.Scenarios[0].Units != len(sc.Codes) ||
-		list.Scenarios[0].Links["map"] != "/map?scenario="+idStr(sc.ID) {
+		list.Scenarios[0].Links["map"] != "/?scenario="+idStr(sc.ID) {
 		t.Fatalf("scenario list: %+v", list)
 	}
 	var one boundaries.Scenario
