@@ -43,6 +43,9 @@ type PlanUnit struct {
 	Op           string   `json:"op"`            // last operation that changed it
 	Status       string   `json:"status"`
 	Reasons      []string `json:"reasons"`
+	// BaseVersion is the live version the plan changed (nil for a new
+	// code): a scenario made of the plan refuses adoption if it moved on.
+	BaseVersion *int64 `json:"base_version_id"`
 	// Geometry is the unit's GeoJSON geometry (7 decimals), for the
 	// geojson output and tests; not part of the JSON plan.
 	Geometry json.RawMessage `json:"-"`
@@ -90,6 +93,9 @@ type Plan struct {
 	Before          PlanRemaining `json:"before"`
 	Remaining       PlanRemaining `json:"remaining"`
 	Infeasible      []PlanIssue   `json:"infeasible"`
+	// Removed are the live communities the plan's merges take away, with
+	// the versions it read.
+	Removed []ScenarioBase `json:"removed"`
 }
 
 // ErrEmptyScope is returned by Plan when the street or district asked for
@@ -138,7 +144,7 @@ func (s *Store) Plan(ctx context.Context, p *Profile, opt PlanOptions) (*Plan, e
 		return nil, invalid("plan: choose a street, a district or all")
 	}
 	pl := &Plan{Profile: p.Name, At: at.Format("2006-01-02"), Scope: scope, Seed: opt.Seed, Order: PlanOrder,
-		Ops: []PlanOp{}, Units: []PlanUnit{}, Infeasible: []PlanIssue{}}
+		Ops: []PlanOp{}, Units: []PlanUnit{}, Infeasible: []PlanIssue{}, Removed: []ScenarioBase{}}
 	tx, err := s.Pool.Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
@@ -185,7 +191,7 @@ func (pn *planner) load(ctx context.Context) error {
 	}
 	if err := pn.exec(ctx, `CREATE TEMP TABLE pw ON COMMIT DROP AS
 		SELECT u.code, u.name, u.parent_code AS street, u.households::bigint AS h, u.population::bigint AS p, u.provisional,
-			ST_Multi(u.geom)::geometry(MultiPolygon, 4326) AS geom, false AS scope, false AS touched
+			ST_Multi(u.geom)::geometry(MultiPolygon, 4326) AS geom, false AS scope, false AS touched, u.version_id AS vid
 		FROM units u WHERE u.level = 'community' AND `+asOf("u", 1), pn.at); err != nil {
 		return err
 	}
@@ -1366,7 +1372,7 @@ func (pn *planner) results(ctx context.Context) error {
 	c := pn.p.Community
 	rows, err := pn.tx.Query(ctx, `SELECT code, coalesce(street, ''), name, provisional, h, p, a / 1e6,
 			coalesce(4 * pi() * a / nullif(per ^ 2, 0), 0), coalesce(a / nullif(ST_Area(ST_ConvexHull(geom)::geography), 0), 0),
-			ST_AsGeoJSON(geom, 7)
+			ST_AsGeoJSON(geom, 7), vid
 		FROM (SELECT *, ST_Area(geom::geography) AS a, ST_Perimeter(geom::geography) AS per FROM pw WHERE touched) x ORDER BY code`)
 	if err != nil {
 		return err
@@ -1375,7 +1381,7 @@ func (pn *planner) results(ctx context.Context) error {
 		var u PlanUnit
 		var g string
 		if err := rows.Scan(&u.Code, &u.Street, &u.Name, &u.Provisional, &u.Households, &u.Population, &u.AreaKM2,
-			&u.PolsbyPopper, &u.HullRatio, &g); err != nil {
+			&u.PolsbyPopper, &u.HullRatio, &g, &u.BaseVersion); err != nil {
 			rows.Close()
 			return err
 		}
@@ -1397,6 +1403,15 @@ func (pn *planner) results(ctx context.Context) error {
 		return err
 	}
 	pn.plan.UnitsChanged = len(pn.plan.Units)
+	if merged := mergedCodes(pn.plan); len(merged) > 0 {
+		rows, err := pn.tx.Query(ctx, `SELECT code, version_id FROM units u WHERE code = ANY($1) AND `+asOf("u", 2)+` ORDER BY code`, merged, pn.at)
+		if err != nil {
+			return err
+		}
+		if pn.plan.Removed, err = pgx.CollectRows(rows, pgx.RowToStructByPos[ScenarioBase]); err != nil {
+			return err
+		}
+	}
 	// Every community still out of range carries a reason.
 	codes := make([]string, 0, len(chk.status))
 	for code := range chk.status {

@@ -1,10 +1,12 @@
 package boundaries
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"sort"
 	"strings"
 	"time"
@@ -21,13 +23,23 @@ import (
 // ScenarioUnit is one proposed community: a changed live one (same code)
 // or a new one (a split part's provisional code).
 type ScenarioUnit struct {
-	Code        string          `json:"code"`
-	Name        string          `json:"name"`
-	ParentCode  string          `json:"parent_code"`
-	Households  *int64          `json:"households"`
-	Population  *int64          `json:"population"`
-	Provisional bool            `json:"provisional"`
+	Code        string `json:"code"`
+	Name        string `json:"name"`
+	ParentCode  string `json:"parent_code"`
+	Households  *int64 `json:"households"`
+	Population  *int64 `json:"population"`
+	Provisional bool   `json:"provisional"`
+	// BaseVersion is the live version the plan read (nil: a new code, or
+	// unknown, when the version current at creation is taken).
+	BaseVersion *int64          `json:"base_version_id"`
 	Geometry    json.RawMessage `json:"-"` // GeoJSON, WGS84
+}
+
+// ScenarioBase is a live community a scenario removes, with the version
+// its plan read (nil: the version current when the scenario is made).
+type ScenarioBase struct {
+	Code        string `json:"code"`
+	BaseVersion *int64 `json:"base_version_id"`
 }
 
 // Scenario is a stored scenario.
@@ -51,14 +63,28 @@ func PlanScenarioUnits(pl *Plan) []ScenarioUnit {
 	out := make([]ScenarioUnit, 0, len(pl.Units))
 	for _, u := range pl.Units {
 		out = append(out, ScenarioUnit{Code: u.Code, Name: u.Name, ParentCode: u.Street, Households: u.Households,
-			Population: u.Population, Provisional: u.Provisional, Geometry: u.Geometry})
+			Population: u.Population, Provisional: u.Provisional, BaseVersion: u.BaseVersion, Geometry: u.Geometry})
 	}
 	return out
 }
 
-// PlanMerged lists the communities a plan's merges take away: sources of
-// merge operations that are not among its resulting units.
-func PlanMerged(pl *Plan) []string {
+// PlanMerged lists the communities a plan's merges take away with the
+// versions the plan read (plans saved before versions were recorded give
+// none, and the scenario takes the current ones).
+func PlanMerged(pl *Plan) []ScenarioBase {
+	if len(pl.Removed) > 0 {
+		return pl.Removed
+	}
+	var out []ScenarioBase
+	for _, c := range mergedCodes(pl) {
+		out = append(out, ScenarioBase{Code: c})
+	}
+	return out
+}
+
+// mergedCodes are the sources of a plan's merge operations that are not
+// among its resulting units.
+func mergedCodes(pl *Plan) []string {
 	kept := map[string]bool{}
 	for _, u := range pl.Units {
 		kept[u.Code] = true
@@ -80,10 +106,42 @@ func PlanMerged(pl *Plan) []string {
 	return out
 }
 
+// WritePlanGeoJSON writes a plan's resulting units as a GeoJSON
+// FeatureCollection (the output of jiedao plan --format geojson, and what
+// the API keeps of a plan): each feature's properties are the unit's
+// measures with base_version_id, and the foreign member "removed" lists
+// the communities its merges take away, so a scenario made of the file
+// knows which versions the plan read.
+func WritePlanGeoJSON(w io.Writer, pl *Plan) error {
+	type feature struct {
+		Type       string          `json:"type"`
+		Properties map[string]any  `json:"properties"`
+		Geometry   json.RawMessage `json:"geometry"`
+	}
+	fc := struct {
+		Type     string         `json:"type"`
+		Features []feature      `json:"features"`
+		Removed  []ScenarioBase `json:"removed"`
+	}{Type: "FeatureCollection", Features: []feature{}, Removed: PlanMerged(pl)}
+	if fc.Removed == nil {
+		fc.Removed = []ScenarioBase{}
+	}
+	for _, u := range pl.Units {
+		fc.Features = append(fc.Features, feature{Type: "Feature", Geometry: u.Geometry, Properties: map[string]any{
+			"op": u.Op, "code": u.Code, "name": u.Name, "street": u.Street, "provisional": u.Provisional,
+			"households": u.Households, "population": u.Population, "deviation": u.Deviation, "area_km2": u.AreaKM2,
+			"polsby_popper": u.PolsbyPopper, "hull_ratio": u.HullRatio, "status": u.Status, "reasons": u.Reasons,
+			"base_version_id": u.BaseVersion,
+		}})
+	}
+	return json.NewEncoder(w).Encode(fc)
+}
+
 // ParsePlanGeoJSON reads the output of `jiedao plan --format geojson`: a
 // FeatureCollection whose features carry code, name, street (or
-// parent_code), provisional, households and population.
-func ParsePlanGeoJSON(b []byte) ([]ScenarioUnit, error) {
+// parent_code), provisional, households, population and base_version_id,
+// and the communities the plan removes.
+func ParsePlanGeoJSON(b []byte) ([]ScenarioUnit, []ScenarioBase, error) {
 	var fc struct {
 		Type     string `json:"type"`
 		Features []struct {
@@ -97,32 +155,39 @@ func ParsePlanGeoJSON(b []byte) ([]ScenarioUnit, error) {
 				Provisional bool   `json:"provisional"`
 				Households  *int64 `json:"households"`
 				Population  *int64 `json:"population"`
+				BaseVersion *int64 `json:"base_version_id"`
 			} `json:"properties"`
 		} `json:"features"`
+		Removed []ScenarioBase `json:"removed"`
 	}
 	if err := json.Unmarshal(b, &fc); err != nil {
-		return nil, invalid("plan file is not GeoJSON (want the output of jiedao plan --format geojson): %v", err)
+		return nil, nil, invalid("plan file is not GeoJSON (want the output of jiedao plan --format geojson): %v", err)
 	}
 	if fc.Type != "FeatureCollection" {
-		return nil, invalid("plan file is a %q, not a FeatureCollection (want the output of jiedao plan --format geojson; the JSON plan carries no geometries)", fc.Type)
+		return nil, nil, invalid("plan file is a %q, not a FeatureCollection (want the output of jiedao plan --format geojson; the JSON plan carries no geometries)", fc.Type)
 	}
 	out := make([]ScenarioUnit, 0, len(fc.Features))
 	for i, f := range fc.Features {
 		p := f.Properties
 		if p.Code == "" {
-			return nil, invalid("feature %d: no code", i+1)
+			return nil, nil, invalid("feature %d: no code", i+1)
 		}
 		if len(f.Geometry) == 0 || string(f.Geometry) == "null" {
-			return nil, invalid("feature %d (%s): no geometry", i+1, p.Code)
+			return nil, nil, invalid("feature %d (%s): no geometry", i+1, p.Code)
 		}
 		parent := p.Street
 		if parent == "" {
 			parent = p.ParentCode
 		}
 		out = append(out, ScenarioUnit{Code: p.Code, Name: p.Name, ParentCode: parent, Households: p.Households,
-			Population: p.Population, Provisional: p.Provisional, Geometry: f.Geometry})
+			Population: p.Population, Provisional: p.Provisional, BaseVersion: p.BaseVersion, Geometry: f.Geometry})
 	}
-	return out, nil
+	for i, r := range fc.Removed {
+		if r.Code == "" {
+			return nil, nil, invalid("removed %d: no code", i+1)
+		}
+	}
+	return out, fc.Removed, nil
 }
 
 // CreateScenario stores a scenario. removed lists communities known to be
@@ -130,7 +195,10 @@ func ParsePlanGeoJSON(b []byte) ([]ScenarioUnit, error) {
 // communities of the scenario's streets that are not in the scenario and
 // lie at least half under its units, so a scenario made from GeoJSON
 // alone (which does not carry the merges) also retires them.
-func (s *Store) CreateScenario(ctx context.Context, name, profile string, plan any, units []ScenarioUnit, removed []string) (*Scenario, error) {
+//
+// The versions a unit or removal is checked against at adoption are those
+// its plan read (BaseVersion), else the ones current now.
+func (s *Store) CreateScenario(ctx context.Context, name, profile string, plan any, units []ScenarioUnit, removed []ScenarioBase) (*Scenario, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, invalid("scenario name is required")
@@ -157,10 +225,10 @@ func (s *Store) CreateScenario(ctx context.Context, name, profile string, plan a
 		}
 		batch := &pgx.Batch{}
 		for _, u := range units {
-			batch.Queue(`INSERT INTO scenario_units (scenario_id, code, name, parent_code, households, population, provisional, geom)
+			batch.Queue(`INSERT INTO scenario_units (scenario_id, code, name, parent_code, households, population, provisional, geom, base_version_id)
 				VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7,
-					ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($8), 4326)), 3)))`,
-				id, u.Code, u.Name, u.ParentCode, u.Households, u.Population, u.Provisional, string(u.Geometry))
+					ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($8), 4326)), 3)), $9)`,
+				id, u.Code, u.Name, u.ParentCode, u.Households, u.Population, u.Provisional, string(u.Geometry), u.BaseVersion)
 		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			var pe *pgconn.PgError
@@ -170,13 +238,21 @@ func (s *Store) CreateScenario(ctx context.Context, name, profile string, plan a
 			return fmt.Errorf("scenario %s: units: %w", name, err)
 		}
 		// A unit the plan emptied is gone, not a unit without area.
-		if _, err := tx.Exec(ctx, `WITH e AS (DELETE FROM scenario_units WHERE scenario_id = $1 AND ST_IsEmpty(geom) RETURNING code)
-			INSERT INTO scenario_removed SELECT $1, code FROM e`, id); err != nil {
+		if _, err := tx.Exec(ctx, `WITH e AS (DELETE FROM scenario_units WHERE scenario_id = $1 AND ST_IsEmpty(geom) RETURNING code, base_version_id)
+			INSERT INTO scenario_removed (scenario_id, code, base_version_id) SELECT $1, code, base_version_id FROM e`, id); err != nil {
 			return fmt.Errorf("scenario %s: empty units: %w", name, err)
 		}
-		if _, err := tx.Exec(ctx, `INSERT INTO scenario_removed (scenario_id, code)
-			SELECT $1, code FROM units WHERE level = 'community' AND valid_to IS NULL AND code = ANY($2)
-			ON CONFLICT DO NOTHING`, id, removed); err != nil {
+		rc := make([]string, len(removed))
+		rv := make([]*int64, len(removed))
+		for i, r := range removed {
+			rc[i], rv[i] = r.Code, r.BaseVersion
+		}
+		// Kept even when no longer current: adoption then finds the
+		// version the plan read gone and refuses.
+		if _, err := tx.Exec(ctx, `INSERT INTO scenario_removed (scenario_id, code, base_version_id)
+			SELECT $1, r.code, r.v FROM unnest($2::text[], $3::bigint[]) r(code, v)
+			WHERE EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level = 'community')
+			ON CONFLICT DO NOTHING`, id, rc, rv); err != nil {
 			return fmt.Errorf("scenario %s: removed: %w", name, err)
 		}
 		// Scenario units do not overlap, so the area a live community has
@@ -196,11 +272,11 @@ func (s *Store) CreateScenario(ctx context.Context, name, profile string, plan a
 			ON CONFLICT DO NOTHING`, id); err != nil {
 			return fmt.Errorf("scenario %s: merged communities: %w", name, err)
 		}
-		// The versions the scenario was made against, for adoption to
-		// detect edits made in between.
+		// Where the plan did not say which version it read, the current
+		// one: adoption refuses if a unit moves on after this.
 		for _, t := range []string{"scenario_units", "scenario_removed"} {
 			if _, err := tx.Exec(ctx, `UPDATE `+t+` x SET base_version_id = u.version_id FROM units u
-				WHERE x.scenario_id = $1 AND u.code = x.code AND u.valid_to IS NULL`, id); err != nil {
+				WHERE x.scenario_id = $1 AND x.base_version_id IS NULL AND u.code = x.code AND u.valid_to IS NULL`, id); err != nil {
 				return fmt.Errorf("scenario %s: base versions: %w", name, err)
 			}
 		}
@@ -346,13 +422,16 @@ func scenarioUnits(scenario, at string) string {
 			EXISTS (SELECT 1 FROM scenario_units y WHERE y.scenario_id = ` + scenario + ` AND y.code = u.code)
 			OR EXISTS (SELECT 1 FROM scenario_removed y WHERE y.scenario_id = ` + scenario + ` AND y.code = u.code)))
 		UNION ALL
-		SELECT NULL::bigint, x.code, x.name, x.level, x.parent_code,
-			-- a new code takes the kind (社区/村) of its street's communities
-			coalesce((SELECT k.kind FROM units k WHERE k.code = x.code ORDER BY k.valid_from DESC LIMIT 1),
-				(SELECT k.kind FROM units k WHERE k.parent_code = x.parent_code AND k.level = x.level AND k.valid_to IS NULL
-				 GROUP BY k.kind ORDER BY count(*) DESC, k.kind LIMIT 1)),
-			x.households, x.population, x.provisional, x.geom, x.area_m2, ` + at + `::date, NULL::date
+		SELECT NULL::bigint, x.code, x.name, x.level, x.parent_code, ` + scenarioKind("x") + `, x.households, x.population, x.provisional, x.geom, x.area_m2, ` + at + `::date, NULL::date
 		FROM scenario_units x WHERE x.scenario_id = ` + scenario
+}
+
+// scenarioKind is the kind (社区/村) of scenario unit x: its code's, else
+// the most common among its street's communities.
+func scenarioKind(x string) string {
+	return `coalesce((SELECT k.kind FROM units k WHERE k.code = ` + x + `.code ORDER BY k.valid_from DESC LIMIT 1),
+		(SELECT k.kind FROM units k WHERE k.parent_code = ` + x + `.parent_code AND k.level = 'community' AND k.valid_to IS NULL
+		 GROUP BY k.kind ORDER BY count(*) DESC, k.kind LIMIT 1))`
 }
 
 // scenarioTable makes the temp table scen_units of a scenario's boundaries
@@ -550,10 +629,11 @@ func (s *Store) AdoptScenario(ctx context.Context, id int64, approval string, va
 				oldID = cur.id
 				res.Updated = append(res.Updated, code)
 			} else {
-				err = tx.QueryRow(ctx, `INSERT INTO units (code, name, level, parent_code, households, population,
+				err = tx.QueryRow(ctx, `INSERT INTO units (code, name, level, parent_code, kind, households, population,
 						provisional, geom, valid_from, approval, source)
-					SELECT code, name, 'community', parent_code, households, population, provisional, geom, $3, $4, $5
-					FROM scenario_units WHERE scenario_id = $1 AND code = $2 RETURNING version_id`,
+					SELECT x.code, x.name, 'community', x.parent_code, `+scenarioKind("x")+`, x.households, x.population,
+						x.provisional, x.geom, $3, $4, $5
+					FROM scenario_units x WHERE x.scenario_id = $1 AND x.code = $2 RETURNING version_id`,
 					id, code, validFrom, approval, source).Scan(&newID)
 				res.Created = append(res.Created, code)
 			}
@@ -666,24 +746,12 @@ func (s *Store) SavePlan(ctx context.Context, opt PlanOptions, pl *Plan) (int64,
 	if err != nil {
 		return 0, fmt.Errorf("save plan: %w", err)
 	}
-	type feature struct {
-		Type       string          `json:"type"`
-		Properties ScenarioUnit    `json:"properties"`
-		Geometry   json.RawMessage `json:"geometry"`
-	}
-	fc := struct {
-		Type     string    `json:"type"`
-		Features []feature `json:"features"`
-	}{Type: "FeatureCollection", Features: []feature{}}
-	for _, u := range PlanScenarioUnits(pl) {
-		fc.Features = append(fc.Features, feature{Type: "Feature", Properties: u, Geometry: u.Geometry})
-	}
-	gj, err := json.Marshal(fc)
-	if err != nil {
+	var gj bytes.Buffer
+	if err := WritePlanGeoJSON(&gj, pl); err != nil {
 		return 0, fmt.Errorf("save plan: %w", err)
 	}
 	var id int64
-	if err := s.Pool.QueryRow(ctx, `INSERT INTO plans (options, plan, geojson) VALUES ($1, $2, $3) RETURNING id`, o, pj, gj).Scan(&id); err != nil {
+	if err := s.Pool.QueryRow(ctx, `INSERT INTO plans (options, plan, geojson) VALUES ($1, $2, $3) RETURNING id`, o, pj, gj.Bytes()).Scan(&id); err != nil {
 		return 0, fmt.Errorf("save plan: %w", err)
 	}
 	return id, nil
@@ -717,7 +785,7 @@ func (s *Store) CreateScenarioFromPlan(ctx context.Context, name string, planID 
 	if err := json.Unmarshal(pj, &pl); err != nil {
 		return nil, fmt.Errorf("plan %d: %w", planID, err)
 	}
-	units, err := ParsePlanGeoJSON(gj)
+	units, _, err := ParsePlanGeoJSON(gj)
 	if err != nil {
 		return nil, fmt.Errorf("plan %d: %w", planID, err)
 	}

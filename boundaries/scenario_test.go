@@ -101,6 +101,13 @@ func TestScenarioFlow(t *testing.T) {
 	if len(res.Created) != len(news) {
 		t.Errorf("created %v, diff new %v", res.Created, news)
 	}
+	var noKind int
+	if err := s.Pool.QueryRow(ctx, `SELECT count(*) FROM units WHERE approval = $1 AND kind IS NULL`, "京政函〔2026〕7号").Scan(&noKind); err != nil {
+		t.Fatal(err)
+	}
+	if noKind != 0 {
+		t.Errorf("%d adopted versions have no kind (社区/村)", noKind)
+	}
 	us, err := s.Units(ctx, boundaries.UnitQuery{Level: boundaries.Community, Parent: street, At: vf})
 	if err != nil {
 		t.Fatal(err)

@@ -69,7 +69,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		enc.SetIndent("", " ")
 		err = enc.Encode(pl)
 	case "geojson":
-		err = writePlanGeoJSON(&buf, pl)
+		err = boundaries.WritePlanGeoJSON(&buf, pl)
 	default:
 		err = writePlanText(&buf, pl)
 	}
@@ -86,26 +86,6 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return fmt.Errorf("write %s: %w", *out, err)
 	}
 	return os.Rename(tmp, *out)
-}
-
-func writePlanGeoJSON(w io.Writer, pl *boundaries.Plan) error {
-	type feature struct {
-		Type       string          `json:"type"`
-		Properties map[string]any  `json:"properties"`
-		Geometry   json.RawMessage `json:"geometry"`
-	}
-	fc := struct {
-		Type     string    `json:"type"`
-		Features []feature `json:"features"`
-	}{Type: "FeatureCollection", Features: []feature{}}
-	for _, u := range pl.Units {
-		fc.Features = append(fc.Features, feature{Type: "Feature", Geometry: u.Geometry, Properties: map[string]any{
-			"op": u.Op, "code": u.Code, "name": u.Name, "street": u.Street, "provisional": u.Provisional,
-			"households": u.Households, "population": u.Population, "deviation": u.Deviation, "area_km2": u.AreaKM2,
-			"polsby_popper": u.PolsbyPopper, "hull_ratio": u.HullRatio, "status": u.Status, "reasons": u.Reasons,
-		}})
-	}
-	return json.NewEncoder(w).Encode(fc)
 }
 
 func writePlanText(w io.Writer, pl *boundaries.Plan) error {

@@ -52,6 +52,7 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		return usageError{fmt.Errorf("unknown scenario command %q (usage: %s)", sub, scenarioUsage)}
 	}
 	var units []boundaries.ScenarioUnit
+	var removed []boundaries.ScenarioBase
 	if sub == "create" {
 		if *from == "" {
 			return usageError{errors.New("create needs --from-plan FILE (jiedao plan --format geojson output)")}
@@ -60,7 +61,7 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if err != nil {
 			return fmt.Errorf("read %s: %w", *from, err)
 		}
-		if units, err = boundaries.ParsePlanGeoJSON(b); err != nil {
+		if units, removed, err = boundaries.ParsePlanGeoJSON(b); err != nil {
 			return usageError{fmt.Errorf("%s: %w", *from, err)}
 		}
 	}
@@ -79,9 +80,10 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if p == "" {
 			p = boundaries.DefaultProfile
 		}
-		// The GeoJSON carries no merge operations: merged-away communities
-		// are found by coverage (see CreateScenario).
-		sc, err := s.CreateScenario(ctx, name, p, map[string]any{"source": *from, "units": len(units)}, units, nil)
+		// The file lists the communities the plan's merges remove; others
+		// left at least half under the scenario's units are found by
+		// coverage (see CreateScenario).
+		sc, err := s.CreateScenario(ctx, name, p, map[string]any{"source": *from, "units": len(units)}, units, removed)
 		if err != nil {
 			return err
 		}

@@ -96,7 +96,13 @@ func TestCLIScenario(t *testing.T) {
 	if err := json.Unmarshal(b, &pl); err != nil {
 		t.Fatal(err)
 	}
-	merged := boundaries.PlanMerged(&pl)
+	var merged []string
+	for _, r := range boundaries.PlanMerged(&pl) {
+		if r.BaseVersion == nil {
+			t.Errorf("plan removes %s without the version it read", r.Code)
+		}
+		merged = append(merged, r.Code)
+	}
 	if len(merged) == 0 {
 		t.Fatal("the demo plan merges nothing")
 	}
@@ -247,6 +253,14 @@ func TestCLIScenario(t *testing.T) {
 	if code, out, errs := jiedao(t, db, "scenario", "adopt", "rival", "--approval", "rival", "--valid-from", vf); code == 0 ||
 		!strings.Contains(errs, "changed since") {
 		t.Errorf("adopting the stale rival: exit %d, want non-zero saying a unit changed\n%s%s", code, out, errs)
+	}
+	// A scenario made of the same file after the adoption: the file names
+	// the versions its plan read, which are gone now, so it is refused at
+	// adoption rather than writing the same boundaries again.
+	must("scenario", "create", "late", "--from-plan", planFile)
+	if code, out, errs := jiedao(t, db, "scenario", "adopt", "late", "--approval", "late", "--valid-from", vf); code == 0 ||
+		!strings.Contains(errs, "changed since") {
+		t.Errorf("adopting a scenario made from an outdated plan file: exit %d, want non-zero saying a unit changed\n%s%s", code, out, errs)
 	}
 
 	// 7. Bad inputs; the JSON plan has no geometries and must be refused.
