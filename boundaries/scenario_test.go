@@ -26,18 +26,25 @@ func liveHash(t *testing.T, s *boundaries.Store) (int, string) {
 	return n, h
 }
 
-// TestScenarioFlow plans a street with an oversized community of the small
-// demo city, keeps it as a scenario, analyses, diffs and adopts it.
-func TestScenarioFlow(t *testing.T) {
-	ctx := context.Background()
+// smallDemo is a fresh database with the small demo city (seed 1) loaded.
+func smallDemo(t *testing.T) *boundaries.Store {
+	t.Helper()
 	s, _ := pgtest.NewStore(t)
 	dir := t.TempDir()
 	if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir}); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.LoadDemo(ctx, dir, nil); err != nil {
+	if _, err := s.LoadDemo(context.Background(), dir, nil); err != nil {
 		t.Fatal(err)
 	}
+	return s
+}
+
+// TestScenarioFlow plans a street with an oversized community of the small
+// demo city, keeps it as a scenario, analyses, diffs and adopts it.
+func TestScenarioFlow(t *testing.T) {
+	ctx := context.Background()
+	s := smallDemo(t)
 	var street, big string
 	if err := s.Pool.QueryRow(ctx, `SELECT parent_code, code FROM units WHERE level = 'community' AND valid_to IS NULL
 		AND households > 3000 AND parent_code IS NOT NULL ORDER BY households DESC, code LIMIT 1`).Scan(&street, &big); err != nil {
@@ -161,14 +168,7 @@ func TestScenarioFlow(t *testing.T) {
 // the scenario's own analysis run, while the live layers stay as they are.
 func TestScenarioLayers(t *testing.T) {
 	ctx := context.Background()
-	s, _ := pgtest.NewStore(t)
-	dir := t.TempDir()
-	if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.LoadDemo(ctx, dir, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := smallDemo(t)
 	pl := planOf(t, s, boundaries.PlanOptions{All: true, Seed: 1})
 	sc, err := s.CreateScenario(ctx, "all", pl.Profile, boundaries.PlanSummary(pl, 0),
 		boundaries.PlanScenarioUnits(pl), boundaries.PlanMerged(pl))
