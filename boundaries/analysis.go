@@ -98,7 +98,7 @@ func (s *Store) analyze(ctx context.Context, p *Profile, at time.Time, scenario 
 			return err
 		}
 		if err := tx.QueryRow(ctx, `INSERT INTO analysis_runs (profile, profile_hash, at, units_version, scenario_id)
-			VALUES ($1, $2, $3, $4, nullif($5, 0)) RETURNING id, generated_at`, p.Name, p.hash, at, unitsVersion, scenario).
+			VALUES ($1, $2, $3, $4, nullif($5::bigint, 0)) RETURNING id, generated_at`, p.Name, p.hash, at, unitsVersion, scenario).
 			Scan(&a.RunID, &a.GeneratedAt); err != nil {
 			return err
 		}

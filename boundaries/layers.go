@@ -153,7 +153,7 @@ func (s *Store) EnsureScenarioAnalysis(ctx context.Context, p *Profile, at time.
 		var id int64
 		err := s.Pool.QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
 			WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
-			  AND r.scenario_id IS NOT DISTINCT FROM nullif($3, 0)
+			  AND r.scenario_id IS NOT DISTINCT FROM nullif($3::bigint, 0)
 			ORDER BY r.id DESC LIMIT 1), 0)`, p.hash, at, scenario).Scan(&id)
 		if err != nil {
 			return 0, fmt.Errorf("find analysis run: %w", err)
