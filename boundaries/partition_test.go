@@ -1,0 +1,187 @@
+package boundaries
+
+import (
+	"math"
+	"testing"
+)
+
+func always(float64) bool { return true }
+
+// A U (arms 0–1 and 2–3 wide, base 0–1 high): a line across both arms
+// crosses four times and is refused; one across the base cuts it in two,
+// areas adding up.
+func TestCutPoly(t *testing.T) {
+	u := poly{{{0, 0}, {3, 0}, {3, 3}, {2, 3}, {2, 1}, {1, 1}, {1, 3}, {0, 3}}}
+	area, _ := u.areaPerim()
+	if _, _, ok := cutPoly(u, 0, 1, 2); ok {
+		t.Error("y = 2 crosses both arms, want refused")
+	}
+	lo, hi, ok := cutPoly(u, 1, 0, 1.5)
+	if !ok {
+		t.Fatal("x = 1.5 crosses the base once, want two sides")
+	}
+	la, lp := lo.areaPerim()
+	ha, hp := hi.areaPerim()
+	if math.Abs(la-3.5) > 1e-9 || math.Abs(ha-3.5) > 1e-9 || math.Abs(la+ha-area) > 1e-9 {
+		t.Errorf("areas %g + %g, want 3.5 + 3.5 = %g", la, ha, area)
+	}
+	n, la2, lp2, ha2, hp2 := cutMeasure(u, 1, 0, 1.5)
+	if n != 2 || la2 != la || ha2 != ha || math.Abs(lp2-lp) > 1e-9 || math.Abs(hp2-hp) > 1e-9 {
+		t.Errorf("cutMeasure %d %g %g %g %g, cutPoly %g %g %g %g", n, la2, lp2, ha2, hp2, la, lp, ha, hp)
+	}
+}
+
+// Three points of 1000 in a 300 × 100 m strip and one of 1000 above the
+// middle: four parts of one point each, and a corner where three parts
+// meet is a vertex of all three regions.
+func TestStraightSplit(t *testing.T) {
+	st := &straight{pg: poly{{{0, 0}, {300, 0}, {300, 200}, {0, 200}}}, hi: xy{300, 200}}
+	for i, p := range []xy{{50, 50}, {150, 50}, {250, 50}, {150, 150}} {
+		st.pts = append(st.pts, weighted{p, 1000})
+		st.ids = append(st.ids, i+1)
+	}
+	parts := st.split(4, always)
+	if len(parts) != 4 {
+		t.Fatalf("%d parts", len(parts))
+	}
+	for _, p := range parts {
+		if len(p.ids) != 1 || p.w != 1000 {
+			t.Errorf("part %v: want one point", p.ids)
+		}
+	}
+	// The regions again, to look at their vertices.
+	ct := &cutter{pts: st.pts, ok: always, total: 4000, unit: 1000}
+	pl := ct.plan(st.pg, []int{0, 1, 2, 3}, 4)
+	rs := regions(-300, -300, 600, 500, pl.hs)
+	var area float64
+	for i, r := range rs {
+		a, _ := poly{r}.areaPerim()
+		area += a
+		for j, r2 := range rs {
+			if i == j {
+				continue
+			}
+			for _, v := range r2 {
+				if onBoundary(r, v) && !hasVertex(r, v) {
+					t.Errorf("region %d: %v of region %d lies on an edge but is not a vertex", i, v, j)
+				}
+			}
+		}
+	}
+	if math.Abs(area-900*800) > 1e-6 {
+		t.Errorf("regions cover %g m², want the box's %d", area, 900*800)
+	}
+}
+
+func onBoundary(r []xy, v xy) bool {
+	for j := range r {
+		p, q := r[j], r[(j+1)%len(r)]
+		if math.Abs((q.x-p.x)*(v.y-p.y)-(q.y-p.y)*(v.x-p.x)) < 1e-6 &&
+			v.x >= min(p.x, q.x)-1e-9 && v.x <= max(p.x, q.x)+1e-9 && v.y >= min(p.y, q.y)-1e-9 && v.y <= max(p.y, q.y)+1e-9 {
+			return true
+		}
+	}
+	return false
+}
+
+func hasVertex(r []xy, v xy) bool {
+	for _, p := range r {
+		if p == v {
+			return true
+		}
+	}
+	return false
+}
+
+// gridCells is an n × m grid of 1 × 1 cells (id = index + 1) with the
+// given weights, sharing edges with their four neighbours.
+func gridCells(n, m int, w func(i, j int) float64) *subunits {
+	u := &subunits{}
+	for j := 0; j < m; j++ {
+		for i := 0; i < n; i++ {
+			u.c = append(u.c, cell{id: len(u.c) + 1, x: float64(i) + 0.5, y: float64(j) + 0.5, w: w(i, j), area: 1, perim: 4})
+		}
+	}
+	u.nb = make([][]edge, len(u.c))
+	for j := 0; j < m; j++ {
+		for i := 0; i < n; i++ {
+			a := j*n + i
+			if i+1 < n {
+				u.nb[a] = append(u.nb[a], edge{a + 1, 1})
+				u.nb[a+1] = append(u.nb[a+1], edge{a, 1})
+			}
+			if j+1 < m {
+				u.nb[a] = append(u.nb[a], edge{a + n, 1})
+				u.nb[a+n] = append(u.nb[a+n], edge{a, 1})
+			}
+		}
+	}
+	return u
+}
+
+func connected(u *subunits, g []int) bool {
+	in := map[int]bool{}
+	for _, i := range g {
+		in[i] = true
+	}
+	seen := map[int]bool{g[0]: true}
+	stack := []int{g[0]}
+	for len(stack) > 0 {
+		i := stack[len(stack)-1]
+		stack = stack[:len(stack)-1]
+		for _, e := range u.nb[i] {
+			if in[e.j] && !seen[e.j] {
+				seen[e.j] = true
+				stack = append(stack, e.j)
+			}
+		}
+	}
+	return len(seen) == len(g)
+}
+
+// Parts of cells are connected and as balanced as the cells allow (to
+// within a cell), searched exhaustively (3 × 3) and by sweeps (8 × 8).
+func TestPartition(t *testing.T) {
+	for _, c := range []struct {
+		n, m, k int
+		w       func(i, j int) float64
+	}{
+		// A heavy middle cell: it and three light ones against five.
+		{3, 3, 2, func(i, j int) float64 {
+			if i == 1 && j == 1 {
+				return 2
+			}
+			return 1
+		}},
+		{8, 8, 4, func(i, j int) float64 { return 1 }},
+		{8, 8, 3, func(i, j int) float64 { return 1 }},
+		{8, 8, 5, func(i, j int) float64 { return float64(1 + (i*j)%3) }},
+	} {
+		u := gridCells(c.n, c.m, c.w)
+		var total float64
+		for _, x := range u.c {
+			total += x.w
+		}
+		gs := partition(u, c.k, always)
+		if len(gs) != c.k {
+			t.Fatalf("%d×%d into %d: %d parts", c.n, c.m, c.k, len(gs))
+		}
+		seen := map[int]bool{}
+		for _, g := range gs {
+			if !connected(u, g) {
+				t.Errorf("%d×%d into %d: part %v is not connected", c.n, c.m, c.k, g)
+			}
+			var w float64
+			for _, i := range g {
+				w += u.c[i].w
+				seen[i] = true
+			}
+			if d := math.Abs(w - total/float64(c.k)); d > 1+1e-9 {
+				t.Errorf("%d×%d into %d: a part weighs %g, want %g ± 1", c.n, c.m, c.k, w, total/float64(c.k))
+			}
+		}
+		if len(seen) != len(u.c) {
+			t.Errorf("%d×%d into %d: %d of %d cells in parts", c.n, c.m, c.k, len(seen), len(u.c))
+		}
+	}
+}
