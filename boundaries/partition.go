@@ -4,6 +4,8 @@ import (
 	"math"
 	"math/bits"
 	"sort"
+
+	"github.com/jiedao/jiedao/geo"
 )
 
 // cell is a sub-unit of a split: a representative point (longitude,
@@ -89,7 +91,7 @@ func partCost(w, area, perim float64, k int, unit, total float64, ok func(share 
 	e := w/(kf*unit) - 1
 	c := kf * math.Abs(e)
 	if perim > 0 {
-		c += kf * compactness * (1 - 4*math.Pi*area/(perim*perim))
+		c += kf * compactness * (1 - geo.PolsbyPopper(area, perim))
 	}
 	if total > 0 && !ok(w/kf/total) {
 		c += kf * outOfRange

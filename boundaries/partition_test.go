@@ -3,40 +3,18 @@ package boundaries
 import (
 	"math"
 	"testing"
+
+	"github.com/jiedao/jiedao/geo"
 )
 
 func always(float64) bool { return true }
 
-// A U (arms 0–1 and 2–3 wide, base 0–1 high): a line across both arms
-// crosses four times and is refused; one across the base cuts it in two,
-// areas adding up.
-func TestCutPoly(t *testing.T) {
-	u := poly{{{0, 0}, {3, 0}, {3, 3}, {2, 3}, {2, 1}, {1, 1}, {1, 3}, {0, 3}}}
-	area, _ := u.areaPerim()
-	if _, _, ok := cutPoly(u, 0, 1, 2); ok {
-		t.Error("y = 2 crosses both arms, want refused")
-	}
-	lo, hi, ok := cutPoly(u, 1, 0, 1.5)
-	if !ok {
-		t.Fatal("x = 1.5 crosses the base once, want two sides")
-	}
-	la, lp := lo.areaPerim()
-	ha, hp := hi.areaPerim()
-	if math.Abs(la-3.5) > 1e-9 || math.Abs(ha-3.5) > 1e-9 || math.Abs(la+ha-area) > 1e-9 {
-		t.Errorf("areas %g + %g, want 3.5 + 3.5 = %g", la, ha, area)
-	}
-	n, la2, lp2, ha2, hp2 := cutMeasure(u, 1, 0, 1.5)
-	if n != 2 || la2 != la || ha2 != ha || math.Abs(lp2-lp) > 1e-9 || math.Abs(hp2-hp) > 1e-9 {
-		t.Errorf("cutMeasure %d %g %g %g %g, cutPoly %g %g %g %g", n, la2, lp2, ha2, hp2, la, lp, ha, hp)
-	}
-}
-
 // Three points of 1000 in a 300 × 100 m strip and one of 1000 above the
-// middle: four parts of one point each, and a corner where three parts
-// meet is a vertex of all three regions.
+// middle: four parts of one point each, whose regions tile the box they
+// are cut from (the vertices they share: geo's TestConvexRegions).
 func TestStraightSplit(t *testing.T) {
-	st := &straight{pg: poly{{{0, 0}, {300, 0}, {300, 200}, {0, 200}}}, hi: xy{300, 200}}
-	for i, p := range []xy{{50, 50}, {150, 50}, {250, 50}, {150, 150}} {
+	st := &straight{pg: geo.Polygon{{{X: 0, Y: 0}, {X: 300, Y: 0}, {X: 300, Y: 200}, {X: 0, Y: 200}}}, hi: geo.XY{X: 300, Y: 200}}
+	for i, p := range []geo.XY{{X: 50, Y: 50}, {X: 150, Y: 50}, {X: 250, Y: 50}, {X: 150, Y: 150}} {
 		st.pts = append(st.pts, weighted{p, 1000})
 		st.ids = append(st.ids, i+1)
 	}
@@ -49,48 +27,18 @@ func TestStraightSplit(t *testing.T) {
 			t.Errorf("part %v: want one point", p.ids)
 		}
 	}
-	// The regions again, to look at their vertices.
+	// The regions again, to check they cover the box once.
 	ct := &cutter{pts: st.pts, ok: always, total: 4000, unit: 1000}
 	pl := ct.plan(st.pg, []int{0, 1, 2, 3}, 4)
-	rs := regions(-300, -300, 600, 500, pl.hs)
+	rs := geo.ConvexRegions(geo.XY{X: -300, Y: -300}, geo.XY{X: 600, Y: 500}, pl.hs)
 	var area float64
-	for i, r := range rs {
-		a, _ := poly{r}.areaPerim()
+	for _, r := range rs {
+		a, _ := geo.Polygon{r}.AreaPerimeter()
 		area += a
-		for j, r2 := range rs {
-			if i == j {
-				continue
-			}
-			for _, v := range r2 {
-				if onBoundary(r, v) && !hasVertex(r, v) {
-					t.Errorf("region %d: %v of region %d lies on an edge but is not a vertex", i, v, j)
-				}
-			}
-		}
 	}
 	if math.Abs(area-900*800) > 1e-6 {
 		t.Errorf("regions cover %g m², want the box's %d", area, 900*800)
 	}
-}
-
-func onBoundary(r []xy, v xy) bool {
-	for j := range r {
-		p, q := r[j], r[(j+1)%len(r)]
-		if math.Abs((q.x-p.x)*(v.y-p.y)-(q.y-p.y)*(v.x-p.x)) < 1e-6 &&
-			v.x >= min(p.x, q.x)-1e-9 && v.x <= max(p.x, q.x)+1e-9 && v.y >= min(p.y, q.y)-1e-9 && v.y <= max(p.y, q.y)+1e-9 {
-			return true
-		}
-	}
-	return false
-}
-
-func hasVertex(r []xy, v xy) bool {
-	for _, p := range r {
-		if p == v {
-			return true
-		}
-	}
-	return false
 }
 
 // gridCells is an n × m grid of 1 × 1 cells (id = index + 1) with the

@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/jiedao/jiedao/geo"
 )
 
 // PlanOptions choose the day and the area a plan covers: one street, the
@@ -930,7 +932,7 @@ func (pn *planner) merge(ctx context.Context) error {
 // within range:
 //   - straight cuts: recursive bisection of the community (one polygon) by
 //     straight lines between its building points, each crossing the piece
-//     it cuts once (cut.go);
+//     it cuts once (cut.go; the planar geometry is geo/planar.go);
 //   - Voronoi cells of the building points clipped to the community, each
 //     carrying its points' households, grouped into connected parts
 //     (partition.go): for any shape, e.g. a community in several pieces;
@@ -1299,12 +1301,12 @@ func (pn *planner) straightAll(ctx context.Context, codes []string) (map[string]
 			rows.Close()
 			return nil, fmt.Errorf("community %s: %w", code, err)
 		}
-		st := &straight{f: newFrame(x0, y0, x1, y1)}
-		st.lo, st.hi = st.f.to(x0, y0), st.f.to(x1, y1)
+		st := &straight{f: geo.NewFrame(x0, y0, x1, y1)}
+		st.lo, st.hi = st.f.XY(x0, y0), st.f.XY(x1, y1)
 		for _, r := range g.Coordinates {
-			ring := make([]xy, 0, len(r))
+			ring := make([]geo.XY, 0, len(r))
 			for _, p := range r[:len(r)-1] {
-				ring = append(ring, st.f.to(p[0], p[1]))
+				ring = append(ring, st.f.XY(p[0], p[1]))
 			}
 			st.pg = append(st.pg, ring)
 		}
@@ -1333,7 +1335,7 @@ func (pn *planner) straightAll(ctx context.Context, codes []string) (map[string]
 		}
 		if st := out[code]; st != nil {
 			st.ids = append(st.ids, id)
-			st.pts = append(st.pts, weighted{st.f.to(x, y), w})
+			st.pts = append(st.pts, weighted{st.f.XY(x, y), w})
 		}
 	}
 	rows.Close()
