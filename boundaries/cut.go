@@ -1,7 +1,9 @@
 package boundaries
 
 import (
+	"cmp"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/jiedao/jiedao/geo"
@@ -121,12 +123,17 @@ func (ct *cutter) plan(pg geo.Polygon, idx []int, k int) *cutPlan {
 // cuts lists the cuts of pg in sweepDirs directions, each between two
 // consecutive points (at gapAt of the gap), that cross pg once, for k1
 // either half of k, best first: all distinct ones (of those with the same
-// sides the best), or only the best.
+// sides the best), or only the best. Above denseCells points only the
+// gaps at denseAt around each balance point are tried (denseGaps).
 func (ct *cutter) cuts(pg geo.Polygon, idx []int, k int, all bool) []cutCand {
 	m := len(idx)
 	ks := []int{k / 2}
 	if k%2 == 1 {
 		ks = append(ks, k-k/2)
+	}
+	var try []bool
+	if !all && m > denseCells {
+		try = make([]bool, m)
 	}
 	var out []cutCand
 	at := map[[2]uint64]int{}
@@ -144,12 +151,17 @@ func (ct *cutter) cuts(pg geo.Polygon, idx []int, k int, all bool) []cutCand {
 			proj[i] = nx*ct.pts[i].p.X + ny*ct.pts[i].p.Y
 		}
 		copy(order, idx)
-		sort.SliceStable(order, func(a, b int) bool {
-			if proj[order[a]] != proj[order[b]] {
-				return proj[order[a]] < proj[order[b]]
+		// A strict total order (ties by index), so the result is the one
+		// any sort gives.
+		slices.SortFunc(order, func(a, b int) int {
+			if c := cmp.Compare(proj[a], proj[b]); c != 0 {
+				return c
 			}
-			return order[a] < order[b]
+			return cmp.Compare(a, b)
 		})
+		if try != nil {
+			denseGaps(try, order, proj, ct.pts, ks, k)
+		}
 		var low uint64
 		var lw float64
 		for a := 1; a < m; a++ {
@@ -157,7 +169,7 @@ func (ct *cutter) cuts(pg geo.Polygon, idx []int, k int, all bool) []cutCand {
 				low |= 1 << pos[order[a-1]]
 			}
 			lw += ct.pts[order[a-1]].w
-			if proj[order[a-1]] == proj[order[a]] {
+			if proj[order[a-1]] == proj[order[a]] || try != nil && !try[a] {
 				continue
 			}
 			for _, f := range gapAt {
@@ -199,6 +211,52 @@ func (ct *cutter) cuts(pg geo.Polygon, idx []int, k int, all bool) []cutCand {
 	}
 	sort.SliceStable(out, func(a, b int) bool { return out[a].local < out[b].local })
 	return out
+}
+
+// denseGaps marks in try (indexed like the gaps: a puts order[:a] on the
+// low side) the gaps tried when there are many points: for each balance
+// point k1/k of the weight, and each offset in denseAt from it, the two
+// gaps bracketing that weighted quantile, skipping ties of the projection
+// to the nearest gap that separates two points. At most
+// 2·(2·len(denseAt) − 1) gaps per balance point (34), however many points.
+func denseGaps(try []bool, order []int, proj []float64, pts []weighted, ks []int, k int) {
+	m := len(order)
+	clear(try)
+	pre := make([]float64, m+1)
+	for a := 1; a <= m; a++ {
+		pre[a] = pre[a-1] + pts[order[a-1]].w
+	}
+	open := func(a int) bool { return proj[order[a-1]] != proj[order[a]] }
+	for _, k1 := range ks {
+		t := float64(k1) / float64(k)
+		for _, off := range denseAt {
+			fs := []float64{t - off, t + off}
+			if off == 0 {
+				fs = fs[:1]
+			}
+			for _, f := range fs {
+				if f <= 0 || f >= 1 {
+					continue
+				}
+				v := f * pre[m]
+				// The first gap with at least v on the low side, and the
+				// one before it.
+				a := sort.Search(m-1, func(i int) bool { return pre[i+1] >= v }) + 1
+				for b := a; b < m; b++ {
+					if open(b) {
+						try[b] = true
+						break
+					}
+				}
+				for b := a - 1; b >= 1; b-- {
+					if open(b) {
+						try[b] = true
+						break
+					}
+				}
+			}
+		}
+	}
 }
 
 // straight is one community prepared for straight cuts: its polygon and

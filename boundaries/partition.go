@@ -45,6 +45,15 @@ const (
 
 var gapAt = []float64{0.25, 0.5, 0.75}
 
+// Straight cuts on many points (measured on synthetic communities of 50 to
+// 1,000 address points, BENCHMARKS.md): above denseCells points a piece is
+// cut only near its balance points, at the weighted quantiles k1/k ± each
+// of denseAt (finest near balance, up to a quarter of the weight away for
+// shape), instead of at every gap between neighbouring points.
+const denseCells = 64
+
+var denseAt = []float64{0, 1.0 / 512, 1.0 / 256, 1.0 / 128, 1.0 / 64, 1.0 / 32, 1.0 / 16, 1.0 / 8, 1.0 / 4}
+
 // outOfRange is the cost of a part whose households or population would
 // be out of the profile's range: more than any imbalance or shape.
 const outOfRange = 100

@@ -133,3 +133,76 @@ func TestPartition(t *testing.T) {
 		}
 	}
 }
+
+// With many points only the gaps around the balance points are tried: a
+// bounded number, including the two around each exact balance, and none
+// between two points at the same position along the direction.
+func TestDenseGaps(t *testing.T) {
+	for _, c := range []struct {
+		name     string
+		m, k     int
+		tie      int   // points tie..tie+3 at one position, or -1
+		want     []int // gaps that must be tried
+		notTried []int
+	}{
+		{"1000 points in 2", 1000, 2, -1, []int{499, 500}, nil},
+		{"1000 points in 5", 1000, 5, -1, []int{399, 400, 599, 600}, nil},
+		{"200 points in 3", 200, 3, -1, []int{66, 67, 133, 134}, nil},
+		// Points 499–502 at one position (gaps 500–502 separate nothing):
+		// the balance gaps move out to 499 and 503.
+		{"ties at the balance", 1000, 2, 499, []int{499, 503}, []int{500, 501, 502}},
+	} {
+		pts := make([]weighted, c.m)
+		order := make([]int, c.m)
+		proj := make([]float64, c.m)
+		for i := range pts {
+			pts[i] = weighted{geo.XY{X: float64(i)}, 1}
+			order[i], proj[i] = i, float64(i)
+		}
+		if c.tie >= 0 {
+			for i := c.tie + 1; i <= c.tie+3; i++ {
+				proj[i] = proj[c.tie]
+			}
+		}
+		ks := []int{c.k / 2}
+		if c.k%2 == 1 {
+			ks = append(ks, c.k-c.k/2)
+		}
+		try := make([]bool, c.m)
+		denseGaps(try, order, proj, pts, ks, c.k)
+		n := 0
+		for _, x := range try {
+			if x {
+				n++
+			}
+		}
+		if limit := len(ks) * 2 * (2*len(denseAt) - 1); n == 0 || n > limit {
+			t.Errorf("%s: %d gaps tried, want 1–%d", c.name, n, limit)
+		}
+		for _, a := range c.want {
+			if !try[a] {
+				t.Errorf("%s: gap %d not tried", c.name, a)
+			}
+		}
+		for _, a := range c.notTried {
+			if try[a] {
+				t.Errorf("%s: gap %d between equal positions tried", c.name, a)
+			}
+		}
+	}
+}
+
+// A community with 1,000 address points (more than denseCells) still
+// splits into balanced parts.
+func TestStraightSplitManyPoints(t *testing.T) {
+	for k := 2; k <= 6; k++ {
+		st, ok := denseCommunity(uint64(k), 20, 1000, k)
+		parts := st.split(k, ok)
+		if len(parts) != k {
+			t.Fatalf("k=%d: %d parts", k, len(parts))
+		}
+		if d, pp := splitQuality(st, parts, ok); d > 0.02 || pp < 0.5 {
+			t.Errorf("k=%d: max |deviation| %.3f, mean Polsby-Popper %.3f", k, d, pp)
+		}
+	}
+}
