@@ -15,6 +15,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/jiedao/jiedao/geo"
 )
 
 // PlanOptions choose the day and the area a plan covers: one street, the
@@ -105,10 +107,12 @@ var ErrEmptyScope = errors.New("no street in scope")
 // PlanOrder documents the order in which operations are applied.
 const PlanOrder = "reassign (crosses_parent, overlap, gap, noncontiguous), then merge undersized, then split oversized; each sees the result of the previous ones"
 
-// SplitMethodVoronoi and SplitMethodGrid name the partition methods.
+// SplitMethodStraight, SplitMethodVoronoi and SplitMethodGrid name the
+// partition methods, tried in this order.
 const (
-	SplitMethodVoronoi = "recursive balanced bisection of Voronoi cells of building points"
-	SplitMethodGrid    = "recursive balanced bisection of a grid over the community, weighted by area"
+	SplitMethodStraight = "recursive bisection by straight cuts between building points"
+	SplitMethodVoronoi  = "partition of Voronoi cells of building points into connected parts"
+	SplitMethodGrid     = "partition of a grid over the community into connected parts, weighted by area"
 )
 
 // planner holds one plan's state; the working geometries live in the temp
@@ -927,24 +931,25 @@ func (pn *planner) merge(ctx context.Context) error {
 	return nil
 }
 
-type cell struct {
-	id   int
-	x, y float64
-	w    float64
-}
-
 // split cuts each oversized community into k = ceil(households / normal)
-// parts (at least 2, more when population needs it) by recursive balanced
-// bisection of sub-units: Voronoi cells of the building points clipped to
-// the community, each carrying its points' households; when there are no
-// points, or their cells cannot give parts within range, a grid of about
-// 8k cells weighted by area.
+// parts (at least 2, more when population needs it), each one piece,
+// minimising imbalance first and then non-compactness (partCost). Methods
+// in order, the next one for communities the previous could not split
+// within range:
+//   - straight cuts: recursive bisection of the community (one polygon) by
+//     straight lines between its building points, each crossing the piece
+//     it cuts once (cut.go; the planar geometry is geo/planar.go);
+//   - Voronoi cells of the building points clipped to the community, each
+//     carrying its points' households, grouped into connected parts
+//     (partition.go): for any shape, e.g. a community in several pieces;
+//   - a grid of about 8k cells weighted by area, likewise, when there are
+//     no points.
 //
 // Splits are independent of each other (each touches only its community
-// and its new parts), so they run set-based: the cells of every oversized
-// community are built in one statement per method, the bisection runs in
-// Go, and the parts are written back, tidied and counted in a handful of
-// statements for all communities at once.
+// and its new parts), so they run set-based: the sub-units of every
+// oversized community are loaded in a few statements per method, the
+// partition runs in Go, and the parts are written back, tidied and counted
+// in a handful of statements for all communities at once.
 func (pn *planner) split(ctx context.Context) error {
 	c := pn.p.Community
 	if !c.MaxHouseholds.on() && !c.MaxPopulation.on() {
@@ -967,8 +972,8 @@ func (pn *planner) split(ctx context.Context) error {
 		hp, pp       *int64
 		h, p         float64
 		k            int
-		groups       [][]cell
-		method       int // -1: none yet; 0: Voronoi; 1: grid
+		parts        []splitPart
+		method       int // -1: none yet; else an index in methods
 		codes        []string
 	}
 	jobs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (*job, error) {
@@ -997,22 +1002,18 @@ func (pn *planner) split(ctx context.Context) error {
 		}
 		j.method = -1
 	}
-	inRange := func(j *job, parts []float64, total float64) bool {
-		for _, w := range parts {
-			ph := j.h * w / total
-			if c.MaxHouseholds.on() && ph > c.MaxHouseholds.v() || c.MinHouseholds.on() && ph < c.MinHouseholds.v() {
-				return false
-			}
-			if c.MaxPopulation.on() && j.p*w/total > c.MaxPopulation.v() {
-				return false
-			}
+	// Whether a part with this share of the community is within range.
+	fits := func(j *job, share float64) bool {
+		ph := j.h * share
+		if c.MaxHouseholds.on() && ph > c.MaxHouseholds.v() || c.MinHouseholds.on() && ph < c.MinHouseholds.v() {
+			return false
 		}
-		return true
+		return !c.MaxPopulation.on() || j.p*share <= c.MaxPopulation.v()
 	}
 	if err := pn.exec(ctx, `DROP TABLE IF EXISTS pcell; CREATE TEMP TABLE pcell (code text, m int, id int, geom geometry, w float8)`); err != nil {
 		return err
 	}
-	methods := []string{SplitMethodVoronoi, SplitMethodGrid}
+	methods := []string{SplitMethodStraight, SplitMethodVoronoi, SplitMethodGrid}
 	pending := jobs
 	for m := range methods {
 		if len(pending) == 0 {
@@ -1024,41 +1025,52 @@ func (pn *planner) split(ctx context.Context) error {
 			codes[i], ks[i] = j.code, int32(j.k)
 		}
 		t0 := time.Now()
-		cs, err := pn.cellsAll(ctx, m, codes, ks)
+		var cs map[string]*subunits
+		var ss map[string]*straight
+		if m == 0 {
+			ss, err = pn.straightAll(ctx, codes)
+		} else {
+			cs, err = pn.cellsAll(ctx, m, codes, ks)
+		}
 		if err != nil {
 			return err
 		}
-		slog.Debug("plan split cells", "method", m, "communities", len(codes), "ms", time.Since(t0).Milliseconds())
+		slog.Debug("plan split sub-units", "method", m, "communities", len(codes), "ms", time.Since(t0).Milliseconds())
+		t0 = time.Now()
 		var next []*job
 		for _, j := range pending {
+			fit := func(share float64) bool { return fits(j, share) }
+			var parts []splitPart
+			if m == 0 {
+				parts = ss[j.code].split(j.k, fit)
+			} else {
+				parts = cs[j.code].split(j.k, fit)
+			}
 			ok := false
-			if x := cs[j.code]; len(x) >= j.k {
-				gs := bisect(x, j.k)
-				ws := make([]float64, len(gs))
-				var total float64
-				for i, g := range gs {
-					for _, y := range g {
-						ws[i] += y.w
-					}
-					total += ws[i]
+			var total float64
+			for _, p := range parts {
+				total += p.w
+			}
+			if total > 0 {
+				ok = true
+				for _, p := range parts {
+					ok = ok && fit(p.w/total)
 				}
-				if total > 0 {
-					ok = inRange(j, ws, total)
-					if j.method < 0 || ok {
-						j.groups, j.method = gs, m
-					}
+				if j.method < 0 || ok {
+					j.parts, j.method = parts, m
 				}
 			}
 			if !ok {
 				next = append(next, j)
 			}
 		}
+		slog.Debug("plan split partition", "method", m, "communities", len(codes), "ms", time.Since(t0).Milliseconds())
 		pending = next
 	}
 	// Part 0 keeps the code; the others get provisional codes. One row
-	// per cell of a part in pparts.
+	// per cell of a part in pparts, or its region in pregion.
 	var done []*job
-	var prow [][]any
+	var prow, rrow [][]any
 	group := map[string][]string{}
 	var allCodes []string
 	for _, j := range jobs {
@@ -1066,14 +1078,17 @@ func (pn *planner) split(ctx context.Context) error {
 			pn.note(j.code, "oversized: too few sub-units to split")
 			continue
 		}
-		j.codes = make([]string, len(j.groups))
+		j.codes = make([]string, len(j.parts))
 		j.codes[0] = j.code
-		for i := 1; i < len(j.groups); i++ {
+		for i := 1; i < len(j.parts); i++ {
 			j.codes[i] = planCode(pn.opt.Seed, j.street, j.code, i)
 		}
-		for i, g := range j.groups {
-			for _, x := range g {
-				prow = append(prow, []any{j.codes[i], j.code, int32(i), int32(j.method), int32(x.id)})
+		for i, p := range j.parts {
+			if p.region != "" {
+				rrow = append(rrow, []any{j.codes[i], j.code, int32(i), int32(j.method), p.region})
+			}
+			for _, id := range p.ids {
+				prow = append(prow, []any{j.codes[i], j.code, int32(i), int32(j.method), int32(id)})
 			}
 			group[j.codes[i]] = j.codes
 		}
@@ -1083,16 +1098,25 @@ func (pn *planner) split(ctx context.Context) error {
 	if len(done) == 0 {
 		return nil
 	}
-	if err := pn.exec(ctx, `DROP TABLE IF EXISTS pparts, pmap; CREATE TEMP TABLE pparts (code text, orig text, part int, m int, id int)`); err != nil {
+	if err := pn.exec(ctx, `DROP TABLE IF EXISTS pparts, pregion, pmap; CREATE TEMP TABLE pparts (code text, orig text, part int, m int, id int);
+		CREATE TEMP TABLE pregion (code text, orig text, part int, m int, wkt text)`); err != nil {
 		return err
 	}
 	if _, err := pn.tx.CopyFrom(ctx, pgx.Identifier{"pparts"}, []string{"code", "orig", "part", "m", "id"}, pgx.CopyFromRows(prow)); err != nil {
 		return fmt.Errorf("parts: %w", err)
 	}
+	if _, err := pn.tx.CopyFrom(ctx, pgx.Identifier{"pregion"}, []string{"code", "orig", "part", "m", "wkt"}, pgx.CopyFromRows(rrow)); err != nil {
+		return fmt.Errorf("parts: %w", err)
+	}
+	// A part made of cells is their union; a part cut by straight lines is
+	// the community inside its region.
 	if err := pn.exec(ctx, `CREATE INDEX ON pcell (code, m, id); ANALYZE pcell; ANALYZE pparts;
-		CREATE TEMP TABLE pmap AS SELECT DISTINCT code, orig, part, m FROM pparts;
+		CREATE TEMP TABLE pmap AS SELECT DISTINCT code, orig, part, m FROM pparts UNION SELECT code, orig, part, m FROM pregion;
 		CREATE TEMP TABLE pgeo AS SELECT a.code, a.orig, a.part, ST_Multi(ST_CollectionExtract(ST_Union(c.geom), 3)) AS geom
-			FROM pparts a JOIN pcell c ON c.code = a.orig AND c.m = a.m AND c.id = a.id GROUP BY a.code, a.orig, a.part;
+			FROM pparts a JOIN pcell c ON c.code = a.orig AND c.m = a.m AND c.id = a.id WHERE a.m > 0 GROUP BY a.code, a.orig, a.part
+		UNION ALL
+		SELECT r.code, r.orig, r.part, ST_Multi(ST_CollectionExtract(ST_Intersection(o.geom, ST_GeomFromText(r.wkt, 4326)), 3))
+			FROM pregion r JOIN pw o ON o.code = r.orig;
 		UPDATE pw SET geom = g.geom, touched = true FROM pgeo g WHERE g.part = 0 AND pw.code = g.code;
 		INSERT INTO pw (code, name, street, h, p, provisional, geom, scope, touched)
 			SELECT g.code, o.name || '(' || g.part + 1 || ')', o.street, 0, 0, true, g.geom, true, true
@@ -1102,12 +1126,16 @@ func (pn *planner) split(ctx context.Context) error {
 	}
 	// Parts must be contiguous: stray pieces go to the adjacent part of
 	// the same split.
+	t0 := time.Now()
 	if err := pn.tidySplit(ctx, allCodes, group); err != nil {
 		return err
 	}
-	// Households by the cell weights inside each part (a cell cut by the
-	// tidy-up shares its weight by area), largest remainder so they add up.
-	rows, err = pn.tx.Query(ctx, `SELECT a.code, coalesce(sum(c.w * ST_Area(ST_Intersection(pw.geom, c.geom)) / nullif(ST_Area(c.geom), 0)), 0),
+	slog.Debug("plan split tidy", "ms", time.Since(t0).Milliseconds())
+	// Households by the weights inside each part: building points, or
+	// cells (a cell cut by the tidy-up shares its weight by area); largest
+	// remainder so they add up.
+	rows, err = pn.tx.Query(ctx, `SELECT a.code, coalesce(sum(CASE WHEN a.m = 0 THEN CASE WHEN ST_Intersects(pw.geom, c.geom) THEN c.w ELSE 0 END
+			ELSE c.w * ST_Area(ST_Intersection(pw.geom, c.geom)) / nullif(ST_Area(c.geom), 0) END), 0),
 			max(ST_Area(pw.geom::geography))
 		FROM pmap a JOIN pw ON pw.code = a.code LEFT JOIN pcell c ON c.code = a.orig AND c.m = a.m AND c.geom && pw.geom GROUP BY a.code`)
 	if err != nil {
@@ -1256,13 +1284,77 @@ func shares(total *int64, ws []float64) []*int64 {
 	return out
 }
 
+// straightAll loads, for straight cuts, the communities that are one
+// polygon and their building points (one per location, with the
+// households there); the points also go to pcell (method 0) to count the
+// parts.
+func (pn *planner) straightAll(ctx context.Context, codes []string) (map[string]*straight, error) {
+	out := map[string]*straight{}
+	rows, err := pn.tx.Query(ctx, `SELECT code, ST_AsGeoJSON(ST_GeometryN(geom, 1), 15), ST_XMin(geom), ST_YMin(geom), ST_XMax(geom), ST_YMax(geom)
+		FROM pw WHERE code = ANY($1) AND ST_NumGeometries(geom) = 1`, codes)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var code, gj string
+		var x0, y0, x1, y1 float64
+		if err := rows.Scan(&code, &gj, &x0, &y0, &x1, &y1); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		var g struct{ Coordinates [][][2]float64 }
+		if err := json.Unmarshal([]byte(gj), &g); err != nil {
+			rows.Close()
+			return nil, fmt.Errorf("community %s: %w", code, err)
+		}
+		st := &straight{f: geo.NewFrame(x0, y0, x1, y1)}
+		st.lo, st.hi = st.f.XY(x0, y0), st.f.XY(x1, y1)
+		for _, r := range g.Coordinates {
+			ring := make([]geo.XY, 0, len(r))
+			for _, p := range r[:len(r)-1] {
+				ring = append(ring, st.f.XY(p[0], p[1]))
+			}
+			st.pg = append(st.pg, ring)
+		}
+		out[code] = st
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	if err := pn.exec(ctx, `INSERT INTO pcell SELECT code, 0, row_number() OVER (PARTITION BY code ORDER BY x, y), ST_SetSRID(ST_MakePoint(x, y), 4326), w FROM (
+			SELECT c.code, ST_X(pt.geom) AS x, ST_Y(pt.geom) AS y, sum(pt.households) AS w
+			FROM pw c JOIN points pt ON ST_Intersects(c.geom, pt.geom) AND pt.households > 0 WHERE c.code = ANY($1) GROUP BY 1, 2, 3) x`, codes); err != nil {
+		return nil, fmt.Errorf("points: %w", err)
+	}
+	rows, err = pn.tx.Query(ctx, `SELECT code, id, ST_X(geom), ST_Y(geom), w FROM pcell WHERE m = 0 AND code = ANY($1) ORDER BY code, id`, codes)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var code string
+		var id int
+		var x, y, w float64
+		if err := rows.Scan(&code, &id, &x, &y, &w); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		if st := out[code]; st != nil {
+			st.ids = append(st.ids, id)
+			st.pts = append(st.pts, weighted{st.f.XY(x, y), w})
+		}
+	}
+	rows.Close()
+	return out, rows.Err()
+}
+
 // cellsAll builds the sub-units of the given communities (with their k)
-// by one method (0: Voronoi, 1: grid) in the temp table pcell and returns
-// them by community, each with a representative point (longitude,
-// latitude) and its weight.
-func (pn *planner) cellsAll(ctx context.Context, m int, codes []string, ks []int32) (map[string][]cell, error) {
+// by one method (1: Voronoi, 2: grid) in the temp table pcell and returns
+// them by community: cells with a representative point (longitude,
+// latitude), weight, area and perimeter, and their shared edges.
+func (pn *planner) cellsAll(ctx context.Context, m int, codes []string, ks []int32) (map[string]*subunits, error) {
 	var err error
-	if m == 0 {
+	if m == 1 {
 		// One cell per distinct point location (Voronoi merges duplicates);
 		// a cell carries the households of the points inside it.
 		err = pn.exec(ctx, `WITH c AS MATERIALIZED (SELECT code, geom FROM pw WHERE code = ANY($1)),
@@ -1271,7 +1363,7 @@ func (pn *planner) cellsAll(ctx context.Context, m int, codes []string, ks []int
 			v AS (SELECT c.code, c.geom AS cg, (ST_Dump(ST_VoronoiPolygons(pts.g, 0, ST_Expand(c.geom, 0.01)))).geom AS g FROM pts JOIN c USING (code)),
 			cl AS (SELECT v.code, ST_CollectionExtract(ST_Intersection(v.g, v.cg), 3) AS g,
 				(SELECT sum(pt.households) FROM points pt WHERE pt.households > 0 AND ST_Intersects(v.g, pt.geom) AND ST_Intersects(v.cg, pt.geom)) AS w FROM v)
-			INSERT INTO pcell SELECT code, 0, row_number() OVER (PARTITION BY code ORDER BY ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)), g, w FROM cl
+			INSERT INTO pcell SELECT code, 1, row_number() OVER (PARTITION BY code ORDER BY ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)), g, w FROM cl
 			WHERE NOT ST_IsEmpty(g) AND w > 0`, codes)
 	} else {
 		// About 8k square cells over each community, weighted by area.
@@ -1279,77 +1371,66 @@ func (pn *planner) cellsAll(ctx context.Context, m int, codes []string, ks []int
 				FROM pw JOIN unnest($1::text[], $2::int[]) j(code, k) ON j.code = pw.code),
 			g AS (SELECT c.code, ST_CollectionExtract(ST_Intersection(sq.geom, c.geom), 3) AS g FROM c, ST_SquareGrid(c.size, c.geom) sq
 				WHERE ST_Intersects(sq.geom, c.geom))
-			INSERT INTO pcell SELECT code, 1, row_number() OVER (PARTITION BY code ORDER BY ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)), g, ST_Area(g::geography) FROM g
+			INSERT INTO pcell SELECT code, 2, row_number() OVER (PARTITION BY code ORDER BY ST_XMin(g), ST_YMin(g), ST_XMax(g), ST_YMax(g)), g, ST_Area(g::geography) FROM g
 			WHERE NOT ST_IsEmpty(g) AND ST_Area(g) > 0`, codes, ks)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("cells: %w", err)
 	}
-	rows, err := pn.tx.Query(ctx, `SELECT code, id, ST_X(pt), ST_Y(pt), w FROM (SELECT code, id, ST_PointOnSurface(geom) AS pt, w FROM pcell
-		WHERE m = $1 AND code = ANY($2)) x ORDER BY code, id`, m, codes)
+	rows, err := pn.tx.Query(ctx, `SELECT code, id, ST_X(pt), ST_Y(pt), w, ST_Area(geom::geography), ST_Perimeter(geom::geography) FROM (
+			SELECT code, id, ST_PointOnSurface(geom) AS pt, w, geom FROM pcell WHERE m = $1 AND code = ANY($2)) x ORDER BY code, id`, m, codes)
 	if err != nil {
 		return nil, err
 	}
-	out := map[string][]cell{}
+	out := map[string]*subunits{}
+	type key struct {
+		code string
+		id   int
+	}
+	at := map[key]int{}
 	for rows.Next() {
 		var code string
 		var x cell
-		if err := rows.Scan(&code, &x.id, &x.x, &x.y, &x.w); err != nil {
+		if err := rows.Scan(&code, &x.id, &x.x, &x.y, &x.w, &x.area, &x.perim); err != nil {
 			rows.Close()
 			return nil, err
 		}
-		out[code] = append(out[code], x)
+		u := out[code]
+		if u == nil {
+			u = &subunits{}
+			out[code] = u
+		}
+		at[key{code, x.id}] = len(u.c)
+		u.c = append(u.c, x)
+		u.nb = append(u.nb, nil)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, err
+	}
+	// Shared edges between the cells of a community, so parts can be kept
+	// connected and their perimeters known without building them.
+	rows, err = pn.tx.Query(ctx, `SELECT * FROM (SELECT a.code, a.id, b.id,
+			ST_Length(ST_CollectionExtract(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(b.geom)), 2)::geography) AS l
+		FROM pcell a JOIN pcell b ON b.code = a.code AND b.m = a.m AND b.id > a.id AND b.geom && a.geom
+		WHERE a.m = $1 AND a.code = ANY($2)) x WHERE l > 0 ORDER BY 1, 2, 3`, m, codes)
+	if err != nil {
+		return nil, err
+	}
+	for rows.Next() {
+		var code string
+		var a, b int
+		var l float64
+		if err := rows.Scan(&code, &a, &b, &l); err != nil {
+			rows.Close()
+			return nil, err
+		}
+		u, i, j := out[code], at[key{code, a}], at[key{code, b}]
+		u.nb[i] = append(u.nb[i], edge{j, l})
+		u.nb[j] = append(u.nb[j], edge{i, l})
 	}
 	rows.Close()
 	return out, rows.Err()
-}
-
-// bisect partitions cells into k groups by recursive balanced bisection:
-// sort along the longer side of the group's bounding box and cut where the
-// weights split closest to ⌊k/2⌋:⌈k/2⌉.
-func bisect(cs []cell, k int) [][]cell {
-	if k <= 1 || len(cs) <= 1 {
-		return [][]cell{cs}
-	}
-	minX, maxX, minY, maxY := math.Inf(1), math.Inf(-1), math.Inf(1), math.Inf(-1)
-	var total float64
-	for _, c := range cs {
-		minX, maxX = min(minX, c.x), max(maxX, c.x)
-		minY, maxY = min(minY, c.y), max(maxY, c.y)
-		total += c.w
-	}
-	cs = slices.Clone(cs)
-	// A degree of longitude is cos(latitude) of a degree of latitude; one
-	// factor for the whole group, so it cannot reorder cells.
-	byX := (maxX-minX)*math.Cos((minY+maxY)/2*math.Pi/180) >= maxY-minY
-	sort.SliceStable(cs, func(i, j int) bool {
-		a, b := cs[i], cs[j]
-		if byX {
-			if a.x != b.x {
-				return a.x < b.x
-			}
-			return a.id < b.id
-		}
-		if a.y != b.y {
-			return a.y < b.y
-		}
-		return a.id < b.id
-	})
-	k1 := k / 2
-	target := total * float64(k1) / float64(k)
-	// Each side needs at least as many cells as the parts it becomes.
-	best, bestD := k1, math.Inf(1)
-	var pre float64
-	for i := 1; i < len(cs); i++ {
-		pre += cs[i-1].w
-		if i < k1 || len(cs)-i < k-k1 {
-			continue
-		}
-		if d := math.Abs(pre - target); d < bestD {
-			best, bestD = i, d
-		}
-	}
-	return append(bisect(cs[:best], k1), bisect(cs[best:], k-k1)...)
 }
 
 // planCode is a split part's provisional code, P<street>-<10 hex> like

@@ -217,7 +217,7 @@ func TestPlanSplitQuality(t *testing.T) {
 		return s / float64(n)
 	}
 	t.Logf("plan --all: %.1f s, %d operations, %d splits", elapsed.Seconds(), len(pl.Ops), len(kOf))
-	t.Logf("split parts, planned (Voronoi bisection): %d parts, max |deviation| %.3f, mean |deviation| %.3f, mean Polsby-Popper %.3f",
+	t.Logf("split parts, planned (straight cuts, fallbacks): %d parts, max |deviation| %.3f, mean |deviation| %.3f, mean Polsby-Popper %.3f",
 		plan.n, plan.maxDev, mean(plan.sumD, plan.n), mean(plan.sumPP, plan.n))
 	t.Logf("split parts, baseline (straight-line bisection): %d parts, max |deviation| %.3f, mean |deviation| %.3f, mean Polsby-Popper %.3f; %d parts in more than one piece (not tidied); %d communities with too few points skipped",
 		base.n, base.maxDev, mean(base.sumD, base.n), mean(base.sumPP, ppN), multi, skipped)

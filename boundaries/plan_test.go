@@ -168,10 +168,12 @@ func TestPlanMergeAndSplit(t *testing.T) {
 		return fmt.Sprintf(`{"type":"Feature","properties":{"households":%d,"population":%d},"geometry":{"type":"Point","coordinates":[%.6f,%.6f]}}`,
 			h, h*2, 116.40+x*0.01, 39.90+y*0.01)
 	}
-	var twelve []string
+	var twelve, apart []string
 	for i := 0; i < 6; i++ {
 		for j := 0; j < 2; j++ {
 			twelve = append(twelve, pt(0.25+0.5*float64(i), 0.25+0.5*float64(j), 500))
+			// The same grid over two pieces 0–1 and 2–4 wide.
+			apart = append(apart, pt(0.25+0.5*float64(i)+float64(min(i/2, 1)), 0.25+0.5*float64(j), 500))
 		}
 	}
 	cases := []struct {
@@ -183,6 +185,7 @@ func TestPlanMergeAndSplit(t *testing.T) {
 		// provisional code.
 		wantOps   []string
 		wantUnits map[string]int64
+		method    string // of the split
 	}{
 		{
 			// 300 households between 1500 (left) and 800 (right); above,
@@ -208,6 +211,18 @@ func TestPlanMergeAndSplit(t *testing.T) {
 			points:      twelve,
 			wantOps:     []string{"split " + st + "001 -> " + st + "001+P+P"},
 			wantUnits:   map[string]int64{st + "001": 2000},
+			method:      boundaries.SplitMethodStraight,
+		},
+		{
+			// In two pieces with nobody to take one: no straight cut for
+			// a multipolygon, so Voronoi cells, each part connected.
+			name:        "split 6000 households in two pieces into 3",
+			street:      multiOf([]string{rect(0, 0, 1, 1)}, []string{rect(2, 0, 4, 1)}),
+			communities: []string{comm(st+"001", multiOf([]string{rect(0, 0, 1, 1)}, []string{rect(2, 0, 4, 1)}), 6000)},
+			points:      apart,
+			wantOps:     []string{"split " + st + "001 -> " + st + "001+P+P"},
+			wantUnits:   map[string]int64{st + "001": 2000},
+			method:      boundaries.SplitMethodVoronoi,
 		},
 	}
 	for _, c := range cases {
@@ -263,7 +278,7 @@ func TestPlanMergeAndSplit(t *testing.T) {
 				if len(pl.Units) != 3 || total != 6000 {
 					t.Fatalf("split into %d units with %d households: %v", len(pl.Units), total, got)
 				}
-				if pl.Ops[0].Method != boundaries.SplitMethodVoronoi {
+				if pl.Ops[0].Method != c.method {
 					t.Errorf("method %q", pl.Ops[0].Method)
 				}
 			}
