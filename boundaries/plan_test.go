@@ -11,7 +11,6 @@ import (
 	"time"
 
 	"github.com/jiedao/jiedao/boundaries"
-	"github.com/jiedao/jiedao/boundaries/demo"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 )
 
@@ -63,15 +62,7 @@ func checkUnits(t *testing.T, s *boundaries.Store, pl *boundaries.Plan) {
 // zones are gone, every community out of range has a reason, and the same
 // seed gives the same plan.
 func TestPlanDemo(t *testing.T) {
-	ctx := context.Background()
-	s, _ := pgtest.NewStore(t)
-	dir := t.TempDir()
-	if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := s.LoadDemo(ctx, dir, nil); err != nil {
-		t.Fatal(err)
-	}
+	s := smallDemo(t)
 	t0 := time.Now()
 	pl := planOf(t, s, boundaries.PlanOptions{All: true, Seed: 1})
 	t.Logf("plan: %d operations, %d units changed, %d households moved, before %+v, remaining %+v, %d infeasible (%.1fs)",
