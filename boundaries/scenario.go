@@ -601,20 +601,14 @@ func (s *Store) AdoptScenario(ctx context.Context, id int64, approval string, va
 		}
 		for _, sb := range codes {
 			code := sb.code
-			cur, err := lockCurrent(ctx, tx, code)
+			cur, err := sb.lock(ctx, tx, validFrom)
 			if err != nil {
-				return err
-			}
-			if err := sb.check(cur); err != nil {
 				return err
 			}
 			var newID, oldID int64
 			if cur != nil {
 				if cur.level != Community {
 					return invalid("scenario unit %s is a current %s, not a community", code, cur.level)
-				}
-				if validFrom.Before(cur.validFrom) {
-					return invalid("valid_from %s is before the current version of %s (valid from %s)", vf, code, cur.validFrom.Format("2006-01-02"))
 				}
 				if err := cur.end(ctx, tx, validFrom, ""); err != nil {
 					return err
@@ -654,18 +648,12 @@ func (s *Store) AdoptScenario(ctx context.Context, id int64, approval string, va
 		}
 		for _, sb := range removed {
 			code := sb.code
-			cur, err := lockCurrent(ctx, tx, code)
+			cur, err := sb.lock(ctx, tx, validFrom)
 			if err != nil {
-				return err
-			}
-			if err := sb.check(cur); err != nil {
 				return err
 			}
 			if cur == nil {
 				continue
-			}
-			if validFrom.Before(cur.validFrom) {
-				return invalid("valid_from %s is before the current version of %s (valid from %s)", vf, code, cur.validFrom.Format("2006-01-02"))
 			}
 			if err := cur.end(ctx, tx, validFrom, approval); err != nil {
 				return err
@@ -707,6 +695,23 @@ func scenarioBases(ctx context.Context, tx pgx.Tx, sql string, id int64) ([]scen
 		var b scenarioBase
 		return b, r.Scan(&b.code, &b.base)
 	})
+}
+
+// lock locks the unit's current version (nil if none) and checks it is
+// still the one the scenario was made against and starts before validFrom.
+func (b scenarioBase) lock(ctx context.Context, tx pgx.Tx, validFrom time.Time) (*currentVersion, error) {
+	cur, err := lockCurrent(ctx, tx, b.code)
+	if err != nil {
+		return nil, err
+	}
+	if err := b.check(cur); err != nil {
+		return nil, err
+	}
+	if cur != nil && validFrom.Before(cur.validFrom) {
+		return nil, invalid("valid_from %s is before the current version of %s (valid from %s)",
+			validFrom.Format("2006-01-02"), b.code, cur.validFrom.Format("2006-01-02"))
+	}
+	return cur, nil
 }
 
 // check refuses to adopt over a unit edited, created or retired since the
