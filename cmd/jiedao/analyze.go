@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 
@@ -86,27 +85,20 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	if err != nil {
 		return err
 	}
-	w := stdout
-	if *out != "" {
-		f, err := os.Create(*out)
-		if err != nil {
+	return writeOut(*out, stdout, func(w io.Writer) error {
+		switch *format {
+		case "json":
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", " ")
+			return enc.Encode(a)
+		case "csv":
+			return writeUnitsCSV(w, a)
+		case "geojson":
+			_, err := s.ZonesGeoJSON(ctx, a.RunID, func(b []byte) error { _, err := w.Write(b); return err })
 			return err
 		}
-		defer f.Close()
-		w = f
-	}
-	switch *format {
-	case "json":
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", " ")
-		return enc.Encode(a)
-	case "csv":
-		return writeUnitsCSV(w, a)
-	case "geojson":
-		_, err := s.ZonesGeoJSON(ctx, a.RunID, func(b []byte) error { _, err := w.Write(b); return err })
-		return err
-	}
-	return a.WriteText(w, p)
+		return a.WriteText(w, p)
+	})
 }
 
 func writeUnitsCSV(w io.Writer, a *boundaries.Analysis) error {

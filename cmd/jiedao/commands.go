@@ -279,30 +279,40 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
 		return os.Rename(tmp, *out)
 	}
-	w := stdout
-	if *out != "" {
-		// Written beside and renamed, so a failed export leaves no partial file.
-		tmp, err := os.CreateTemp(filepath.Dir(*out), ".export-*")
-		if err != nil {
-			return err
+	return writeOut(*out, stdout, func(w io.Writer) error {
+		n, err := s.Export(ctx, w, o)
+		if err == nil && *out != "" {
+			slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
 		}
-		defer os.Remove(tmp.Name())
-		n, err := s.Export(ctx, tmp, o)
-		if err == nil {
-			err = tmp.Close()
-		}
-		if err != nil {
-			tmp.Close()
-			return err
-		}
-		if err := os.Rename(tmp.Name(), *out); err != nil {
-			return err
-		}
-		slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
-		return nil
+		return err
+	})
+}
+
+// writeOut runs write on stdout, or on a file written beside out and
+// renamed when write succeeds, so a failed command leaves no partial file.
+func writeOut(out string, stdout io.Writer, write func(io.Writer) error) error {
+	if out == "" {
+		return write(stdout)
 	}
-	_, err = s.Export(ctx, w, o)
-	return err
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+"-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(tmp.Name())
+	err = write(tmp)
+	if err == nil {
+		err = tmp.Chmod(0o644) // CreateTemp makes 0600; outputs are ordinary files
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return err
+	}
+	if err := os.Rename(tmp.Name(), out); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	return nil
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {

@@ -1,14 +1,12 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"os"
 	"strings"
 	"text/tabwriter"
 
@@ -62,30 +60,17 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if err != nil {
 		return err
 	}
-	var buf bytes.Buffer
-	switch *format {
-	case "json":
-		enc := json.NewEncoder(&buf)
-		enc.SetIndent("", " ")
-		err = enc.Encode(pl)
-	case "geojson":
-		err = boundaries.WritePlanGeoJSON(&buf, pl)
-	default:
-		err = writePlanText(&buf, pl)
-	}
-	if err != nil {
-		return err
-	}
-	if *out == "" {
-		_, err = stdout.Write(buf.Bytes())
-		return err
-	}
-	// The file appears only when complete.
-	tmp := *out + ".tmp"
-	if err := os.WriteFile(tmp, buf.Bytes(), 0o644); err != nil {
-		return fmt.Errorf("write %s: %w", *out, err)
-	}
-	return os.Rename(tmp, *out)
+	return writeOut(*out, stdout, func(w io.Writer) error {
+		switch *format {
+		case "json":
+			enc := json.NewEncoder(w)
+			enc.SetIndent("", " ")
+			return enc.Encode(pl)
+		case "geojson":
+			return boundaries.WritePlanGeoJSON(w, pl)
+		}
+		return writePlanText(w, pl)
+	})
 }
 
 func writePlanText(w io.Writer, pl *boundaries.Plan) error {
