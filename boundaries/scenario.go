@@ -373,10 +373,9 @@ type ScenarioAnalysis struct {
 	After    *ScenarioCheck `json:"after"`
 }
 
-// AnalyzeScenario runs the analysis's own SQL (analyzeSQL) on the live
-// units and on the live units with the scenario's applied (its units
-// replace or join the live communities, its removed ones leave), in a
-// transaction that is rolled back, as Plan does.
+// AnalyzeScenario compares the analysis of the live boundaries with that
+// of the scenario's: the stored runs the layers read (EnsureScenarioAnalysis
+// makes them when missing), so the diff, the map and the API agree.
 func (s *Store) AnalyzeScenario(ctx context.Context, id int64, p *Profile, at time.Time) (*ScenarioAnalysis, error) {
 	if at.IsZero() {
 		at = Today()
@@ -385,26 +384,33 @@ func (s *Store) AnalyzeScenario(ctx context.Context, id int64, p *Profile, at ti
 	if err != nil {
 		return nil, err
 	}
-	res := &ScenarioAnalysis{Scenario: sc.Name, At: at.Format("2006-01-02"), Profile: p.Name}
-	tx, err := s.Pool.Begin(ctx)
+	before, err := s.CurrentAnalysis(ctx, p, at, 0)
+	if err != nil {
+		return nil, fmt.Errorf("analyze scenario %s: live: %w", sc.Name, err)
+	}
+	after, err := s.CurrentAnalysis(ctx, p, at, id)
 	if err != nil {
 		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
 	}
-	// Always rolled back: the analysis run rows and temp tables are scratch.
-	defer tx.Rollback(context.WithoutCancel(ctx))
-	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
-		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
+	return &ScenarioAnalysis{Scenario: sc.Name, At: at.Format("2006-01-02"), Profile: p.Name,
+		Before: scenarioCheckOf(before), After: scenarioCheckOf(after)}, nil
+}
+
+// scenarioCheckOf counts an analysis's communities per status and zones
+// per kind, and keeps each community's measures.
+func scenarioCheckOf(a *Analysis) *ScenarioCheck {
+	c := &ScenarioCheck{Statuses: map[string]int{}, Zones: map[string]int{}, Units: map[string]ScenarioMeas{}}
+	for _, u := range a.Units {
+		if u.Level != Community {
+			continue
+		}
+		c.Statuses[u.Status]++
+		c.Units[u.Code] = ScenarioMeas{Households: u.Households, AreaM2: u.AreaKM2 * 1e6, Status: u.Status}
 	}
-	if err := scenarioTable(ctx, tx, id, at); err != nil {
-		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
+	for _, z := range a.Zones {
+		c.Zones[z.Kind]++
 	}
-	if res.Before, err = scenarioCheck(ctx, tx, p, at, "units"); err != nil {
-		return nil, fmt.Errorf("analyze scenario %s: live: %w", sc.Name, err)
-	}
-	if res.After, err = scenarioCheck(ctx, tx, p, at, "scen_units"); err != nil {
-		return nil, fmt.Errorf("analyze scenario %s: %w", sc.Name, err)
-	}
-	return res, nil
+	return c
 }
 
 // scenarioUnits is the SQL of the boundaries a scenario proposes on a day:
@@ -441,64 +447,6 @@ func scenarioTable(ctx context.Context, tx pgx.Tx, id int64, at time.Time) error
 		return fmt.Errorf("scenario %d: units: %w", id, err)
 	}
 	return nil
-}
-
-// scenarioCheck runs analyzeSQL on src and reads what it found, then drops
-// its temp tables so it can run again in the same transaction.
-func scenarioCheck(ctx context.Context, tx pgx.Tx, p *Profile, at time.Time, src string) (*ScenarioCheck, error) {
-	var run int64
-	if err := tx.QueryRow(ctx, `INSERT INTO analysis_runs (profile, profile_hash, at, units_version)
-		VALUES ($1, $2, $3, (SELECT units_version FROM meta)) RETURNING id`, p.Name, p.hash, at).Scan(&run); err != nil {
-		return nil, fmt.Errorf("run: %w", err)
-	}
-	if err := analyzeSQL(ctx, tx, run, at, p, src); err != nil {
-		return nil, err
-	}
-	c := &ScenarioCheck{Statuses: map[string]int{}, Zones: map[string]int{}, Units: map[string]ScenarioMeas{}}
-	rows, err := tx.Query(ctx, `SELECT c.code, c.h, c.p, a.area_m2 FROM cnt c JOIN au a USING (code) WHERE c.level = 'community'`)
-	if err != nil {
-		return nil, fmt.Errorf("counts: %w", err)
-	}
-	for rows.Next() {
-		var code string
-		var h, pop *int64
-		var area float64
-		if err := rows.Scan(&code, &h, &pop, &area); err != nil {
-			rows.Close()
-			return nil, fmt.Errorf("counts: %w", err)
-		}
-		j := p.Judge(Measures{Code: code, Level: Community, Households: h, Population: pop, AreaKM2: area / 1e6})
-		c.Statuses[j.Status]++
-		c.Units[code] = ScenarioMeas{Households: h, AreaM2: area, Status: j.Status}
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, fmt.Errorf("counts: %w", err)
-	}
-	// Zones as analyze lists them: over the profile's tolerances.
-	zr, err := tx.Query(ctx, `SELECT kind, count(*) FROM zraw z
-		WHERE z.area_m2 >= $1 AND (z.kind <> 'crosses_parent' OR z.area_m2 >= $2 * z.unit_area) GROUP BY kind`,
-		p.minZoneArea(), p.minOutsideShare())
-	if err != nil {
-		return nil, fmt.Errorf("zones: %w", err)
-	}
-	for zr.Next() {
-		var k string
-		var n int
-		if err := zr.Scan(&k, &n); err != nil {
-			zr.Close()
-			return nil, fmt.Errorf("zones: %w", err)
-		}
-		c.Zones[k] = n
-	}
-	zr.Close()
-	if err := zr.Err(); err != nil {
-		return nil, fmt.Errorf("zones: %w", err)
-	}
-	if _, err := tx.Exec(ctx, `DROP TABLE au, pa, pc, ic, cnt, suspect, cand, zraw`); err != nil {
-		return nil, fmt.Errorf("drop scratch tables: %w", err)
-	}
-	return c, nil
 }
 
 // ScenarioDiffRow is one community before and after the scenario.
