@@ -49,10 +49,31 @@ func (s Shift) String() string {
 // Name is a canonical label derived from SRID and Shift ("wgs84",
 // "cgcs2000", "gcj02", "bd09", otherwise "EPSG:n"), so two CRS values that
 // mean the same thing compare equal whichever way they were spelt.
+//
+// URI, Flip and Geographic describe the CRS as OGC API Features names it
+// (Part 2): the CRSs the service offers for output, bbox and filters carry
+// them (see OGC and ParseURI).
 type CRS struct {
 	Name  string
 	SRID  int
 	Shift Shift
+	// URI is the OGC name (http://www.opengis.net/def/crs/…).
+	URI string
+	// Flip: the CRS's authoritative axis order is latitude/northing first,
+	// while PostGIS (like GeoJSON) always writes x = easting/longitude first.
+	Flip bool
+	// Geographic: coordinates are degrees.
+	Geographic bool
+}
+
+// Stored is the SRID coordinates in this CRS have once stored: CGCS2000
+// is stored as WGS84 (centimetres apart), everything else keeps its SRID
+// (PostGIS transforms it).
+func (c CRS) Stored() int {
+	if c.SRID == sridCGCS2000 {
+		return sridWGS84
+	}
+	return c.SRID
 }
 
 // String returns c.Name.
@@ -443,4 +464,44 @@ func (p *wktParser) quoted() (string, error) {
 		return b.String(), nil
 	}
 	return "", errors.New("unterminated quoted string")
+}
+
+// The CRSs of OGC API Features Part 2 that jiedao offers.
+var (
+	CRS84    = CRS{Name: "wgs84", SRID: sridWGS84, URI: "http://www.opengis.net/def/crs/OGC/1.3/CRS84", Geographic: true}
+	EPSG4326 = CRS{Name: "wgs84", SRID: sridWGS84, URI: "http://www.opengis.net/def/crs/EPSG/0/4326", Flip: true, Geographic: true}
+	EPSG4490 = CRS{Name: "cgcs2000", SRID: sridCGCS2000, URI: "http://www.opengis.net/def/crs/EPSG/0/4490", Flip: true, Geographic: true}
+	// EPSG:4548 (CGCS2000 / 3-degree Gauss-Kruger CM 117E) defines
+	// northing (X) before easting (Y) — `projinfo EPSG:4548` — so it is
+	// flipped like the geographic EPSG CRSs.
+	EPSG4548 = CRS{Name: "EPSG:4548", SRID: 4548, URI: "http://www.opengis.net/def/crs/EPSG/0/4548", Flip: true}
+	EPSG3857 = CRS{Name: "EPSG:3857", SRID: 3857, URI: "http://www.opengis.net/def/crs/EPSG/0/3857"}
+)
+
+// OGC lists the CRSs offered to OGC API clients, the storage CRS first.
+var OGC = []CRS{CRS84, EPSG4326, EPSG4490, EPSG4548, EPSG3857}
+
+// Storage is the CRS of the stored geometries (EPSG:4326 in lon/lat order).
+var Storage = CRS84
+
+// ParseURI accepts an OGC CRS name of one of the OGC CRSs: a URI (http or
+// https), a safe CURIE ([EPSG:4326]), EPSG:<n>, OGC:CRS84 or CRS84.
+func ParseURI(s string) (CRS, error) {
+	v := strings.TrimSuffix(strings.TrimPrefix(strings.TrimSpace(s), "["), "]")
+	v = strings.Replace(v, "https://", "http://", 1)
+	up := strings.ToUpper(v)
+	for _, c := range OGC {
+		code := c.URI[strings.LastIndex(c.URI, "/")+1:]
+		switch {
+		case v == c.URI,
+			code == "CRS84" && (up == "CRS84" || up == "OGC:CRS84"),
+			code != "CRS84" && (up == "EPSG:"+code || up == "EPSG::"+code):
+			return c, nil
+		}
+	}
+	var names []string
+	for _, c := range OGC {
+		names = append(names, c.URI)
+	}
+	return CRS{}, fmt.Errorf("unsupported CRS %q (supported: %s)", s, strings.Join(names, ", "))
 }

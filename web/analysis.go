@@ -5,9 +5,8 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/labstack/echo/v4"
-
-	"github.com/jiedao/jiedao/boundaries"
 )
 
 func (s *Server) routesAnalysis(e *echo.Echo) {
@@ -15,7 +14,7 @@ func (s *Server) routesAnalysis(e *echo.Echo) {
 	e.GET("/api/v1/findings", s.getFindings)
 }
 
-func (s *Server) analysis(c echo.Context) (*boundaries.Analysis, error) {
+func (s *Server) analysis(c echo.Context) (*analysis.Analysis, error) {
 	p, day, err := s.profileAt(c)
 	if err != nil {
 		return nil, err
@@ -24,7 +23,7 @@ func (s *Server) analysis(c echo.Context) (*boundaries.Analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.store.CurrentAnalysis(c.Request().Context(), p, day, scenario)
+	return s.layers.Analysis(c.Request().Context(), p, day, scenario)
 }
 
 // getAnalysis returns the same JSON as `jiedao analyze --format json`.
@@ -38,10 +37,10 @@ func (s *Server) getAnalysis(c echo.Context) error {
 
 // Findings are the flagged units and the zones, filtered.
 type Findings struct {
-	Profile string                  `json:"profile"`
-	At      string                  `json:"at"`
-	Units   []boundaries.UnitResult `json:"units"`
-	Zones   []boundaries.Zone       `json:"zones"`
+	Profile string                `json:"profile"`
+	At      string                `json:"at"`
+	Units   []analysis.UnitResult `json:"units"`
+	Zones   []analysis.Zone       `json:"zones"`
 }
 
 // getFindings filters by ?kind= (zone kind), ?status= (unit status;
@@ -61,7 +60,7 @@ func (s *Server) getFindings(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	f := Findings{Profile: a.Profile, At: a.At, Units: []boundaries.UnitResult{}, Zones: []boundaries.Zone{}}
+	f := Findings{Profile: a.Profile, At: a.At, Units: []analysis.UnitResult{}, Zones: []analysis.Zone{}}
 	inStreet := map[string]bool{}
 	for _, u := range a.Units {
 		if street != "" && u.Code != street && (u.ParentCode == nil || *u.ParentCode != street) {
@@ -71,7 +70,7 @@ func (s *Server) getFindings(c echo.Context) error {
 		if kind != "" && status == "" {
 			continue
 		}
-		if status != "" && u.Status != status || status == "" && u.Status != "undersized" && u.Status != "oversized" {
+		if status != "" && string(u.Status) != status || status == "" && !u.Status.Flagged() {
 			continue
 		}
 		f.Units = append(f.Units, u)
@@ -80,7 +79,7 @@ func (s *Server) getFindings(c echo.Context) error {
 		if status != "" && kind == "" {
 			break
 		}
-		if kind != "" && z.Kind != kind {
+		if kind != "" && string(z.Kind) != kind {
 			continue
 		}
 		if street != "" && !slices.ContainsFunc(z.Codes, func(code string) bool { return inStreet[code] }) {

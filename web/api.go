@@ -20,10 +20,15 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/importer"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/lookup"
+	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/geo"
 )
 
-// APIConfig configures the JSON API (issue 6). The zero value is usable:
+// APIConfig configures the JSON API. The zero value is usable:
 // public reads, no rate limit, default body limits and timeouts.
 type APIConfig struct {
 	// PrivateRead makes /api/v1 reads need a viewer key
@@ -162,7 +167,7 @@ func (c APIConfig) withDefaults() APIConfig {
 // before routesAPI runs).
 type apiState struct {
 	cfg     APIConfig
-	loc     *boundaries.Locator
+	loc     *lookup.Locator
 	limiter *rateLimiter
 	metrics *metrics
 }
@@ -172,8 +177,8 @@ func (s *Server) api() *apiState { return s.apiState }
 
 func (s *Server) routesAPI(e *echo.Echo) {
 	cfg := s.cfg.API.withDefaults()
-	st := &apiState{cfg: cfg, loc: boundaries.NewLocator(s.store), limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst)}
-	st.metrics = newMetrics(s.store, st.loc)
+	st := &apiState{cfg: cfg, loc: lookup.New(s.db), limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst)}
+	st.metrics = newMetrics(s.db, st.loc)
 	s.apiState = st
 	e.Use(st.metrics.middleware)
 	if len(st.cfg.CORSOrigins) > 0 {
@@ -237,17 +242,17 @@ func queryInt(c echo.Context, name string, def int) (int, error) {
 var unitStatuses = []string{"undersized", "normal", "oversized", "unknown"}
 
 // run resolves ?profile= and ?at= to the analysis run giving statuses.
-func (s *Server) run(c echo.Context) (int64, time.Time, *boundaries.Profile, error) {
+func (s *Server) run(c echo.Context) (int64, time.Time, *analysis.Profile, error) {
 	p, day, err := s.profileAt(c)
 	if err != nil {
 		return 0, time.Time{}, nil, err
 	}
-	run, err := s.store.EnsureAnalysis(c.Request().Context(), p, day)
+	run, err := s.layers.Run(c.Request().Context(), p, day, 0)
 	return run, day, p, err
 }
 
 func (s *Server) listUnits(c echo.Context) error {
-	q := boundaries.ListQuery{Parent: c.QueryParam("parent"), Q: c.QueryParam("q"), Status: c.QueryParam("status")}
+	q := layers.PageQuery{Parent: c.QueryParam("parent"), Q: c.QueryParam("q"), Status: boundaries.Status(c.QueryParam("status"))}
 	if v := c.QueryParam("level"); v != "" {
 		l, err := boundaries.ParseLevel(v)
 		if err != nil {
@@ -255,15 +260,15 @@ func (s *Server) listUnits(c echo.Context) error {
 		}
 		q.Level = l
 	}
-	if q.Status != "" && !containsStr(unitStatuses, q.Status) {
+	if q.Status != "" && !containsStr(unitStatuses, string(q.Status)) {
 		return badRequest("status", "want one of "+strings.Join(unitStatuses, ", "))
 	}
 	var err error
 	if q.Limit, err = queryInt(c, "limit", 100); err != nil {
 		return err
 	}
-	if q.Limit > boundaries.MaxPageSize {
-		return badRequest("limit", fmt.Sprintf("at most %d", boundaries.MaxPageSize))
+	if q.Limit > units.MaxPageSize {
+		return badRequest("limit", fmt.Sprintf("at most %d", units.MaxPageSize))
 	}
 	if q.Offset, err = queryInt(c, "offset", 0); err != nil {
 		return err
@@ -271,7 +276,7 @@ func (s *Server) listUnits(c echo.Context) error {
 	if q.Run, q.At, _, err = s.run(c); err != nil {
 		return err
 	}
-	page, err := s.store.ListUnits(c.Request().Context(), q)
+	page, err := s.layers.Page(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
@@ -308,7 +313,7 @@ func (s *Server) getUnit(c echo.Context) error {
 			return badRequest("geometry", "want true or false")
 		}
 	}
-	d, err := s.store.UnitAt(c.Request().Context(), c.Param("code"), day, run, geometry)
+	d, err := s.layers.Unit(c.Request().Context(), c.Param("code"), day, run, geometry)
 	if err != nil {
 		return apiError(err)
 	}
@@ -330,10 +335,10 @@ func (s *Server) unitChildren(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	code := c.Param("code")
-	if _, err := s.store.UnitAt(ctx, code, day, run, false); err != nil {
+	if _, err := s.layers.Unit(ctx, code, day, run, false); err != nil {
 		return apiError(err)
 	}
-	page, err := s.store.ListUnits(ctx, boundaries.ListQuery{Parent: code, At: day, Run: run, Limit: boundaries.MaxPageSize})
+	page, err := s.layers.Page(ctx, layers.PageQuery{Parent: code, At: day, Run: run, Limit: units.MaxPageSize})
 	if err != nil {
 		return err
 	}
@@ -341,7 +346,7 @@ func (s *Server) unitChildren(c echo.Context) error {
 }
 
 func (s *Server) unitHistory(c echo.Context) error {
-	h, err := s.store.UnitHistory(c.Request().Context(), c.Param("code"))
+	h, err := units.History(c.Request().Context(), s.db, c.Param("code"))
 	if err != nil {
 		return apiError(err)
 	}
@@ -361,7 +366,7 @@ func (s *Server) stats(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	st, err := s.store.UnitStats(c.Request().Context(), lvl, c.QueryParam("parent"), day, run)
+	st, err := s.layers.Stats(c.Request().Context(), lvl, c.QueryParam("parent"), day, run)
 	if err != nil {
 		return err
 	}
@@ -425,11 +430,11 @@ func (s *Server) lookup(c echo.Context) error {
 	if lon, lat, err = lonLat(crs, lon, lat, ""); err != nil {
 		return err
 	}
-	p, day, err := s.profileAt(c)
+	run, day, _, err := s.run(c)
 	if err != nil {
 		return err
 	}
-	res, err := s.api().loc.Lookup(c.Request().Context(), p, day, []boundaries.LookupPoint{{Lon: lon, Lat: lat}})
+	res, err := s.api().loc.Lookup(c.Request().Context(), run, day, []lookup.Point{{Lon: lon, Lat: lat}})
 	if err != nil {
 		return err
 	}
@@ -452,7 +457,7 @@ func (s *Server) lookupBatch(c echo.Context) error {
 	cfg := s.api().cfg
 	ct, _, _ := mime.ParseMediaType(c.Request().Header.Get(echo.HeaderContentType))
 	isCSV := ct == "text/csv"
-	var pts []boundaries.LookupPoint
+	var pts []lookup.Point
 	crsName := c.QueryParam("crs")
 	var err error
 	if isCSV {
@@ -472,12 +477,12 @@ func (s *Server) lookupBatch(c echo.Context) error {
 		if req.CRS != "" {
 			crsName = req.CRS
 		}
-		pts = make([]boundaries.LookupPoint, len(req.Points))
+		pts = make([]lookup.Point, len(req.Points))
 		for i, p := range req.Points {
 			if p.Lon == nil || p.Lat == nil {
 				return badRequest(fmt.Sprintf("points[%d]", i), "lon and lat are required")
 			}
-			pts[i] = boundaries.LookupPoint{ID: rawID(p.ID), Lon: *p.Lon, Lat: *p.Lat}
+			pts[i] = lookup.Point{ID: rawID(p.ID), Lon: *p.Lon, Lat: *p.Lat}
 		}
 	}
 	if err != nil {
@@ -496,11 +501,11 @@ func (s *Server) lookupBatch(c echo.Context) error {
 			return err
 		}
 	}
-	p, day, err := s.profileAt(c)
+	run, day, _, err := s.run(c)
 	if err != nil {
 		return err
 	}
-	res, err := s.api().loc.Lookup(c.Request().Context(), p, day, pts)
+	res, err := s.api().loc.Lookup(c.Request().Context(), run, day, pts)
 	if err != nil {
 		return err
 	}
@@ -528,11 +533,11 @@ func rawID(raw json.RawMessage) string {
 
 // readPointsCSV reads id,lon,lat rows; a first row whose lon is not a
 // number is a header.
-func readPointsCSV(r io.Reader, limit int) ([]boundaries.LookupPoint, error) {
+func readPointsCSV(r io.Reader, limit int) ([]lookup.Point, error) {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 64<<10))
 	cr.FieldsPerRecord = -1
 	cr.ReuseRecord = true
-	var pts []boundaries.LookupPoint
+	var pts []lookup.Point
 	for row := 1; ; row++ {
 		rec, err := cr.Read()
 		if err == io.EOF {
@@ -561,18 +566,18 @@ func readPointsCSV(r io.Reader, limit int) ([]boundaries.LookupPoint, error) {
 		if len(pts) >= limit {
 			return nil, tooManyPoints(limit)
 		}
-		pts = append(pts, boundaries.LookupPoint{ID: strings.Clone(rec[0]), Lon: lon, Lat: lat})
+		pts = append(pts, lookup.Point{ID: strings.Clone(rec[0]), Lon: lon, Lat: lat})
 	}
 }
 
-func writeResultsCSV(c echo.Context, res []boundaries.LookupResult) error {
+func writeResultsCSV(c echo.Context, res []lookup.Result) error {
 	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	c.Response().WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(c.Response(), 64<<10)
 	w := csv.NewWriter(bw)
 	w.Write([]string{"id", "district_code", "district_name", "street_code", "street_name", "community_code", "community_name", "on_boundary", "zones"}) //nolint:errcheck
 	rec := make([]string, 9)
-	unit := func(u *boundaries.LookupUnit, i int) {
+	unit := func(u *lookup.Unit, i int) {
 		rec[i], rec[i+1] = "", ""
 		if u != nil {
 			rec[i], rec[i+1] = u.Code, u.Name
@@ -600,7 +605,7 @@ func writeResultsCSV(c echo.Context, res []boundaries.LookupResult) error {
 	return bw.Flush()
 }
 
-func writeResultsJSON(c echo.Context, day time.Time, crs geo.CRS, res []boundaries.LookupResult) error {
+func writeResultsJSON(c echo.Context, day time.Time, crs geo.CRS, res []lookup.Result) error {
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMEApplicationJSON)
 	c.Response().WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(c.Response(), 64<<10)
@@ -622,14 +627,14 @@ func writeResultsJSON(c echo.Context, day time.Time, crs geo.CRS, res []boundari
 }
 
 // appendResult appends r as JSON, as encoding/json would write it.
-func appendResult(b []byte, r *boundaries.LookupResult) []byte {
+func appendResult(b []byte, r *lookup.Result) []byte {
 	b = append(b, '{')
 	if r.ID != "" {
 		b = append(b, `"id":`...)
 		b = appendJSONString(b, r.ID)
 		b = append(b, ',')
 	}
-	for i, u := range []*boundaries.LookupUnit{r.District, r.Street, r.Community} {
+	for i, u := range []*lookup.Unit{r.District, r.Street, r.Community} {
 		b = append(b, [...]string{`"district":`, `,"street":`, `,"community":`}[i]...)
 		if u == nil {
 			b = append(b, "null"...)
@@ -651,7 +656,7 @@ func appendResult(b []byte, r *boundaries.LookupResult) []byte {
 		b = append(b, `{"id":`...)
 		b = appendJSONString(b, z.ID)
 		b = append(b, `,"kind":`...)
-		b = appendJSONString(b, z.Kind)
+		b = appendJSONString(b, string(z.Kind))
 		b = append(b, `,"level":`...)
 		b = appendJSONString(b, string(z.Level))
 		b = append(b, `,"codes":[`...)
@@ -703,10 +708,10 @@ func (s *Server) changes(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if limit == 0 || limit > boundaries.MaxPageSize {
-		return badRequest("limit", fmt.Sprintf("want 1 to %d", boundaries.MaxPageSize))
+	if limit == 0 || limit > units.MaxPageSize {
+		return badRequest("limit", fmt.Sprintf("want 1 to %d", units.MaxPageSize))
 	}
-	ch, err := s.store.Changes(c.Request().Context(), sinceID, sinceT, limit)
+	ch, err := units.Changes(c.Request().Context(), s.db, sinceID, sinceT, limit)
 	if err != nil {
 		return err
 	}
@@ -726,10 +731,10 @@ func (s *Server) auditLog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if limit == 0 || limit > boundaries.MaxPageSize {
-		return badRequest("limit", fmt.Sprintf("want 1 to %d", boundaries.MaxPageSize))
+	if limit == 0 || limit > units.MaxPageSize {
+		return badRequest("limit", fmt.Sprintf("want 1 to %d", units.MaxPageSize))
 	}
-	entries, err := s.store.AuditLog(c.Request().Context(), int64(since), c.QueryParam("code"), limit)
+	entries, err := units.AuditLog(c.Request().Context(), s.db, int64(since), c.QueryParam("code"), limit)
 	if err != nil {
 		return err
 	}
@@ -738,7 +743,7 @@ func (s *Server) auditLog(c echo.Context) error {
 
 // readEdit reads a write's GeoJSON Feature; approval, valid_from, crs and
 // allow_orphans may also be given as query parameters (properties win).
-func (s *Server) readEdit(c echo.Context) (*boundaries.UnitEdit, error) {
+func (s *Server) readEdit(c echo.Context) (*units.Edit, error) {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
 		if e := apiError(err); e != err {
@@ -746,7 +751,7 @@ func (s *Server) readEdit(c echo.Context) (*boundaries.UnitEdit, error) {
 		}
 		return nil, fmt.Errorf("read body: %w", err)
 	}
-	e, err := boundaries.ParseFeature(body)
+	e, err := units.ParseFeature(body)
 	if err != nil {
 		return nil, apiError(err)
 	}
@@ -773,7 +778,7 @@ func (s *Server) readEdit(c echo.Context) (*boundaries.UnitEdit, error) {
 	return e, nil
 }
 
-func writeResult(c echo.Context, status int, r *boundaries.WriteResult) error {
+func writeResult(c echo.Context, status int, r *units.WriteResult) error {
 	c.Response().Header().Set("ETag", etag(r.VersionID))
 	return c.JSON(status, r)
 }
@@ -783,9 +788,12 @@ func (s *Server) createUnit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.store.CreateUnit(c.Request().Context(), e, s.actor(c))
+	r, err := units.Create(c.Request().Context(), s.db, e, s.actor(c))
 	if err != nil {
 		return apiError(err)
+	}
+	if r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID); err != nil {
+		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/units/"+e.Code)
 	return writeResult(c, http.StatusCreated, r)
@@ -801,9 +809,12 @@ func (s *Server) putUnit(c echo.Context) error {
 		return err
 	}
 	v, _ := parseETag(im) // not one of ours: matches nothing, hence 412
-	r, err := s.store.UpdateUnit(c.Request().Context(), c.Param("code"), v, e, s.actor(c))
+	r, err := units.Update(c.Request().Context(), s.db, c.Param("code"), v, e, s.actor(c))
 	if err != nil {
 		return apiError(err)
+	}
+	if r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID); err != nil {
+		return err
 	}
 	return writeResult(c, http.StatusOK, r)
 }
@@ -842,9 +853,12 @@ func (s *Server) deleteUnit(c echo.Context) error {
 			ifMatch = -1 // not one of ours: matches nothing
 		}
 	}
-	r, err := s.store.RetireUnit(c.Request().Context(), c.Param("code"), ifMatch, validTo, body.Approval, s.actor(c))
+	r, err := units.Retire(c.Request().Context(), s.db, c.Param("code"), ifMatch, validTo, body.Approval, s.actor(c))
 	if err != nil {
 		return apiError(err)
+	}
+	if r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID); err != nil {
+		return err
 	}
 	return c.JSON(http.StatusOK, r)
 }
@@ -924,9 +938,9 @@ func (s *Server) postImport(c echo.Context) error {
 		return err
 	}
 	opt.Source = name
-	rep, err := s.store.Import(c.Request().Context(), path, opt)
+	rep, err := importer.Import(c.Request().Context(), s.db, path, opt)
 	if rep != nil {
-		if aerr := s.store.RecordImport(c.Request().Context(), s.actor(c), rep); aerr != nil {
+		if aerr := importer.Record(c.Request().Context(), s.db, s.actor(c), rep); aerr != nil {
 			slog.Error("audit import", "import_id", rep.ImportID, "err", aerr)
 		}
 	}
@@ -944,8 +958,8 @@ func (s *Server) postImport(c echo.Context) error {
 	return err
 }
 
-func importOptions(f map[string]string) (boundaries.ImportOptions, error) {
-	var o boundaries.ImportOptions
+func importOptions(f map[string]string) (importer.Options, error) {
+	var o importer.Options
 	var err error
 	if o.Level, err = boundaries.ParseLevel(f["level"]); err != nil {
 		return o, badRequest("level", err.Error())

@@ -23,8 +23,13 @@ import (
 	"github.com/paulmach/orb/planar"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/importer"
+	"github.com/jiedao/jiedao/boundaries/lookup"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
+	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/geo"
 )
 
@@ -182,8 +187,8 @@ func TestAPIReads(t *testing.T) {
 }
 
 // lookupAnswer is a lookup result reduced to what is compared.
-func lookupAnswer(r boundaries.LookupResult) string {
-	code := func(u *boundaries.LookupUnit) string {
+func lookupAnswer(r lookup.Result) string {
+	code := func(u *lookup.Unit) string {
 		if u == nil {
 			return "-"
 		}
@@ -214,7 +219,7 @@ func coords(v any, out *[][2]float64) {
 
 // testPoints makes n points over the demo city: vertices of community
 // boundaries (shared edges), points inside gap zones and random points.
-func testPoints(t *testing.T, store *boundaries.Store, n int) []boundaries.LookupPoint {
+func testPoints(t *testing.T, store *store.Store, n int) []lookup.Point {
 	t.Helper()
 	dir, man := demoCity(t)
 	rng := rand.New(rand.NewPCG(6, 6))
@@ -236,22 +241,22 @@ func testPoints(t *testing.T, store *boundaries.Store, n int) []boundaries.Looku
 	for _, f := range fcoll.Features {
 		coords(f.Geometry.Coordinates, &verts)
 	}
-	var pts []boundaries.LookupPoint
+	var pts []lookup.Point
 	add := func(kind string, lon, lat float64) {
-		pts = append(pts, boundaries.LookupPoint{ID: fmt.Sprintf("%s-%d", kind, len(pts)), Lon: lon, Lat: lat})
+		pts = append(pts, lookup.Point{ID: fmt.Sprintf("%s-%d", kind, len(pts)), Lon: lon, Lat: lat})
 	}
 	for range 3 * n / 10 {
 		v := verts[rng.IntN(len(verts))]
 		add("vertex", v[0], v[1])
 	}
 	// Gap zones, from the analysis the lookups use.
-	p, _ := boundaries.LoadProfile("")
-	run, err := store.EnsureAnalysis(context.Background(), p, boundaries.Today())
+	p, _ := analysis.LoadProfile("")
+	run, err := pgtest.Reader(store).Run(context.Background(), p, boundaries.Today(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var zb bytes.Buffer
-	if _, err := store.ZonesGeoJSON(context.Background(), run, func(b []byte) error { zb.Write(b); return nil }); err != nil {
+	if _, err := pgtest.Reader(store).ZonesGeoJSON(context.Background(), run, &zb); err != nil {
 		t.Fatal(err)
 	}
 	zones, err := orbjson.UnmarshalFeatureCollection(zb.Bytes())
@@ -294,11 +299,11 @@ func testPoints(t *testing.T, store *boundaries.Store, n int) []boundaries.Looku
 }
 
 type batchResponse struct {
-	Count   int                       `json:"count"`
-	Results []boundaries.LookupResult `json:"results"`
+	Count   int             `json:"count"`
+	Results []lookup.Result `json:"results"`
 }
 
-func postPoints(t *testing.T, url, crs string, pts []boundaries.LookupPoint) []boundaries.LookupResult {
+func postPoints(t *testing.T, url, crs string, pts []lookup.Point) []lookup.Result {
 	t.Helper()
 	type jp struct {
 		ID  string  `json:"id"`
@@ -329,8 +334,8 @@ func TestLookupMatchesPostGIS(t *testing.T) {
 	url, store := testServer(t, Config{})
 	const n = 10000
 	pts := testPoints(t, store, n)
-	p, _ := boundaries.LoadProfile("")
-	run, err := store.EnsureAnalysis(context.Background(), p, boundaries.Today())
+	p, _ := analysis.LoadProfile("")
+	run, err := pgtest.Reader(store).Run(context.Background(), p, boundaries.Today(), 0)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -342,7 +347,7 @@ func TestLookupMatchesPostGIS(t *testing.T) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
-				r, err := store.LookupSQL(context.Background(), boundaries.Today(), run, pts[i])
+				r, err := lookup.SQL(context.Background(), store, boundaries.Today(), run, pts[i])
 				if err != nil {
 					mu.Lock()
 					firstErr = err
@@ -395,10 +400,10 @@ func TestLookupMatchesPostGIS(t *testing.T) {
 	}
 
 	// GCJ-02 input gives the WGS84 answer.
-	shifted := make([]boundaries.LookupPoint, n)
+	shifted := make([]lookup.Point, n)
 	for i, p := range pts {
 		lon, lat := geo.ToGCJ02(p.Lon, p.Lat)
-		shifted[i] = boundaries.LookupPoint{ID: p.ID, Lon: lon, Lat: lat}
+		shifted[i] = lookup.Point{ID: p.ID, Lon: lon, Lat: lat}
 	}
 	gcj := postPoints(t, url, "gcj02", shifted)
 	bad = 0
@@ -441,7 +446,7 @@ func TestLookupMatchesPostGIS(t *testing.T) {
 
 	// The single GET agrees too, for a gap point and a vertex.
 	for _, i := range []int{0, 3 * n / 10} {
-		var r boundaries.LookupResult
+		var r lookup.Result
 		getJSON(t, fmt.Sprintf("%s/api/v1/lookup?lon=%s&lat=%s", url, strconv.FormatFloat(pts[i].Lon, 'g', -1, 64), strconv.FormatFloat(pts[i].Lat, 'g', -1, 64)), 200, &r)
 		r.ID = pts[i].ID
 		if lookupAnswer(r) != want[i] {
@@ -451,22 +456,22 @@ func TestLookupMatchesPostGIS(t *testing.T) {
 }
 
 // newKeys creates one key per role plus a revoked editor key.
-func newKeys(t *testing.T, store *boundaries.Store) map[string]string {
+func newKeys(t *testing.T, store *store.Store) map[string]string {
 	t.Helper()
 	ctx := context.Background()
 	keys := map[string]string{"none": ""}
-	for _, r := range []boundaries.Role{boundaries.Viewer, boundaries.Editor, boundaries.Admin} {
-		k, err := store.CreateKey(ctx, "test-"+string(r), r)
+	for _, r := range []units.Role{units.Viewer, units.Editor, units.Admin} {
+		k, err := units.CreateKey(ctx, store, "test-"+string(r), r)
 		if err != nil {
 			t.Fatal(err)
 		}
 		keys[string(r)] = k
 	}
-	k, err := store.CreateKey(ctx, "test-revoked", boundaries.Editor)
+	k, err := units.CreateKey(ctx, store, "test-revoked", units.Editor)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := store.RevokeKey(ctx, "test-revoked"); err != nil {
+	if err := units.RevokeKey(ctx, store, "test-revoked"); err != nil {
 		t.Fatal(err)
 	}
 	keys["revoked"] = k
@@ -541,8 +546,8 @@ func TestAPIWritesETagFeed(t *testing.T) {
 	ed, admin := keys["editor"], keys["admin"]
 
 	var feed struct {
-		Changes []boundaries.Change `json:"changes"`
-		Next    int64               `json:"next"`
+		Changes []units.Change `json:"changes"`
+		Next    int64          `json:"next"`
 	}
 	getJSON(t, url+"/api/v1/changes?limit=10000", 200, &feed)
 	_, man := demoCity(t)
@@ -562,7 +567,7 @@ func TestAPIWritesETagFeed(t *testing.T) {
 	}
 	lon, lat := man.BBox[0]+0.01, man.BBox[1]+0.01
 
-	var created boundaries.WriteResult
+	var created units.WriteResult
 	res := call(t, "POST", url+"/api/v1/units", ed, featureBody(map[string]any{"code": code, "level": "community", "name": "新建社区",
 		"households": 800, "approval": "京民发〔2021〕1号", "valid_from": "2021-01-01"}, sq(lon, lat, 0.002)), nil, &created)
 	wantStatus(t, res, 201)
@@ -583,7 +588,7 @@ func TestAPIWritesETagFeed(t *testing.T) {
 	wantStatus(t, call(t, "PUT", url+"/api/v1/units/"+code+"?valid_from=2022-01-01", ed, change(), nil, nil), 428)
 	wantStatus(t, call(t, "PUT", url+"/api/v1/units/"+code+"?valid_from=2022-01-01", ed, change(), map[string]string{"If-Match": `"1"`}, nil), 412)
 	wantStatus(t, call(t, "PUT", url+"/api/v1/units/nowhere?valid_from=2022-01-01", ed, change(), map[string]string{"If-Match": etag1}, nil), 404)
-	var changed boundaries.WriteResult
+	var changed units.WriteResult
 	res = call(t, "PUT", url+"/api/v1/units/"+code+"?valid_from=2022-01-01", ed, change(), map[string]string{"If-Match": etag1}, &changed)
 	wantStatus(t, res, 200)
 	etag2 := res.Header.Get("ETag")
@@ -604,7 +609,7 @@ func TestAPIWritesETagFeed(t *testing.T) {
 		t.Fatalf("at 2021-06-01: %+v", u)
 	}
 	// Lookups see the write at once (the index follows the data version).
-	var lr boundaries.LookupResult
+	var lr lookup.Result
 	getJSON(t, fmt.Sprintf("%s/api/v1/lookup?lon=%f&lat=%f", url, lon+0.0025, lat+0.0025), 200, &lr)
 	if lr.Community == nil || lr.Community.Code != code {
 		t.Fatalf("lookup after the change: %+v", lr)
@@ -613,7 +618,7 @@ func TestAPIWritesETagFeed(t *testing.T) {
 	later := boundaries.Today().AddDate(1, 0, 0).Format("2006-01-02")
 	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+parent, ed, strings.NewReader(`{"approval":"x","valid_to":"`+later+`"}`), nil, nil), 409)
 	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code, ed, strings.NewReader(`{"approval":"x"}`), nil, nil), 422)
-	var retired boundaries.WriteResult
+	var retired units.WriteResult
 	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code, ed, strings.NewReader(`{"approval":"京民发〔2023〕3号","valid_to":"2023-01-01"}`),
 		map[string]string{"If-Match": etag2}, &retired), 200)
 	wantStatus(t, call(t, "GET", url+"/api/v1/units/"+code, "", nil, nil, nil), 404)
@@ -645,7 +650,7 @@ func TestAPIWritesETagFeed(t *testing.T) {
 	}
 
 	var log struct {
-		Entries []boundaries.AuditEntry `json:"entries"`
+		Entries []units.AuditEntry `json:"entries"`
 	}
 	getJSONKey(t, url+"/api/v1/audit?code="+code, admin, 200, &log)
 	if len(log.Entries) != 3 || log.Entries[0].Action != "create" || log.Entries[2].Action != "retire" ||
@@ -682,7 +687,7 @@ func TestAPIImportsAndLimits(t *testing.T) {
 	poly := fmt.Sprintf(`{"type":"Polygon","coordinates":[[[%[1]f,%[2]f],[%[3]f,%[2]f],[%[3]f,%[4]f],[%[1]f,%[2]f]]]}`, lon, lat, lon+0.01, lat+0.01)
 	good := `{"type":"FeatureCollection","features":[{"type":"Feature","properties":{"code":"990199","name":"新区"},"geometry":` + poly + `}]}`
 	body, ct := multipartBody(t, "d.geojson", good, map[string]string{"level": "district", "approval": "x", "valid_from": "2021-01-01"})
-	var rep boundaries.ImportReport
+	var rep importer.Report
 	wantStatus(t, call(t, "POST", url+"/api/v1/imports", ed, body, map[string]string{"Content-Type": ct}, &rep), 201)
 	if rep.Status != "committed" || rep.Created != 1 || rep.File != "d.geojson" {
 		t.Fatalf("import: %+v", rep)
@@ -710,7 +715,7 @@ func TestAPIImportsAndLimits(t *testing.T) {
 	wantStatus(t, call(t, "POST", url+"/api/v1/lookup", "", strings.NewReader(`{"points":[{"lon":500,"lat":39.9}]}`), nil, nil), 400)
 
 	var log struct {
-		Entries []boundaries.AuditEntry `json:"entries"`
+		Entries []units.AuditEntry `json:"entries"`
 	}
 	getJSONKey(t, url+"/api/v1/audit", keys["admin"], 200, &log)
 	if len(log.Entries) < 1 || log.Entries[0].Action != "import" {
@@ -814,14 +819,14 @@ func TestAPIDocsPage(t *testing.T) {
 // TestAppendResultIsJSON: the hand-written encoder writes what
 // encoding/json would.
 func TestAppendResultIsJSON(t *testing.T) {
-	for _, r := range []boundaries.LookupResult{
-		{Zones: []boundaries.LookupZone{}},
-		{ID: "a\"b\\c\n", District: &boundaries.LookupUnit{Code: "990101", Name: "区"}, Street: &boundaries.LookupUnit{Code: "990101001", Name: "街道"},
-			OnBoundary: true, Zones: []boundaries.LookupZone{{ID: "gap:990101001:1", Kind: "gap", Level: "street", Codes: []string{"990101001"}}}},
+	for _, r := range []lookup.Result{
+		{Zones: []lookup.Zone{}},
+		{ID: "a\"b\\c\n", District: &lookup.Unit{Code: "990101", Name: "区"}, Street: &lookup.Unit{Code: "990101001", Name: "街道"},
+			OnBoundary: true, Zones: []lookup.Zone{{ID: "gap:990101001:1", Kind: "gap", Level: "street", Codes: []string{"990101001"}}}},
 	} {
 		want, _ := json.Marshal(r)
 		got := appendResult(nil, &r)
-		var back boundaries.LookupResult
+		var back lookup.Result
 		if err := json.Unmarshal(got, &back); err != nil {
 			t.Fatalf("appendResult wrote invalid JSON %s: %v", got, err)
 		}

@@ -17,6 +17,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 // Access to /api/v1 (other paths — tiles, OGC API, downloads, the map —
@@ -35,20 +36,20 @@ import (
 const ctxKey = "jiedao.api_key"
 
 // requiredRole is the role a request needs ("" = none).
-func (st *apiState) requiredRole(method, route string) boundaries.Role {
+func (st *apiState) requiredRole(method, route string) units.Role {
 	switch route {
 	case "/api/v1/openapi.json", "/api/v1/docs":
 		return ""
 	case "/api/v1/audit":
-		return boundaries.Admin
+		return units.Admin
 	}
 	read := method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions ||
 		(method == http.MethodPost && route == "/api/v1/lookup")
 	if !read {
-		return boundaries.Editor
+		return units.Editor
 	}
 	if st.cfg.PrivateRead {
-		return boundaries.Viewer
+		return units.Viewer
 	}
 	return ""
 }
@@ -112,7 +113,7 @@ func (s *Server) apiGuard(next echo.HandlerFunc) echo.HandlerFunc {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="jiedao"`)
 				return unauthorized("malformed Authorization header: want Bearer <key>")
 			}
-			k, err := s.store.Authenticate(req.Context(), key)
+			k, err := units.Authenticate(req.Context(), s.db, key)
 			if errors.Is(err, boundaries.ErrNotFound) {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="jiedao", error="invalid_token"`)
 				return unauthorized("unknown or revoked API key")
@@ -125,7 +126,7 @@ func (s *Server) apiGuard(next echo.HandlerFunc) echo.HandlerFunc {
 		if need == "" {
 			return next(c)
 		}
-		k, _ := c.Get(ctxKey).(*boundaries.APIKey)
+		k, _ := c.Get(ctxKey).(*units.APIKey)
 		if k == nil {
 			c.Response().Header().Set("WWW-Authenticate", `Bearer realm="jiedao"`)
 			return unauthorized("this needs an API key with role " + string(need) + " (Authorization: Bearer <key>)")
@@ -138,9 +139,9 @@ func (s *Server) apiGuard(next echo.HandlerFunc) echo.HandlerFunc {
 }
 
 // actor is who makes a write, for the audit log.
-func (s *Server) actor(c echo.Context) boundaries.Actor {
-	a := boundaries.Actor{RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Client: s.api().clientIP(c)}
-	if k, ok := c.Get(ctxKey).(*boundaries.APIKey); ok {
+func (s *Server) actor(c echo.Context) units.Actor {
+	a := units.Actor{RequestID: c.Response().Header().Get(echo.HeaderXRequestID), Client: s.api().clientIP(c)}
+	if k, ok := c.Get(ctxKey).(*units.APIKey); ok {
 		a.KeyName = k.Name
 	}
 	return a

@@ -20,6 +20,11 @@ import (
 	orbjson "github.com/paulmach/orb/geojson"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/lookup"
+	"github.com/jiedao/jiedao/boundaries/pgtest"
+	"github.com/jiedao/jiedao/boundaries/store"
 )
 
 // Benchmarks of point lookups against a loaded database:
@@ -31,9 +36,9 @@ import (
 // Skipped without JIEDAO_BENCH_DB, so `make test` stays fast.
 
 type apiBench struct {
-	store *boundaries.Store
+	store *store.Store
 	url   string
-	pts   []boundaries.LookupPoint
+	pts   []lookup.Point
 }
 
 var (
@@ -52,7 +57,7 @@ func apiBenchSetup(b *testing.B) *apiBench {
 	}
 	apiBenchOnce.Do(func() {
 		ctx := context.Background()
-		store, err := boundaries.Open(ctx, dbURL)
+		store, err := store.Open(ctx, dbURL)
 		if err != nil {
 			apiBenchErr = err
 			return
@@ -64,7 +69,7 @@ func apiBenchSetup(b *testing.B) *apiBench {
 		store.Watch(ctx)
 		env := &apiBench{store: store}
 		env.url = httptest.NewServer(New(store, Config{})).URL
-		page, err := store.ListUnits(ctx, boundaries.ListQuery{Level: boundaries.District, Limit: 1000})
+		page, err := pgtest.Reader(store).Page(ctx, layers.PageQuery{Level: boundaries.District, Limit: 1000})
 		if err != nil {
 			apiBenchErr = err
 			return
@@ -73,7 +78,7 @@ func apiBenchSetup(b *testing.B) *apiBench {
 		for i, raw := range page.Items {
 			var u struct{ Code string }
 			json.Unmarshal(raw, &u)
-			d, err := store.UnitAt(ctx, u.Code, time.Time{}, 0, true)
+			d, err := pgtest.Reader(store).Unit(ctx, u.Code, time.Time{}, 0, true)
 			if err != nil {
 				apiBenchErr = err
 				return
@@ -93,12 +98,17 @@ func apiBenchSetup(b *testing.B) *apiBench {
 		}
 		rng := rand.New(rand.NewPCG(1, 2))
 		for i := range 100_000 {
-			env.pts = append(env.pts, boundaries.LookupPoint{ID: strconv.Itoa(i),
+			env.pts = append(env.pts, lookup.Point{ID: strconv.Itoa(i),
 				Lon: bd.Min[0] + rng.Float64()*(bd.Max[0]-bd.Min[0]), Lat: bd.Min[1] + rng.Float64()*(bd.Max[1]-bd.Min[1])})
 		}
 		// Build the index and run the analysis once: not what is measured.
-		p, _ := boundaries.LoadProfile("")
-		if _, err := boundaries.NewLocator(store).Lookup(ctx, p, time.Time{}, env.pts[:1]); err != nil {
+		p, _ := analysis.LoadProfile("")
+		run, err := pgtest.Reader(store).Run(ctx, p, time.Time{}, 0)
+		if err != nil {
+			apiBenchErr = err
+			return
+		}
+		if _, err := lookup.New(store).Lookup(ctx, run, time.Time{}, env.pts[:1]); err != nil {
 			apiBenchErr = err
 			return
 		}
@@ -116,19 +126,19 @@ func apiBenchSetup(b *testing.B) *apiBench {
 func BenchmarkLookupIndexVsSQL(b *testing.B) {
 	env := apiBenchSetup(b)
 	ctx := context.Background()
-	p, _ := boundaries.LoadProfile("")
-	loc := boundaries.NewLocator(env.store)
-	if _, err := loc.Lookup(ctx, p, time.Time{}, env.pts[:1]); err != nil {
+	p, _ := analysis.LoadProfile("")
+	loc := lookup.New(env.store)
+	run, err := pgtest.Reader(env.store).Run(ctx, p, boundaries.Today(), 0)
+	if err != nil {
 		b.Fatal(err)
 	}
-	run, err := env.store.EnsureAnalysis(ctx, p, boundaries.Today())
-	if err != nil {
+	if _, err := loc.Lookup(ctx, run, time.Time{}, env.pts[:1]); err != nil {
 		b.Fatal(err)
 	}
 	var indexSecs float64
 	for b.Loop() {
 		t0 := time.Now()
-		if _, err := loc.Lookup(ctx, p, time.Time{}, env.pts); err != nil {
+		if _, err := loc.Lookup(ctx, run, time.Time{}, env.pts); err != nil {
 			b.Fatal(err)
 		}
 		indexSecs += time.Since(t0).Seconds()
@@ -141,7 +151,7 @@ func BenchmarkLookupIndexVsSQL(b *testing.B) {
 	for range 8 {
 		wg.Go(func() {
 			for i := range next {
-				if _, err := env.store.LookupSQL(ctx, time.Time{}, run, env.pts[i]); err != nil {
+				if _, err := lookup.SQL(ctx, env.store, time.Time{}, run, env.pts[i]); err != nil {
 					b.Error(err)
 				}
 			}

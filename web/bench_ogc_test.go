@@ -14,6 +14,9 @@ import (
 	"time"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/pgtest"
+	"github.com/jiedao/jiedao/boundaries/store"
 )
 
 // Benchmarks of the OGC API and downloads against a loaded database:
@@ -30,17 +33,17 @@ func benchServer(b *testing.B) string {
 		b.Skip("JIEDAO_BENCH_DB not set")
 	}
 	ctx := context.Background()
-	store, err := boundaries.Open(ctx, url)
+	store, err := store.Open(ctx, url)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Cleanup(store.Close)
-	p, err := boundaries.LoadProfile("")
+	p, err := analysis.LoadProfile("")
 	if err != nil {
 		b.Fatal(err)
 	}
 	// The analysis runs once per data version; not what is measured.
-	if _, err := store.EnsureAnalysis(ctx, p, boundaries.Today()); err != nil {
+	if _, err := pgtest.Reader(store).Run(ctx, p, boundaries.Today(), 0); err != nil {
 		b.Fatal(err)
 	}
 	srv := httptest.NewServer(New(store, Config{}))

@@ -20,6 +20,10 @@ import (
 	"github.com/paulmach/orb/maptile"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/pgtest"
+	"github.com/jiedao/jiedao/boundaries/store"
 )
 
 // Tile benchmarks run against a database holding a generated city, e.g.
@@ -31,7 +35,7 @@ import (
 // They are skipped without JIEDAO_BENCH_DB so `make test` stays fast.
 
 type tileBench struct {
-	store *boundaries.Store
+	store *store.Store
 	url   string
 	tiles [][3]int // z, x, y of communities tiles over the city
 	box   [4]float64
@@ -54,8 +58,8 @@ func tileBenchServer(b *testing.B, cacheBytes int64) *tileBench {
 	slog.SetDefault(slog.New(slog.DiscardHandler))
 	ctx := context.Background()
 	tileBenchOnce.Do(func() {
-		var s *boundaries.Store
-		if s, tileBenchErr = boundaries.Open(ctx, dbURL); tileBenchErr != nil {
+		var s *store.Store
+		if s, tileBenchErr = store.Open(ctx, dbURL); tileBenchErr != nil {
 			return
 		}
 		if tileBenchErr = s.Migrate(ctx); tileBenchErr != nil {
@@ -63,9 +67,12 @@ func tileBenchServer(b *testing.B, cacheBytes int64) *tileBench {
 		}
 		s.Watch(ctx)
 		tileBenchEnv = &tileBench{store: s}
-		var ok bool
-		if tileBenchEnv.box, ok, tileBenchErr = s.Extent(ctx, time.Time{}); tileBenchErr == nil && !ok {
+		var ext layers.Extent
+		if ext, tileBenchErr = pgtest.Reader(s).Extent(ctx, layers.ExtentQuery{}); tileBenchErr == nil && ext.BBox == nil {
 			tileBenchErr = fmt.Errorf("no units in %s", dbURL)
+		}
+		if ext.BBox != nil {
+			tileBenchEnv.box = *ext.BBox
 		}
 		for z := 12; z <= 14; z++ {
 			for _, xy := range tileDemoTiles(tileBenchEnv.box, z) {
@@ -145,11 +152,11 @@ func BenchmarkTilesCold(b *testing.B) {
 	// cold path (a miss), as a planner's first view of an area.
 	tb := tileBenchServer(b, 256<<20)
 	ctx := context.Background()
-	p, err := boundaries.LoadProfile("")
+	p, err := analysis.LoadProfile("")
 	if err != nil {
 		b.Fatal(err)
 	}
-	run, err := tb.store.EnsureAnalysis(ctx, p, boundaries.Today())
+	run, err := pgtest.Reader(tb.store).Run(ctx, p, boundaries.Today(), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -158,8 +165,7 @@ func BenchmarkTilesCold(b *testing.B) {
 			if b.N > len(tb.tiles) {
 				b.Fatalf("-benchtime %dx asks for more than the %d distinct tiles", b.N, len(tb.tiles))
 			}
-			l, _ := boundaries.LayerByName(layer)
-			sql := boundaries.TileSQL(l, false)
+			l, _ := layers.ByName(layer)
 			var httpTime, sqlTime time.Duration
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
@@ -173,8 +179,7 @@ func BenchmarkTilesCold(b *testing.B) {
 				}
 				viaSQL := func() {
 					s := time.Now()
-					var raw []byte
-					if err := tb.store.Pool.QueryRow(ctx, sql, boundaries.TileArgs(run, boundaries.Today(), t[0], t[1], t[2])...).Scan(&raw); err != nil {
+					if _, err := pgtest.Reader(tb.store).Tile(ctx, l, run, false, boundaries.Today(), t[0], t[1], t[2]); err != nil {
 						b.Fatal(err)
 					}
 					sqlTime += time.Since(s)
@@ -202,18 +207,16 @@ func BenchmarkTilesCold(b *testing.B) {
 func BenchmarkTileEncodeOrb(b *testing.B) {
 	tb := tileBenchServer(b, -1)
 	ctx := context.Background()
-	p, _ := boundaries.LoadProfile("")
-	run, err := tb.store.EnsureAnalysis(ctx, p, boundaries.Today())
+	p, _ := analysis.LoadProfile("")
+	run, err := pgtest.Reader(tb.store).Run(ctx, p, boundaries.Today(), 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, _ := boundaries.LayerByName("communities")
+	l, _ := layers.ByName("communities")
 	b.Run("st_asmvt", func(b *testing.B) {
-		sql := boundaries.TileSQL(l, false)
 		for i := 0; i < b.N; i++ {
 			t := tb.tiles[i%len(tb.tiles)]
-			var raw []byte
-			if err := tb.store.Pool.QueryRow(ctx, sql, boundaries.TileArgs(run, boundaries.Today(), t[0], t[1], t[2])...).Scan(&raw); err != nil {
+			if _, err := pgtest.Reader(tb.store).Tile(ctx, l, run, false, boundaries.Today(), t[0], t[1], t[2]); err != nil {
 				b.Fatal(err)
 			}
 		}
@@ -223,7 +226,7 @@ func BenchmarkTileEncodeOrb(b *testing.B) {
 			FROM ` + l.From(false) + ` AND u.geom && ST_Transform(ST_TileEnvelope($3::int, $4::int, $5::int, margin => 0.015625), 4326)`
 		for i := 0; i < b.N; i++ {
 			t := tb.tiles[i%len(tb.tiles)]
-			rows, err := tb.store.Pool.Query(ctx, q, run, boundaries.Today(), t[0], t[1], t[2])
+			rows, err := tb.store.Primary().Query(ctx, q, run, boundaries.Today(), t[0], t[1], t[2])
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -321,46 +324,45 @@ func BenchmarkTilesScenario(b *testing.B) {
 	tb := tileBenchServer(b, 256<<20)
 	ctx := context.Background()
 	var scenario int64
-	if err := tb.store.Pool.QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM scenarios`).Scan(&scenario); err != nil || scenario == 0 {
+	if err := tb.store.Primary().QueryRow(ctx, `SELECT coalesce(max(id), 0) FROM scenarios`).Scan(&scenario); err != nil || scenario == 0 {
 		b.Skipf("no scenario in the bench database (%v)", err)
 	}
-	p, err := boundaries.LoadProfile("")
+	p, err := analysis.LoadProfile("")
 	if err != nil {
 		b.Fatal(err)
 	}
 	day := boundaries.Today()
 	t0 := time.Now()
-	runScen, err := tb.store.EnsureScenarioAnalysis(ctx, p, day, scenario)
+	runScen, err := pgtest.Reader(tb.store).Run(ctx, p, day, scenario)
 	if err != nil {
 		b.Fatal(err)
 	}
 	b.Logf("scenario %d: analysis run %d ready in %v", scenario, runScen, time.Since(t0).Round(time.Millisecond))
-	runLive, err := tb.store.EnsureAnalysis(ctx, p, day)
+	runLive, err := pgtest.Reader(tb.store).Run(ctx, p, day, 0)
 	if err != nil {
 		b.Fatal(err)
 	}
-	l, _ := boundaries.LayerByName("communities")
-	live, scen := boundaries.TileSQL(l, false), boundaries.TileSQL(l, true)
+	l, _ := layers.ByName("communities")
 	var liveTime, scenTime time.Duration
 	var liveBytes, scenBytes int
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		t := tb.tiles[i%len(tb.tiles)]
-		one := func(sql string, run int64, d *time.Duration, n *int) {
+		one := func(scenario bool, run int64, d *time.Duration, n *int) {
 			s := time.Now()
-			var raw []byte
-			if err := tb.store.Pool.QueryRow(ctx, sql, boundaries.TileArgs(run, day, t[0], t[1], t[2])...).Scan(&raw); err != nil {
+			raw, err := pgtest.Reader(tb.store).Tile(ctx, l, run, scenario, day, t[0], t[1], t[2])
+			if err != nil {
 				b.Fatal(err)
 			}
 			*d += time.Since(s)
 			*n += len(raw)
 		}
 		if i%2 == 0 {
-			one(live, runLive, &liveTime, &liveBytes)
-			one(scen, runScen, &scenTime, &scenBytes)
+			one(false, runLive, &liveTime, &liveBytes)
+			one(true, runScen, &scenTime, &scenBytes)
 		} else {
-			one(scen, runScen, &scenTime, &scenBytes)
-			one(live, runLive, &liveTime, &liveBytes)
+			one(true, runScen, &scenTime, &scenBytes)
+			one(false, runLive, &liveTime, &liveBytes)
 		}
 	}
 	b.ReportMetric(float64(liveTime.Microseconds())/float64(b.N), "µs/live-tile")

@@ -9,9 +9,8 @@ import (
 	"path"
 	"strings"
 
+	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/labstack/echo/v4"
-
-	"github.com/jiedao/jiedao/boundaries"
 )
 
 // Whole-layer downloads: GET /download/{layer}.geojson|.gpkg|.csv.
@@ -33,14 +32,14 @@ func (s *Server) download(c echo.Context) error {
 	ext := strings.TrimPrefix(path.Ext(file), ".")
 	name := strings.TrimSuffix(file, "."+ext)
 	ctype, ok := downloadTypes[ext]
-	l, known := boundaries.LayerByName(name)
+	l, known := layers.ByName(name)
 	if !ok || !known {
 		return ogcNotFound(fmt.Sprintf("no download %q (want {districts,streets,communities,zones}.{geojson,gpkg,csv})", file))
 	}
 	if err := ogcCheckParams(c, append([]string{"geometry"}, ogcViewParams...), l); err != nil {
 		return err
 	}
-	opt := boundaries.ExportOptions{Layer: l.Name, Format: ext}
+	opt := layers.ExportOptions{Layer: l.Name, Format: ext}
 	var err error
 	if opt.Profile, err = s.profile(c); err != nil {
 		return err
@@ -79,7 +78,7 @@ func (s *Server) download(c echo.Context) error {
 	if ext != "gpkg" {
 		// Export writes through a buffer: a failure before the first 64 KiB
 		// (bad filter, analysis error) still gets a proper error response.
-		n, err := s.store.Export(ctx, c.Response(), opt)
+		n, err := s.layers.Export(ctx, c.Response(), opt)
 		if err != nil {
 			return err
 		}
@@ -93,7 +92,7 @@ func (s *Server) download(c echo.Context) error {
 	}
 	defer os.RemoveAll(dir)
 	tmp := dir + "/" + l.Name + ".gpkg"
-	if _, err := s.store.ExportGPKG(ctx, tmp, opt); err != nil {
+	if _, err := s.layers.ExportGPKG(ctx, tmp, opt); err != nil {
 		return err
 	}
 	f, err := os.Open(tmp)

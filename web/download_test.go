@@ -90,7 +90,7 @@ func TestDownloadGDAL(t *testing.T) {
 
 	// Filters: status and parent_code, the same as the API's.
 	var parent string
-	store.Pool.QueryRow(t.Context(), "SELECT parent_code FROM units WHERE level='community' AND parent_code IS NOT NULL LIMIT 1").Scan(&parent)
+	store.Primary().QueryRow(t.Context(), "SELECT parent_code FROM units WHERE level='community' AND parent_code IS NOT NULL LIMIT 1").Scan(&parent)
 	var apiFC ogcFC
 	ogcGet(t, base+"/ogc/collections/communities/items?limit=10000&status=normal&parent_code="+parent, &apiFC)
 	for _, ext := range []string{"geojson", "gpkg"} {

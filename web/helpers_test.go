@@ -6,9 +6,10 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
+	"github.com/jiedao/jiedao/boundaries/store"
 )
 
 var (
@@ -35,11 +36,11 @@ func demoCity(t testing.TB) (string, *demo.Manifest) {
 
 // testServer starts the whole HTTP application on a fresh database holding
 // the small demo city (seed 1), and returns its base URL and store.
-func testServer(t testing.TB, cfg Config) (string, *boundaries.Store) {
+func testServer(t testing.TB, cfg Config) (string, *store.Store) {
 	t.Helper()
 	store, _ := pgtest.NewStore(t)
 	dir, _ := demoCity(t)
-	if _, err := store.LoadDemo(context.Background(), dir, nil); err != nil {
+	if _, err := importer.LoadDemo(context.Background(), store, dir, nil); err != nil {
 		t.Fatalf("load demo: %v", err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())

@@ -13,7 +13,10 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/pgtest"
+	"github.com/jiedao/jiedao/boundaries/plan"
+	"github.com/jiedao/jiedao/boundaries/scenario"
 )
 
 func TestMapAPI(t *testing.T) {
@@ -285,27 +288,27 @@ func TestMapScenarioBrowser(t *testing.T) {
 	base, store := testServer(t, Config{})
 	ctx := context.Background()
 	var street, big string
-	if err := store.Pool.QueryRow(ctx, `SELECT parent_code, code FROM units WHERE level = 'community' AND valid_to IS NULL
+	if err := store.Primary().QueryRow(ctx, `SELECT parent_code, code FROM units WHERE level = 'community' AND valid_to IS NULL
 		AND households > 3000 AND parent_code IS NOT NULL ORDER BY households DESC, code LIMIT 1`).Scan(&street, &big); err != nil {
 		t.Fatal(err)
 	}
-	p, err := boundaries.LoadProfile(boundaries.DefaultProfile)
+	p, err := analysis.LoadProfile(analysis.DefaultProfile)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pl, err := store.Plan(ctx, p, boundaries.PlanOptions{Street: street, Seed: 1})
+	pl, err := plan.Propose(ctx, store, p, plan.Options{Street: street, Seed: 1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	sc, err := store.CreateScenario(ctx, "map-split", p.Name, boundaries.PlanSummary(pl, 0),
-		boundaries.PlanScenarioUnits(pl), boundaries.PlanMerged(pl))
+	sc, err := scenario.Create(ctx, store, "map-split", p.Name, pl.Summary(0),
+		pgtest.ScenarioUnits(t, pl), pgtest.ScenarioRemoved(t, pl))
 	if err != nil {
 		t.Fatal(err)
 	}
 	bctx := browser(t)
 	// Zoomed on the split community, where both maps draw communities.
 	var lon, lat float64
-	if err := store.Pool.QueryRow(ctx, `SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM units
+	if err := store.Primary().QueryRow(ctx, `SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM units
 		WHERE code = $1 AND valid_to IS NULL) x`, big).Scan(&lon, &lat); err != nil {
 		t.Fatal(err)
 	}

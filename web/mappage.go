@@ -12,6 +12,9 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 // MapConfig configures the map page.
@@ -61,12 +64,12 @@ func (s *Server) routesMap(e *echo.Echo) {
 // getMapConfig tells the page what it cannot know by itself.
 func (s *Server) getMapConfig(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{
-		"profiles":        boundaries.ProfileNames(),
-		"default_profile": boundaries.DefaultProfile,
+		"profiles":        analysis.ProfileNames(),
+		"default_profile": analysis.DefaultProfile,
 		"today":           boundaries.Today().Format("2006-01-02"),
 		"basemap":         s.cfg.Map.BasemapURL != "",
-		"minzoom": map[string]int{"districts": boundaries.TileMinZoom("districts"), "streets": boundaries.TileMinZoom("streets"),
-			"communities": boundaries.TileMinZoom("communities"), "zones": boundaries.TileMinZoom("zones")},
+		"minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
+			"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones")},
 		"status_colors": mapStatusColors,
 		"zone_colors":   mapZoneColors,
 		"density_stops": mapDensityStops,
@@ -84,12 +87,17 @@ func (s *Server) getMapProfile(c echo.Context) error {
 
 // getMapHistory lists every version of a unit, oldest first.
 func (s *Server) getMapHistory(c echo.Context) error {
-	us, err := s.store.History(c.Request().Context(), c.Param("code"))
+	vs, err := units.History(c.Request().Context(), s.db, c.Param("code"))
 	if errors.Is(err, boundaries.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "no unit with code "+strconv.Quote(c.Param("code")))
 	}
 	if err != nil {
 		return err
+	}
+	// The map shows versions without the approval that retired them.
+	us := make([]units.Unit, len(vs))
+	for i, v := range vs {
+		us[i] = v.Unit
 	}
 	return c.JSON(http.StatusOK, us)
 }
@@ -104,7 +112,7 @@ func (s *Server) getMapPlaces(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.store.Places(c.Request().Context(), lvl, day)
+	ps, err := units.Places(c.Request().Context(), s.db, lvl, day)
 	if err != nil {
 		return err
 	}
@@ -117,7 +125,7 @@ func (s *Server) getMapSearch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	ps, err := s.store.SearchPlaces(c.Request().Context(), c.QueryParam("q"), day, 20)
+	ps, err := units.Search(c.Request().Context(), s.db, c.QueryParam("q"), day, 20)
 	if err != nil {
 		return err
 	}
@@ -140,12 +148,12 @@ func (s *Server) getMapExtent(c echo.Context) error {
 	if len(codes) == 0 {
 		return badRequest("codes", "give one or more unit codes, comma separated")
 	}
-	box, err := s.store.CodesExtent(c.Request().Context(), codes, day)
-	if errors.Is(err, boundaries.ErrNoUnits) {
-		return echo.NewHTTPError(http.StatusNotFound, "no units with codes "+strings.Join(codes, ","))
-	}
+	ext, err := s.layers.Extent(c.Request().Context(), layers.ExtentQuery{Codes: codes, At: day})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"bbox": box})
+	if ext.BBox == nil {
+		return echo.NewHTTPError(http.StatusNotFound, "no units with codes "+strings.Join(codes, ","))
+	}
+	return c.JSON(http.StatusOK, map[string]any{"bbox": *ext.BBox})
 }

@@ -7,12 +7,12 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/jiedao/jiedao/boundaries/lookup"
+	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/labstack/echo/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
-
-	"github.com/jiedao/jiedao/boundaries"
 )
 
 // metrics is the server's Prometheus registry. Each server has its own
@@ -23,7 +23,7 @@ type metrics struct {
 	latency  *prometheus.HistogramVec
 }
 
-func newMetrics(store *boundaries.Store, loc *boundaries.Locator) *metrics {
+func newMetrics(store *store.Store, loc *lookup.Locator) *metrics {
 	m := &metrics{reg: prometheus.NewRegistry()}
 	// Labelled by route template (c.Path()), never the raw path, so unit
 	// codes do not explode the series count.
@@ -97,7 +97,7 @@ func (s *Server) RegisterTileCacheMetrics(hits, misses, bytes func() float64) {
 }
 
 // poolCollector reports pgxpool statistics at scrape time.
-type poolCollector struct{ store *boundaries.Store }
+type poolCollector struct{ store *store.Store }
 
 var (
 	poolAcquired = prometheus.NewDesc("jiedao_db_pool_acquired_conns", "Connections in use.", nil, nil)
@@ -119,18 +119,18 @@ func (p poolCollector) Describe(ch chan<- *prometheus.Desc) {
 }
 
 func (p poolCollector) Collect(ch chan<- prometheus.Metric) {
-	st := p.store.Pool.Stat()
+	st := p.store.Stats()
 	g := func(d *prometheus.Desc, v float64) { ch <- prometheus.MustNewConstMetric(d, prometheus.GaugeValue, v) }
 	c := func(d *prometheus.Desc, v float64) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v)
 	}
-	g(poolAcquired, float64(st.AcquiredConns()))
-	g(poolIdle, float64(st.IdleConns()))
-	g(poolTotal, float64(st.TotalConns()))
-	g(poolMax, float64(st.MaxConns()))
-	c(poolAcquires, float64(st.AcquireCount()))
-	c(poolWaits, float64(st.EmptyAcquireCount()))
-	c(poolWaitSecs, st.AcquireDuration().Seconds())
-	c(poolCanceled, float64(st.CanceledAcquireCount()))
-	c(poolNewConns, float64(st.NewConnsCount()))
+	g(poolAcquired, float64(st.Acquired))
+	g(poolIdle, float64(st.Idle))
+	g(poolTotal, float64(st.Total))
+	g(poolMax, float64(st.Max))
+	c(poolAcquires, float64(st.Acquires))
+	c(poolWaits, float64(st.EmptyAcquires))
+	c(poolWaitSecs, st.AcquireSeconds)
+	c(poolCanceled, float64(st.CanceledAcquires))
+	c(poolNewConns, float64(st.NewConns))
 }

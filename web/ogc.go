@@ -20,10 +20,13 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/geo"
 )
 
 // OGC API – Features (Parts 1, 2 and 3) under /ogc. The data come from the
-// layer registry through boundaries.Store.Features; this file is HTTP only.
+// layer registry through layers.Reader.Features; this file is HTTP only.
 
 const (
 	ogcDefaultLimit = 100
@@ -255,7 +258,7 @@ func ogcSelfLinks(c echo.Context, path, format, jsonType string) []ogcLink {
 // ogcCheckParams refuses parameters the route does not define (OGC API
 // Features /req/core/query-param-unknown), so typos do not silently return
 // everything.
-func ogcCheckParams(c echo.Context, allowed []string, l *boundaries.Layer) error {
+func ogcCheckParams(c echo.Context, allowed []string, l *layers.Layer) error {
 	for k := range c.QueryParams() {
 		if slices.Contains(allowed, k) {
 			continue
@@ -309,14 +312,14 @@ func (s *Server) ogcConformance(c echo.Context) error {
 
 func ogcCRSURIs() []string {
 	var out []string
-	for _, c := range boundaries.SupportedCRS {
+	for _, c := range geo.OGC {
 		out = append(out, c.URI)
 	}
 	return out
 }
 
 // collection is the description of one layer.
-func (s *Server) ogcCollectionDoc(c echo.Context, l *boundaries.Layer, f string, self bool) (map[string]any, error) {
+func (s *Server) ogcCollectionDoc(c echo.Context, l *layers.Layer, f string, self bool) (map[string]any, error) {
 	b := ogcBase(c)
 	path := b + "/collections/" + l.Name
 	var links []ogcLink
@@ -345,13 +348,13 @@ func (s *Server) ogcCollectionDoc(c echo.Context, l *boundaries.Layer, f string,
 	if err != nil {
 		return nil, err
 	}
-	ext, err := s.store.LayerExtent(c.Request().Context(), l.Name, p, day, scenario)
+	ext, err := s.layers.Extent(c.Request().Context(), layers.ExtentQuery{Layer: l.Name, Profile: p, At: day, Scenario: scenario})
 	if err != nil {
 		return nil, err
 	}
 	extent := map[string]any{}
 	if ext.BBox != nil {
-		extent["spatial"] = map[string]any{"bbox": [][4]float64{*ext.BBox}, "crs": boundaries.CRS84.URI}
+		extent["spatial"] = map[string]any{"bbox": [][4]float64{*ext.BBox}, "crs": geo.CRS84.URI}
 	}
 	if ext.Start != nil {
 		extent["temporal"] = map[string]any{"interval": [][2]any{{ext.Start.Format(time.RFC3339), nil}},
@@ -359,7 +362,7 @@ func (s *Server) ogcCollectionDoc(c echo.Context, l *boundaries.Layer, f string,
 	}
 	return map[string]any{
 		"id": l.Name, "title": l.Title, "description": l.Description, "itemType": "feature",
-		"links": links, "extent": extent, "crs": ogcCRSURIs(), "storageCrs": boundaries.StorageCRS.URI,
+		"links": links, "extent": extent, "crs": ogcCRSURIs(), "storageCrs": geo.Storage.URI,
 	}, nil
 }
 
@@ -372,8 +375,8 @@ func (s *Server) ogcCollections(c echo.Context) error {
 		return err
 	}
 	var cols []map[string]any
-	for i := range boundaries.Layers {
-		col, err := s.ogcCollectionDoc(c, &boundaries.Layers[i], f, false)
+	for i := range layers.All {
+		col, err := s.ogcCollectionDoc(c, &layers.All[i], f, false)
 		if err != nil {
 			return err
 		}
@@ -386,8 +389,8 @@ func (s *Server) ogcCollections(c echo.Context) error {
 	})
 }
 
-func ogcLayer(c echo.Context) (*boundaries.Layer, error) {
-	l, ok := boundaries.LayerByName(c.Param("collection"))
+func ogcLayer(c echo.Context) (*layers.Layer, error) {
+	l, ok := layers.ByName(c.Param("collection"))
 	if !ok {
 		return nil, ogcNotFound(fmt.Sprintf("no collection %q", c.Param("collection")))
 	}
@@ -462,12 +465,12 @@ func ogcDay(c echo.Context) (time.Time, error) {
 	return at(c, "at")
 }
 
-func ogcCRSParam(c echo.Context, name string) (boundaries.CRS, error) {
+func ogcCRSParam(c echo.Context, name string) (geo.CRS, error) {
 	v := c.QueryParam(name)
 	if v == "" {
-		return boundaries.CRS84, nil
+		return geo.CRS84, nil
 	}
-	crs, err := boundaries.ParseCRS(v)
+	crs, err := geo.ParseURI(v)
 	if err != nil {
 		return crs, ogcInvalid(name, err.Error())
 	}
@@ -475,8 +478,8 @@ func ogcCRSParam(c echo.Context, name string) (boundaries.CRS, error) {
 }
 
 // featureQuery reads the items parameters.
-func (s *Server) ogcFeatureQuery(c echo.Context, l *boundaries.Layer, items bool) (boundaries.FeatureQuery, error) {
-	q := boundaries.FeatureQuery{Layer: l.Name, Limit: ogcDefaultLimit}
+func (s *Server) ogcFeatureQuery(c echo.Context, l *layers.Layer, items bool) (layers.FeatureQuery, error) {
+	q := layers.FeatureQuery{Layer: l.Name, Limit: ogcDefaultLimit}
 	var err error
 	if q.Profile, err = s.profile(c); err != nil {
 		return q, err
@@ -563,7 +566,7 @@ func (s *Server) ogcItems(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	cur, err := s.store.Features(c.Request().Context(), q)
+	cur, err := s.layers.Features(c.Request().Context(), q)
 	if err != nil {
 		return err
 	}
@@ -587,23 +590,13 @@ func (s *Server) ogcItems(c echo.Context) error {
 	h.Set("Content-Crs", "<"+q.CRS.URI+">")
 	c.Response().WriteHeader(http.StatusOK)
 	w := bufio.NewWriterSize(c.Response(), 64<<10)
-	fmt.Fprintf(w, `{"type":"FeatureCollection","numberMatched":%d,"features":[`, cur.Matched)
-	n := 0
-	for cur.Next() {
-		if n > 0 {
-			w.WriteByte(',')
-		}
-		w.WriteByte('\n')
-		if _, err := w.Write(cur.Feature()); err != nil {
-			return fmt.Errorf("write items: %w", err) // client gone
-		}
-		n++
-	}
-	if err := cur.Err(); err != nil {
-		return fmt.Errorf("items %s: %w", l.Name, err)
-	}
 	lj, _ := json.Marshal(links)
-	fmt.Fprintf(w, "\n],\"numberReturned\":%d,\"timeStamp\":%q,\"links\":%s}\n", n, time.Now().UTC().Format(time.RFC3339), lj)
+	head := fmt.Sprintf(`{"type":"FeatureCollection","numberMatched":%d,"features":[`, cur.Matched)
+	if _, err := layers.WriteCollection(w, head, cur, func(n int) string {
+		return fmt.Sprintf("\n],\"numberReturned\":%d,\"timeStamp\":%q,\"links\":%s}\n", n, time.Now().UTC().Format(time.RFC3339), lj)
+	}); err != nil {
+		return fmt.Errorf("items %s: %w", l.Name, err) // a database error, or the client gone
+	}
 	return w.Flush()
 }
 
@@ -627,7 +620,7 @@ func (s *Server) ogcItem(c echo.Context) error {
 	if id, err := url.PathUnescape(q.ID); err == nil {
 		q.ID = id
 	}
-	feat, err := s.store.Feature(c.Request().Context(), q)
+	feat, err := s.layers.Feature(c.Request().Context(), q)
 	if errors.Is(err, boundaries.ErrNotFound) {
 		return ogcNotFound(fmt.Sprintf("no feature %q in collection %s", q.ID, l.Name))
 	}
@@ -705,7 +698,7 @@ func ogcRender(c echo.Context, f string, status int, jsonType string, doc any) e
 }
 
 // ogcItemsHTML renders a page of features as a table of properties.
-func ogcItemsHTML(c echo.Context, l *boundaries.Layer, cur *boundaries.FeatureCursor, links []ogcLink, q boundaries.FeatureQuery) error {
+func ogcItemsHTML(c echo.Context, l *layers.Layer, cur *layers.FeatureCursor, links []ogcLink, q layers.FeatureQuery) error {
 	p := ogcPageData{Title: l.Title, Links: links}
 	for _, f := range l.Fields {
 		p.Header = append(p.Header, f.Name)
@@ -754,17 +747,17 @@ func ogcOpenAPI(base string) map[string]any {
 			"style": "form", "explode": false}
 	}
 	crsEnum := map[string]any{"type": "string", "format": "uri", "enum": ogcCRSURIs()}
-	var layers []string
-	for _, l := range boundaries.Layers {
-		layers = append(layers, l.Name)
+	var names []string
+	for _, l := range layers.All {
+		names = append(names, l.Name)
 	}
-	sort.Strings(layers)
-	collection := param("collectionId", "path", "a layer", map[string]any{"type": "string", "enum": layers}, true)
+	sort.Strings(names)
+	collection := param("collectionId", "path", "a layer", map[string]any{"type": "string", "enum": names}, true)
 	collection["style"] = "simple"
 	common := []any{
 		param("f", "query", "json or html (else the Accept header)", map[string]any{"type": "string", "enum": []string{"json", "html"}}, false),
-		param("profile", "query", "policy profile for status, reasons and density (default "+boundaries.DefaultProfile+")",
-			map[string]any{"type": "string", "enum": boundaries.ProfileNames()}, false),
+		param("profile", "query", "policy profile for status, reasons and density (default "+analysis.DefaultProfile+")",
+			map[string]any{"type": "string", "enum": analysis.ProfileNames()}, false),
 		param("datetime", "query", "the boundaries valid on this date or instant (intervals are not supported); default today", str, false),
 		param("at", "query", "same as datetime, YYYY-MM-DD", map[string]any{"type": "string", "format": "date"}, false),
 		param("scenario", "query", "id of a stored scenario (GET /api/v1/scenarios): the boundaries with the scenario applied, judged by its own analysis; proposed units have proposed=true and no version_id",

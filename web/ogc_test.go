@@ -19,6 +19,10 @@ import (
 	_ "modernc.org/sqlite"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/pgtest"
+	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/geo"
 )
 
 // ogcGet fetches url and decodes the body; it returns the status.
@@ -111,7 +115,7 @@ func TestOGCCore(t *testing.T) {
 	var ids []string
 	for _, c := range cols.Collections {
 		ids = append(ids, c.ID)
-		if len(c.CRS) != len(boundaries.SupportedCRS) || c.StorageCRS != boundaries.CRS84.URI {
+		if len(c.CRS) != len(geo.OGC) || c.StorageCRS != geo.CRS84.URI {
 			t.Errorf("collection %s crs %v storage %s", c.ID, c.CRS, c.StorageCRS)
 		}
 	}
@@ -206,19 +210,19 @@ func TestOGCFilters(t *testing.T) {
 	items := base + "/ogc/collections/communities/items?limit=10000&"
 	count := func(where string, args ...any) int {
 		var n int
-		l, _ := boundaries.LayerByName("communities")
-		_, from, a, err := store.Query(ctx, "communities", nil, boundaries.Today(), 0, nil)
+		l, _ := layers.ByName("communities")
+		_, from, a, err := pgtest.Reader(store).Query(ctx, "communities", nil, boundaries.Today(), 0, nil)
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := store.Pool.QueryRow(ctx, "SELECT count(*) FROM "+from+" AND "+where, append(a, args...)...).Scan(&n); err != nil {
+		if err := store.Primary().QueryRow(ctx, "SELECT count(*) FROM "+from+" AND "+where, append(a, args...)...).Scan(&n); err != nil {
 			t.Fatalf("%s: %v", where, err)
 		}
 		_ = l
 		return n
 	}
 	var parent string
-	store.Pool.QueryRow(ctx, "SELECT parent_code FROM units WHERE level='community' AND parent_code IS NOT NULL LIMIT 1").Scan(&parent)
+	store.Primary().QueryRow(ctx, "SELECT parent_code FROM units WHERE level='community' AND parent_code IS NOT NULL LIMIT 1").Scan(&parent)
 	cases := []struct {
 		query, where string
 		args         []any
@@ -243,13 +247,13 @@ func TestOGCFilters(t *testing.T) {
 		}
 	}
 	var n int
-	if err := store.Pool.QueryRow(ctx, "SELECT count(*) FROM units").Scan(&n); err != nil || n == 0 {
+	if err := store.Primary().QueryRow(ctx, "SELECT count(*) FROM units").Scan(&n); err != nil || n == 0 {
 		t.Errorf("units after injection attempt: %d %v", n, err)
 	}
 
 	// Spatial: a bbox and S_INTERSECTS with the same box agree with PostGIS.
 	var box [4]float64
-	store.Pool.QueryRow(ctx, `SELECT ST_XMin(e), ST_YMin(e), ST_XMin(e) + (ST_XMax(e)-ST_XMin(e))/3, ST_YMin(e) + (ST_YMax(e)-ST_YMin(e))/3
+	store.Primary().QueryRow(ctx, `SELECT ST_XMin(e), ST_YMin(e), ST_XMin(e) + (ST_XMax(e)-ST_XMin(e))/3, ST_YMin(e) + (ST_YMax(e)-ST_YMin(e))/3
 		FROM (SELECT ST_Extent(geom)::box3d e FROM units WHERE level='community') x`).Scan(&box[0], &box[1], &box[2], &box[3])
 	want := count(fmt.Sprintf("ST_Intersects(u.geom, ST_MakeEnvelope(%f,%f,%f,%f,4326))", box[0], box[1], box[2], box[3]))
 	if want == 0 {
@@ -282,10 +286,10 @@ func TestOGCCRS(t *testing.T) {
 	base, store := testServer(t, Config{})
 	ctx := context.Background()
 	var code string
-	store.Pool.QueryRow(ctx, "SELECT code FROM units WHERE level='street' ORDER BY code LIMIT 1").Scan(&code)
+	store.Primary().QueryRow(ctx, "SELECT code FROM units WHERE level='street' ORDER BY code LIMIT 1").Scan(&code)
 	// First vertex of the first polygon, directly from PostGIS.
 	var lon, lat, e, n, mx, my float64
-	err := store.Pool.QueryRow(ctx, `SELECT ST_X(p), ST_Y(p), ST_X(ST_Transform(p, 4548)), ST_Y(ST_Transform(p, 4548)),
+	err := store.Primary().QueryRow(ctx, `SELECT ST_X(p), ST_Y(p), ST_X(ST_Transform(p, 4548)), ST_Y(ST_Transform(p, 4548)),
 		ST_X(ST_Transform(p, 3857)), ST_Y(ST_Transform(p, 3857))
 		FROM (SELECT ST_PointN(ST_ExteriorRing(ST_GeometryN(geom, 1)), 1) p FROM units WHERE code = $1 AND valid_to IS NULL) x`, code).
 		Scan(&lon, &lat, &e, &n, &mx, &my)
@@ -298,11 +302,11 @@ func TestOGCCRS(t *testing.T) {
 		tol    float64
 		header string
 	}{
-		{"", lon, lat, 1e-7, boundaries.CRS84.URI},
-		{"http://www.opengis.net/def/crs/EPSG/0/4326", lat, lon, 1e-7, boundaries.EPSG4326.URI},
-		{"EPSG:4490", lat, lon, 1e-7, boundaries.EPSG4490.URI},
-		{"EPSG:4548", n, e, 0.001, boundaries.EPSG4548.URI}, // northing first, to the millimetre
-		{"http://www.opengis.net/def/crs/EPSG/0/3857", mx, my, 0.001, boundaries.EPSG3857.URI},
+		{"", lon, lat, 1e-7, geo.CRS84.URI},
+		{"http://www.opengis.net/def/crs/EPSG/0/4326", lat, lon, 1e-7, geo.EPSG4326.URI},
+		{"EPSG:4490", lat, lon, 1e-7, geo.EPSG4490.URI},
+		{"EPSG:4548", n, e, 0.001, geo.EPSG4548.URI}, // northing first, to the millimetre
+		{"http://www.opengis.net/def/crs/EPSG/0/3857", mx, my, 0.001, geo.EPSG3857.URI},
 	}
 	for _, c := range cases {
 		var f ogcFeature
@@ -327,7 +331,7 @@ func TestOGCCRS(t *testing.T) {
 	}
 	// A bbox in EPSG:4548 finds the street.
 	var fc ogcFC
-	q := fmt.Sprintf("bbox=%f,%f,%f,%f&bbox-crs=%s", n-1, e-1, n+1, e+1, url.QueryEscape(boundaries.EPSG4548.URI))
+	q := fmt.Sprintf("bbox=%f,%f,%f,%f&bbox-crs=%s", n-1, e-1, n+1, e+1, url.QueryEscape(geo.EPSG4548.URI))
 	ogcGet(t, base+"/ogc/collections/streets/items?"+q, &fc)
 	found := false
 	for _, f := range fc.Features {
@@ -421,14 +425,14 @@ func ogcReadGPKG(t *testing.T, path, table string) map[string][2]string {
 }
 
 // ogcDBCommunities is code → (households, name) as the API computes them.
-func ogcDBCommunities(t *testing.T, store *boundaries.Store) map[string][2]string {
+func ogcDBCommunities(t *testing.T, store *store.Store) map[string][2]string {
 	t.Helper()
 	ctx := context.Background()
-	_, from, args, err := store.Query(ctx, "communities", nil, boundaries.Today(), 0, nil)
+	_, from, args, err := pgtest.Reader(store).Query(ctx, "communities", nil, boundaries.Today(), 0, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rows, err := store.Pool.Query(ctx, "SELECT u.code, coalesce(coalesce(r.households, u.households)::text, ''), u.name FROM "+from, args...)
+	rows, err := store.Primary().Query(ctx, "SELECT u.code, coalesce(coalesce(r.households, u.households)::text, ''), u.name FROM "+from, args...)
 	if err != nil {
 		t.Fatal(err)
 	}

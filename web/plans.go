@@ -13,9 +13,12 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/plan"
+	"github.com/jiedao/jiedao/boundaries/scenario"
 )
 
-// Plans and scenarios over HTTP (issue 7): a plan is run and kept with its
+// Plans and scenarios over HTTP: a plan is run and kept with its
 // geometries, a scenario is made of a kept plan, diffed and adopted.
 // Writes need an editor key (requiredRole: every non-GET is a write).
 
@@ -77,17 +80,17 @@ func (s *Server) postPlan(c echo.Context) error {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "choose one of street, district or all")
 	}
 	if body.Profile == "" {
-		body.Profile = boundaries.DefaultProfile
+		body.Profile = analysis.DefaultProfile
 	}
 	// Only the built-in profiles: a path would let a client read server files.
 	if strings.ContainsAny(body.Profile, "/\\.") {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "profile: give a built-in profile name")
 	}
-	p, err := boundaries.LoadProfile(body.Profile)
+	p, err := analysis.LoadProfile(body.Profile)
 	if err != nil {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "profile: "+err.Error())
 	}
-	opt := boundaries.PlanOptions{Street: body.Street, District: body.District, All: body.All, Seed: 1}
+	opt := plan.Options{Street: body.Street, District: body.District, All: body.All, Seed: 1}
 	if body.Seed != nil {
 		opt.Seed = *body.Seed
 	}
@@ -97,14 +100,14 @@ func (s *Server) postPlan(c echo.Context) error {
 		}
 	}
 	ctx := c.Request().Context()
-	pl, err := s.store.Plan(ctx, p, opt)
+	pl, err := plan.Propose(ctx, s.db, p, opt)
 	if err != nil {
-		if errors.Is(err, boundaries.ErrEmptyScope) {
+		if errors.Is(err, plan.ErrEmptyScope) {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
 		}
 		return apiError(err)
 	}
-	id, err := s.store.SavePlan(ctx, opt, pl)
+	id, err := plan.Save(ctx, s.db, opt, pl)
 	if err != nil {
 		return apiError(err)
 	}
@@ -117,7 +120,7 @@ func (s *Server) getPlan(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sp, err := s.store.SavedPlanByID(c.Request().Context(), id)
+	sp, err := plan.Get(c.Request().Context(), s.db, id)
 	if err != nil {
 		return apiError(err)
 	}
@@ -135,7 +138,12 @@ func (s *Server) postScenario(c echo.Context) error {
 	if body.PlanID == 0 {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "plan_id is required (from POST /api/v1/plans)")
 	}
-	sc, err := s.store.CreateScenarioFromPlan(c.Request().Context(), body.Name, body.PlanID)
+	ctx := c.Request().Context()
+	doc, err := plan.LoadDocument(ctx, s.db, body.PlanID)
+	if err != nil {
+		return apiError(err)
+	}
+	sc, err := scenario.CreateFromPlan(ctx, s.db, body.Name, doc.Profile, doc.Summary, doc.GeoJSON)
 	if err != nil {
 		return apiError(err)
 	}
@@ -160,12 +168,12 @@ func scenarioLinks(id int64) map[string]string {
 }
 
 func (s *Server) listScenarios(c echo.Context) error {
-	list, err := s.store.Scenarios(c.Request().Context())
+	list, err := scenario.List(c.Request().Context(), s.db)
 	if err != nil {
 		return apiError(err)
 	}
 	type item struct {
-		boundaries.ScenarioInfo
+		scenario.Summary
 		Links map[string]string `json:"links"`
 	}
 	out := make([]item, 0, len(list))
@@ -180,12 +188,12 @@ func (s *Server) getScenario(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	sc, err := s.store.Scenario(c.Request().Context(), id)
+	sc, err := scenario.Get(c.Request().Context(), s.db, id)
 	if err != nil {
 		return apiError(err)
 	}
 	return c.JSON(http.StatusOK, struct {
-		*boundaries.Scenario
+		*scenario.Scenario
 		Links map[string]string `json:"links"`
 	}{sc, scenarioLinks(id)})
 }
@@ -196,7 +204,7 @@ func (s *Server) scenarioDiff(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	sc, err := s.store.Scenario(ctx, id)
+	sc, err := scenario.Get(ctx, s.db, id)
 	if err != nil {
 		return apiError(err)
 	}
@@ -207,7 +215,7 @@ func (s *Server) scenarioDiff(c echo.Context) error {
 	if strings.ContainsAny(pname, "/\\.") {
 		return badRequest("profile", "give a built-in profile name")
 	}
-	p, err := boundaries.LoadProfile(pname)
+	p, err := analysis.LoadProfile(pname)
 	if err != nil {
 		return badRequest("profile", err.Error())
 	}
@@ -217,7 +225,7 @@ func (s *Server) scenarioDiff(c echo.Context) error {
 			return err
 		}
 	}
-	d, err := s.store.DiffScenario(ctx, id, p, day)
+	d, err := scenario.Difference(ctx, s.db, s.runs, id, p, day)
 	if err != nil {
 		return apiError(err)
 	}
@@ -240,7 +248,7 @@ func (s *Server) adoptScenario(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "valid_from: "+err.Error())
 	}
-	res, err := s.store.AdoptScenario(c.Request().Context(), id, body.Approval, vf, s.actor(c))
+	res, err := scenario.Adopt(c.Request().Context(), s.db, id, body.Approval, vf, s.actor(c))
 	if err != nil {
 		return apiError(err)
 	}

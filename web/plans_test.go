@@ -10,6 +10,11 @@ import (
 	"testing"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/plan"
+	"github.com/jiedao/jiedao/boundaries/scenario"
+	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 // TestPlansScenarioAPI: plan a street with an oversized community, make a
@@ -17,28 +22,28 @@ import (
 func TestPlansScenarioAPI(t *testing.T) {
 	ctx := context.Background()
 	url, store := testServer(t, Config{})
-	key, err := store.CreateKey(ctx, "test-editor", boundaries.Editor)
+	key, err := units.CreateKey(ctx, store, "test-editor", units.Editor)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var street, big string
-	if err := store.Pool.QueryRow(ctx, `SELECT parent_code, code FROM units WHERE level = 'community' AND valid_to IS NULL
+	if err := store.Primary().QueryRow(ctx, `SELECT parent_code, code FROM units WHERE level = 'community' AND valid_to IS NULL
 		AND households > 3000 AND parent_code IS NOT NULL ORDER BY households DESC, code LIMIT 1`).Scan(&street, &big); err != nil {
 		t.Fatal(err)
 	}
 	body := `{"street":"` + street + `","seed":1}`
 	wantStatus(t, call(t, "POST", url+"/api/v1/plans", "", strings.NewReader(body), nil, nil), http.StatusUnauthorized)
 	var pr struct {
-		ID   int64            `json:"id"`
-		Plan *boundaries.Plan `json:"plan"`
+		ID   int64      `json:"id"`
+		Plan *plan.Plan `json:"plan"`
 	}
 	wantStatus(t, call(t, "POST", url+"/api/v1/plans", key, strings.NewReader(body), nil, &pr), http.StatusCreated)
 	if pr.ID == 0 || len(pr.Plan.Units) == 0 {
 		t.Fatalf("plan %d with %d units", pr.ID, len(pr.Plan.Units))
 	}
 	var got struct {
-		ID   int64           `json:"id"`
-		Plan boundaries.Plan `json:"plan"`
+		ID   int64     `json:"id"`
+		Plan plan.Plan `json:"plan"`
 	}
 	wantStatus(t, call(t, "GET", url+"/api/v1/plans/"+idStr(pr.ID), "", nil, nil, &got), http.StatusOK)
 	if got.ID != pr.ID || got.Plan.Scope != "street "+street {
@@ -47,11 +52,11 @@ func TestPlansScenarioAPI(t *testing.T) {
 	wantStatus(t, call(t, "GET", url+"/api/v1/plans/999999", "", nil, nil, nil), http.StatusNotFound)
 	sbody := `{"name":"api-split","plan_id":` + idStr(pr.ID) + `}`
 	wantStatus(t, call(t, "POST", url+"/api/v1/scenarios", "", strings.NewReader(sbody), nil, nil), http.StatusUnauthorized)
-	var sc boundaries.Scenario
+	var sc scenario.Scenario
 	wantStatus(t, call(t, "POST", url+"/api/v1/scenarios", key, strings.NewReader(sbody), nil, &sc), http.StatusCreated)
 	wantStatus(t, call(t, "POST", url+"/api/v1/scenarios", key, strings.NewReader(sbody), nil, nil), http.StatusConflict)
 	var d struct {
-		Rows []boundaries.ScenarioDiffRow `json:"rows"`
+		Rows []scenario.DiffRow `json:"rows"`
 	}
 	wantStatus(t, call(t, "GET", url+"/api/v1/scenarios/"+idStr(sc.ID)+"/diff", "", nil, nil, &d), http.StatusOK)
 	news := 0
@@ -67,12 +72,12 @@ func TestPlansScenarioAPI(t *testing.T) {
 	adopt := `{"approval":"京政函〔2026〕8号","valid_from":"` + boundaries.Today().AddDate(0, 0, 1).Format("2006-01-02") + `"}`
 	adoptURL := url + "/api/v1/scenarios/" + idStr(sc.ID) + "/adopt"
 	wantStatus(t, call(t, "POST", adoptURL, "", strings.NewReader(adopt), nil, nil), http.StatusUnauthorized)
-	var res boundaries.AdoptResult
+	var res scenario.AdoptResult
 	wantStatus(t, call(t, "POST", adoptURL, key, strings.NewReader(adopt), nil, &res), http.StatusOK)
 	if len(res.Created) != news {
 		t.Errorf("created %v, %d new in the diff", res.Created, news)
 	}
-	h, err := store.History(ctx, big)
+	h, err := units.History(ctx, store, big)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -88,11 +93,11 @@ func idStr(n int64) string { return strconv.FormatInt(n, 10) }
 // and read with its links, served as tiles, OGC API items (also to GDAL)
 // and downloads with ?scenario=, while the same requests without it still
 // show the live boundaries.
-func scenarioLayers(t *testing.T, url string, store *boundaries.Store, sc boundaries.Scenario, big string, news int) {
+func scenarioLayers(t *testing.T, url string, store *store.Store, sc scenario.Scenario, big string, news int) {
 	t.Helper()
 	var list struct {
 		Scenarios []struct {
-			boundaries.ScenarioInfo
+			scenario.Summary
 			Links map[string]string `json:"links"`
 		} `json:"scenarios"`
 	}
@@ -101,7 +106,7 @@ func scenarioLayers(t *testing.T, url string, store *boundaries.Store, sc bounda
 		list.Scenarios[0].Links["map"] != "/?scenario="+idStr(sc.ID) {
 		t.Fatalf("scenario list: %+v", list)
 	}
-	var one boundaries.Scenario
+	var one scenario.Scenario
 	wantStatus(t, call(t, "GET", url+"/api/v1/scenarios/"+idStr(sc.ID), "", nil, nil, &one), http.StatusOK)
 	if one.Name != sc.Name || len(one.Codes) != len(sc.Codes) {
 		t.Fatalf("GET scenario: %+v", one)
@@ -172,7 +177,7 @@ func scenarioLayers(t *testing.T, url string, store *boundaries.Store, sc bounda
 	if !flagged(fl) || flagged(fs) || len(fs.Units) >= len(fl.Units) {
 		t.Errorf("oversized findings: live %d (with %s: %v), scenario %d (with it: %v)", len(fl.Units), big, flagged(fl), len(fs.Units), flagged(fs))
 	}
-	var an boundaries.Analysis
+	var an analysis.Analysis
 	wantStatus(t, call(t, "GET", url+"/api/v1/analysis?scenario="+idStr(sc.ID), "", nil, nil, &an), http.StatusOK)
 	nParts := 0
 	for _, u := range an.Units {
@@ -187,7 +192,7 @@ func scenarioLayers(t *testing.T, url string, store *boundaries.Store, sc bounda
 
 	// Tiles: the tile over the split community shows its parts.
 	var lon, lat float64
-	if err := store.Pool.QueryRow(context.Background(), `SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM units
+	if err := store.Primary().QueryRow(context.Background(), `SELECT ST_X(c), ST_Y(c) FROM (SELECT ST_PointOnSurface(geom) c FROM units
 		WHERE code = $1 AND valid_to IS NULL) x`, big).Scan(&lon, &lat); err != nil {
 		t.Fatal(err)
 	}

@@ -18,6 +18,9 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/store"
 )
 
 // Config is the server's configuration.
@@ -35,16 +38,19 @@ func ConfigFromEnv(addr string) Config {
 
 // Server holds the handlers' dependencies.
 type Server struct {
-	store    *boundaries.Store
+	db       *store.Store
+	runs     *analysis.Runs
+	layers   *layers.Reader
 	cfg      Config
-	profiles sync.Map   // name → *boundaries.Profile
+	profiles sync.Map   // name → *analysis.Profile
 	tiles    *tileState // web/tiles.go
 	apiState *apiState  // web/api.go
 }
 
 // New builds the echo application. Each part registers its own routes.
-func New(store *boundaries.Store, cfg Config) *echo.Echo {
-	s := &Server{store: store, cfg: cfg}
+func New(st *store.Store, cfg Config) *echo.Echo {
+	runs := analysis.NewRuns(st)
+	s := &Server{db: st, runs: runs, layers: layers.NewReader(st, runs), cfg: cfg}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
@@ -52,12 +58,12 @@ func New(store *boundaries.Store, cfg Config) *echo.Echo {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	s.routesAnalysis(e)
-	s.routesTiles(e)     // web/tiles.go (issue 4)
-	s.routesMap(e)       // web/mappage.go (issue 4)
-	s.routesOGC(e)       // web/ogc.go (issue 5)
-	s.routesDownloads(e) // web/download.go (issue 5)
-	s.routesAPI(e)       // web/api.go (issue 6)
-	s.routesPlans(e)     // web/plans.go (issue 7)
+	s.routesTiles(e)     // web/tiles.go
+	s.routesMap(e)       // web/mappage.go
+	s.routesOGC(e)       // web/ogc.go
+	s.routesDownloads(e) // web/download.go
+	s.routesAPI(e)       // web/api.go
+	s.routesPlans(e)     // web/plans.go
 	s.RegisterTileCacheMetrics(
 		func() float64 { return float64(s.TileStats().Hits) },
 		func() float64 { return float64(s.TileStats().Misses) },
@@ -67,18 +73,18 @@ func New(store *boundaries.Store, cfg Config) *echo.Echo {
 
 // profile resolves ?profile= (default beijing-2020) to an embedded profile;
 // files are not loadable over HTTP.
-func (s *Server) profile(c echo.Context) (*boundaries.Profile, error) {
+func (s *Server) profile(c echo.Context) (*analysis.Profile, error) {
 	name := c.QueryParam("profile")
 	if name == "" {
-		name = boundaries.DefaultProfile
+		name = analysis.DefaultProfile
 	}
 	if p, ok := s.profiles.Load(name); ok {
-		return p.(*boundaries.Profile), nil
+		return p.(*analysis.Profile), nil
 	}
-	if !slices.Contains(boundaries.ProfileNames(), name) {
-		return nil, badRequest("profile", fmt.Sprintf("unknown profile %q (have %s)", name, strings.Join(boundaries.ProfileNames(), ", ")))
+	if !slices.Contains(analysis.ProfileNames(), name) {
+		return nil, badRequest("profile", fmt.Sprintf("unknown profile %q (have %s)", name, strings.Join(analysis.ProfileNames(), ", ")))
 	}
-	p, err := boundaries.LoadProfile(name)
+	p, err := analysis.LoadProfile(name)
 	if err != nil {
 		return nil, err
 	}
@@ -87,7 +93,7 @@ func (s *Server) profile(c echo.Context) (*boundaries.Profile, error) {
 }
 
 // profileAt resolves ?profile= and ?at=, which most reads take.
-func (s *Server) profileAt(c echo.Context) (*boundaries.Profile, time.Time, error) {
+func (s *Server) profileAt(c echo.Context) (*analysis.Profile, time.Time, error) {
 	p, err := s.profile(c)
 	if err != nil {
 		return nil, time.Time{}, err
@@ -133,9 +139,9 @@ func badRequest(param, msg string) *echo.HTTPError {
 }
 
 // Serve listens until ctx is cancelled, then lets in-flight requests finish.
-func Serve(ctx context.Context, store *boundaries.Store, cfg Config) error {
-	store.Watch(ctx)
-	e := New(store, cfg)
+func Serve(ctx context.Context, st *store.Store, cfg Config) error {
+	st.Watch(ctx)
+	e := New(st, cfg)
 	api := cfg.API.withDefaults()
 	srv := &http.Server{Addr: cfg.Addr, Handler: e, ReadHeaderTimeout: api.ReadHeaderTimeout,
 		ReadTimeout: api.ReadTimeout, WriteTimeout: api.WriteTimeout, IdleTimeout: api.IdleTimeout}
@@ -163,7 +169,7 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.store.Ping(ctx); err != nil {
+	if err := s.db.Ping(ctx); err != nil {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database: " + err.Error()})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

@@ -20,9 +20,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/labstack/echo/v4"
-
-	"github.com/jiedao/jiedao/boundaries"
 )
 
 // TilesConfig configures this part of the server.
@@ -150,10 +149,10 @@ func parseTileCoords(c echo.Context) (z, x, y int, err error) {
 	if y, err = strconv.Atoi(ys); err != nil {
 		return 0, 0, 0, badRequest("y", "not an integer")
 	}
-	if z < 0 || z > boundaries.MaxTileZoom {
-		return 0, 0, 0, badRequest("z", fmt.Sprintf("%d is outside 0–%d", z, boundaries.MaxTileZoom))
+	if z < 0 || z > layers.MaxTileZoom {
+		return 0, 0, 0, badRequest("z", fmt.Sprintf("%d is outside 0–%d", z, layers.MaxTileZoom))
 	}
-	if !boundaries.ValidTile(z, x, y) {
+	if !layers.ValidTile(z, x, y) {
 		return 0, 0, 0, badRequest("x/y", fmt.Sprintf("%d/%d is outside the %d×%d grid of zoom %d", x, y, 1<<z, 1<<z, z))
 	}
 	return z, x, y, nil
@@ -165,7 +164,7 @@ func parseTileCoords(c echo.Context) (z, x, y int, err error) {
 // cached bytes are current.
 func (ts *tileState) getTile(c echo.Context) error {
 	s := ts.s
-	l, ok := boundaries.LayerByName(c.Param("layer"))
+	l, ok := layers.ByName(c.Param("layer"))
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("unknown layer %q", c.Param("layer")))
 	}
@@ -182,7 +181,7 @@ func (ts *tileState) getTile(c echo.Context) error {
 		return err
 	}
 	ctx := c.Request().Context()
-	ver, err := s.store.CurrentDataVersion(ctx)
+	ver, err := s.db.CurrentDataVersion(ctx)
 	if err != nil {
 		return fmt.Errorf("tile: data version: %w", err)
 	}
@@ -210,11 +209,11 @@ func (ts *tileState) getTile(c echo.Context) error {
 	// stored under the key the next request will look for. Reading the
 	// version before querying the tile means the bytes are never older
 	// than their key.
-	run, err := s.store.EnsureScenarioAnalysis(ctx, p, day, scenario)
+	run, err := s.layers.Run(ctx, p, day, scenario)
 	if err != nil {
 		return err
 	}
-	if key.version, err = s.store.CurrentDataVersion(ctx); err != nil {
+	if key.version, err = s.db.CurrentDataVersion(ctx); err != nil {
 		return fmt.Errorf("tile: data version: %w", err)
 	}
 	if ts.notModified(c, key.etag(), gz) {
@@ -228,7 +227,7 @@ func (ts *tileState) getTile(c echo.Context) error {
 		// client's connection.
 		qctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
 		defer cancel()
-		raw, err := s.store.Tile(qctx, l, run, scenario != 0, day, z, x, y)
+		raw, err := s.layers.Tile(qctx, l, run, scenario != 0, day, z, x, y)
 		if err != nil {
 			return nil, err
 		}
@@ -515,7 +514,7 @@ func (s *Server) getTileJSON(c echo.Context) error {
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, "not found")
 	}
-	l, ok := boundaries.LayerByName(name)
+	l, ok := layers.ByName(name)
 	if !ok {
 		return echo.NewHTTPError(http.StatusNotFound, fmt.Sprintf("unknown layer %q", name))
 	}
@@ -531,18 +530,19 @@ func (s *Server) getTileJSON(c echo.Context) error {
 	if scenario != 0 {
 		desc += fmt.Sprintf(", scenario %d", scenario)
 	}
-	box, found, err := s.store.Extent(c.Request().Context(), day)
+	ext, err := s.layers.Extent(c.Request().Context(), layers.ExtentQuery{At: day})
 	if err != nil {
 		return err
 	}
-	if !found {
-		box = [4]float64{-180, -85.0511, 180, 85.0511}
+	box := [4]float64{-180, -85.0511, 180, 85.0511}
+	if ext.BBox != nil {
+		box = *ext.BBox
 	}
 	fields := map[string]string{}
-	for _, f := range boundaries.TileFields(l) {
+	for _, f := range layers.TileFields(l) {
 		fields[f.Name] = f.MVTType + ": " + f.Description
 	}
-	minz := boundaries.TileMinZoom(l.Name)
+	minz := layers.TileMinZoom(l.Name)
 	tj := TileJSON{
 		TileJSON:    "3.0.0",
 		Name:        l.Title,
@@ -611,18 +611,18 @@ func (s *Server) getStyle(c echo.Context) error {
 	for _, l := range []string{"districts", "streets", "communities", "zones"} {
 		sources[l] = map[string]any{"type": "vector", "url": base + "/tiles/" + l + ".json" + q}
 	}
-	var layers []any
-	layers = append(layers, map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": "#f4f3ef"}})
+	var styleLayers []any
+	styleLayers = append(styleLayers, map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": "#f4f3ef"}})
 	if s.cfg.Map.BasemapURL != "" {
 		sources["basemap"] = map[string]any{"type": "raster", "tiles": []string{s.cfg.Map.BasemapURL}, "tileSize": 256,
 			"attribution": s.cfg.Map.BasemapAttribution}
-		layers = append(layers, map[string]any{"id": "basemap", "type": "raster", "source": "basemap"})
+		styleLayers = append(styleLayers, map[string]any{"id": "basemap", "type": "raster", "source": "basemap"})
 	}
 	density := []any{"interpolate", []any{"linear"}, []any{"coalesce", []any{"get", "density"}, 0}}
 	for _, st := range mapDensityStops {
 		density = append(density, st[0], st[1])
 	}
-	layers = append(layers,
+	styleLayers = append(styleLayers,
 		// Invisible, but queryable: a click inside a street (where no
 		// community is drawn, e.g. below the communities' minzoom) finds it.
 		map[string]any{"id": "streets-fill", "type": "fill", "source": "streets", "source-layer": "streets",
@@ -654,13 +654,13 @@ func (s *Server) getStyle(c echo.Context) error {
 		"version": 8,
 		"name":    "jiedao",
 		"sources": sources,
-		"layers":  layers,
+		"layers":  styleLayers,
 		"metadata": map[string]any{
 			"jiedao:status_colors": mapStatusColors,
 			"jiedao:zone_colors":   mapZoneColors,
 			"jiedao:density_stops": mapDensityStops,
-			"jiedao:minzoom": map[string]int{"districts": boundaries.TileMinZoom("districts"), "streets": boundaries.TileMinZoom("streets"),
-				"communities": boundaries.TileMinZoom("communities"), "zones": boundaries.TileMinZoom("zones")},
+			"jiedao:minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
+				"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones")},
 			"jiedao:generated": time.Now().UTC().Format(time.RFC3339),
 		},
 	}

@@ -20,6 +20,8 @@ import (
 	"github.com/paulmach/orb/planar"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/importer"
+	"github.com/jiedao/jiedao/boundaries/store"
 )
 
 // tileClient does not ask for gzip by itself, so tests control
@@ -349,7 +351,7 @@ func TestTiles(t *testing.T) {
 		code := fs[len(fs)/2].str("code")
 		oldHH := fs[len(fs)/2].props["households"].(float64)
 		path := tileChangedCommunity(t, dir, code, int64(oldHH)+12345)
-		rep, err := store.Import(context.Background(), path, boundaries.ImportOptions{Level: boundaries.Community, HouseholdsField: "households"})
+		rep, err := importer.Import(context.Background(), store, path, importer.Options{Level: boundaries.Community, HouseholdsField: "households"})
 		if err != nil || rep.Changed != 1 {
 			t.Fatalf("import: %v, %+v", err, rep)
 		}
@@ -440,7 +442,7 @@ func tileChangedCommunity(t *testing.T, dir, code string, households int64) stri
 // one, so every true edge point is inside one of them; simplifying each
 // feature on its own moves the two copies apart and the true edge falls in
 // the sliver between them.
-func tileCheckNoGaps(t *testing.T, store *boundaries.Store, fs []*tileFeature, z, x, y int) {
+func tileCheckNoGaps(t *testing.T, store *store.Store, fs []*tileFeature, z, x, y int) {
 	t.Helper()
 	if len(fs) == 0 {
 		t.Fatalf("z%d: empty tile", z)
@@ -449,7 +451,7 @@ func tileCheckNoGaps(t *testing.T, store *boundaries.Store, fs []*tileFeature, z
 	size := 2 * half / math.Exp2(float64(z))
 	pxm := size / 4096
 	minx, maxy := -half+float64(x)*size, half-float64(y)*size
-	rows, err := store.Pool.Query(context.Background(), `
+	rows, err := store.Primary().Query(context.Background(), `
 		WITH env AS (SELECT ST_MakeEnvelope($1::float8, $2::float8 - $3::float8 * 4096, $1::float8 + $3::float8 * 4096, $2::float8, 3857) AS e),
 		c AS (SELECT u.code, u.geom FROM units u, env
 			WHERE u.level = 'community' AND u.valid_to IS NULL AND u.geom && ST_Transform(env.e, 4326)),

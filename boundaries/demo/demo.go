@@ -201,27 +201,62 @@ var kindOrder = []string{KindOverlap, KindGap, KindCrossesParent, KindNoncontigu
 // together so each community's geometry is built once.
 func (g *gen) write(cfg Config) (*Manifest, error) {
 	c := g.c
+	nPoints := g.pointCount()
+	total := len(c.districts) + len(c.streets) + len(g.hh) + nPoints
+	progress := newProgress(cfg.Progress, total)
+	var files []FileInfo
+	var ring []pt
+
+	fi, ring, err := g.writeDistricts(cfg.Dir, progress, ring)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, fi)
+
+	fi, streetKinds, ring, err := g.writeStreets(cfg.Dir, progress, ring)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, fi)
+
+	cfi, pfi, bbox, err := g.writeCommunities(cfg.Dir, progress, streetKinds, ring)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, cfi, pfi)
+	return g.buildManifest(cfg, files, bbox, nPoints), nil
+}
+
+// pointCount is the number of building points of all communities, for the progress total.
+func (g *gen) pointCount() int {
 	nPoints := 0
 	for _, h := range g.hh {
 		nPoints += pointsFor(h)
 	}
-	total := len(c.districts) + len(c.streets) + len(g.hh) + nPoints
+	return nPoints
+}
+
+// newProgress reports 0 of total and returns the per-feature callback (every 4096, and the last).
+func newProgress(report func(done, total int), total int) func() {
 	done := 0
 	progress := func() {
 		done++
-		if cfg.Progress != nil && (done%4096 == 0 || done == total) {
-			cfg.Progress(done, total)
+		if report != nil && (done%4096 == 0 || done == total) {
+			report(done, total)
 		}
 	}
-	if cfg.Progress != nil {
-		cfg.Progress(0, total)
+	if report != nil {
+		report(0, total)
 	}
-	var files []FileInfo
-	var ring []pt
+	return progress
+}
 
-	w, err := createFC(cfg.Dir, DistrictsFile, progress)
+// writeDistricts writes the districts file; ring is a reusable buffer, passed on to the next layer.
+func (g *gen) writeDistricts(dir string, progress func(), ring []pt) (FileInfo, []pt, error) {
+	c := g.c
+	w, err := createFC(dir, DistrictsFile, progress)
 	if err != nil {
-		return nil, err
+		return FileInfo{}, ring, err
 	}
 	for di := range c.districts {
 		w.start()
@@ -232,18 +267,22 @@ func (g *gen) write(cfg Config) (*Manifest, error) {
 		ring = c.lat.ring(c.districts[di].r, nil, ring[:0])
 		w.polygon(ring)
 		if err := w.end(); err != nil {
-			return nil, err
+			return FileInfo{}, ring, err
 		}
 	}
 	fi, err := w.close()
 	if err != nil {
-		return nil, err
+		return FileInfo{}, ring, err
 	}
-	files = append(files, fi)
+	return fi, ring, nil
+}
 
-	w, err = createFC(cfg.Dir, StreetsFile, progress)
+// writeStreets writes the streets file and returns each street's kind, which decides 社区 or 村 below.
+func (g *gen) writeStreets(dir string, progress func(), ring []pt) (FileInfo, []string, []pt, error) {
+	c := g.c
+	w, err := createFC(dir, StreetsFile, progress)
 	if err != nil {
-		return nil, err
+		return FileInfo{}, nil, ring, err
 	}
 	streetKinds := make([]string, len(c.streets))
 	for di := range c.districts {
@@ -268,30 +307,56 @@ func (g *gen) write(cfg Config) (*Manifest, error) {
 			ring = c.lat.ring(c.streets[si].r, nil, ring[:0])
 			w.polygon(ring)
 			if err := w.end(); err != nil {
-				return nil, err
+				return FileInfo{}, nil, ring, err
 			}
 		}
 	}
-	if fi, err = w.close(); err != nil {
-		return nil, err
-	}
-	files = append(files, fi)
-
-	cw, err := createFC(cfg.Dir, CommunitiesFile, progress)
+	fi, err := w.close()
 	if err != nil {
-		return nil, err
+		return FileInfo{}, nil, ring, err
 	}
-	pw, err := createFC(cfg.Dir, PointsFile, progress)
+	return fi, streetKinds, ring, nil
+}
+
+// writeCommunities writes the communities and points files together; bbox is the communities'.
+func (g *gen) writeCommunities(dir string, progress func(), streetKinds []string, ring []pt) (cfi, pfi FileInfo, bbox [4]float64, err error) {
+	cw, err := createFC(dir, CommunitiesFile, progress)
+	if err != nil {
+		return cfi, pfi, bbox, err
+	}
+	pw, err := createFC(dir, PointsFile, progress)
 	if err != nil {
 		cw.f.Close()
-		return nil, err
+		return cfi, pfi, bbox, err
 	}
-	fail := func(err error) (*Manifest, error) {
+	fail := func(err error) (FileInfo, FileInfo, [4]float64, error) {
 		cw.f.Close()
 		pw.f.Close()
-		return nil, err
+		return cfi, pfi, bbox, err
 	}
+	pts, err := g.writeStreetCommunities(cw, pw, streetKinds, ring)
+	if err != nil {
+		return fail(err)
+	}
+	if err := g.writeOrphan(cw, pw, pts); err != nil {
+		return fail(err)
+	}
+	bbox = cw.bbox
+	if cfi, err = cw.close(); err != nil {
+		pw.f.Close()
+		return FileInfo{}, pfi, [4]float64{}, err
+	}
+	if pfi, err = pw.close(); err != nil {
+		return FileInfo{}, FileInfo{}, [4]float64{}, err
+	}
+	return cfi, pfi, bbox, nil
+}
+
+// writeStreetCommunities writes every street's communities, each with its points.
+func (g *gen) writeStreetCommunities(cw, pw *fcWriter, streetKinds []string, ring []pt) ([]pt, error) {
+	c := g.c
 	var pts []pt
+	var err error
 	for si := range c.streets {
 		s := c.streets[si]
 		words := uniqueWords(g.seed, -1-si, int(s.count))
@@ -302,47 +367,55 @@ func (g *gen) write(cfg Config) (*Manifest, error) {
 			if streetKinds[si] != "街道" && unit(hash3(g.seed, saltKinds, -1-int(ci), 0)) < 0.7 {
 				kind = "村"
 			}
-			cg := g.geometry(ci, ring[:0])
-			ring = cg.outer
-			code := c.communityCode(ci)
-			if err := g.writeCommunity(cw, code, words[k]+kind, scode, kind, int(ci), cg); err != nil {
-				return fail(err)
-			}
-			var avoid [][]pt
-			if m := g.mods[ci]; m != nil {
-				avoid = m.avoid
-			}
-			pts, err = g.points(int(ci), cg, avoid, c.communities[ci].rect(), pts[:0])
+			ring, pts, err = g.writeLatticeCommunity(cw, pw, ci, words[k]+kind, scode, kind, ring, pts)
 			if err != nil {
-				return fail(fmt.Errorf("points of %s: %w", code, err))
-			}
-			if err := g.writePoints(pw, code, int(ci), pts); err != nil {
-				return fail(err)
+				return nil, err
 			}
 		}
 	}
+	return pts, nil
+}
+
+// writeLatticeCommunity writes a community made of lattice cells and its points, reusing buffers.
+func (g *gen) writeLatticeCommunity(cw, pw *fcWriter, ci int32, name, scode, kind string, ring, pts []pt) ([]pt, []pt, error) {
+	c := g.c
+	cg := g.geometry(ci, ring[:0])
+	ring = cg.outer
+	code := c.communityCode(ci)
+	if err := g.writeCommunity(cw, code, name, scode, kind, int(ci), cg); err != nil {
+		return ring, pts, err
+	}
+	var avoid [][]pt
+	if m := g.mods[ci]; m != nil {
+		avoid = m.avoid
+	}
+	pts, err := g.points(int(ci), cg, avoid, c.communities[ci].rect(), pts[:0])
+	if err != nil {
+		return ring, pts, fmt.Errorf("points of %s: %w", code, err)
+	}
+	if err := g.writePoints(pw, code, int(ci), pts); err != nil {
+		return ring, pts, err
+	}
+	return ring, pts, nil
+}
+
+// writeOrphan writes the orphan community, which is not on the lattice, and its points, last.
+func (g *gen) writeOrphan(cw, pw *fcWriter, pts []pt) error {
 	o := g.orphan
 	cg := commGeom{outer: o.ring}
 	if err := g.writeCommunity(cw, o.code, word(g.seed, math.MinInt32, 0, 0)+"社区", o.parent, "社区", o.household, cg); err != nil {
-		return fail(err)
+		return err
 	}
-	if pts, err = g.points(o.household, cg, nil, rect{}, pts[:0]); err != nil {
-		return fail(fmt.Errorf("points of %s: %w", o.code, err))
+	pts, err := g.points(o.household, cg, nil, rect{}, pts[:0])
+	if err != nil {
+		return fmt.Errorf("points of %s: %w", o.code, err)
 	}
-	if err := g.writePoints(pw, o.code, o.household, pts); err != nil {
-		return fail(err)
-	}
-	bbox := cw.bbox
-	if fi, err = cw.close(); err != nil {
-		pw.f.Close()
-		return nil, err
-	}
-	files = append(files, fi)
-	if fi, err = pw.close(); err != nil {
-		return nil, err
-	}
-	files = append(files, fi)
+	return g.writePoints(pw, o.code, o.household, pts)
+}
 
+// buildManifest describes the written city: bbox rounded to 1e-7°, problems by kind then codes.
+func (g *gen) buildManifest(cfg Config, files []FileInfo, bbox [4]float64, nPoints int) *Manifest {
+	c := g.c
 	for i := range bbox {
 		bbox[i] = math.Round(bbox[i]*1e7) / 1e7
 	}
@@ -361,7 +434,7 @@ func (g *gen) write(cfg Config) (*Manifest, error) {
 		Files:            files,
 		HouseholdBuckets: bucketCounts(g.hh),
 		Injected:         inj,
-	}, nil
+	}
 }
 
 func (g *gen) writeCommunity(w *fcWriter, code, name, parent, kind string, hi int, cg commGeom) error {

@@ -1,6 +1,10 @@
 package demo
 
-import "math"
+import (
+	"math"
+
+	"github.com/jiedao/jiedao/geo"
+)
 
 // pt is a position in the generator's planar metre frame: x east, y north,
 // origin at lattice vertex (0,0). It is projected to lon/lat only on output.
@@ -97,16 +101,19 @@ func ringSimple(r []pt) bool {
 	return true
 }
 
-// inRing is an even-odd ray cast; points exactly on an edge are not
-// interesting here because callers also demand a clearance.
+// inRing is an even-odd ray cast (closing the ring if it is open); points
+// exactly on an edge are not interesting here because callers also demand
+// a clearance, so there is no edge test.
 func inRing(p pt, r []pt) bool {
-	in := false
-	for i, j := 0, len(r)-1; i < len(r); j, i = i, i+1 {
-		a, b := r[i], r[j]
-		if (a.y > p.y) != (b.y > p.y) && p.x < (b.x-a.x)*(p.y-a.y)/(b.y-a.y)+a.x {
-			in = !in
-		}
+	var buf [256]float64 // on the stack for rings of up to 127 points; larger ones grow on the heap
+	c := buf[:0]
+	for _, q := range r {
+		c = append(c, q.x, q.y)
 	}
+	if len(r) > 0 && r[0] != r[len(r)-1] {
+		c = append(c, r[0].x, r[0].y)
+	}
+	in, _ := geo.RingContains(c, 2, 2, p.x, p.y, -1)
 	return in
 }
 

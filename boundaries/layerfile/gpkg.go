@@ -68,11 +68,34 @@ func openGeoPackage(path string, opts Options) (Reader, error) {
 	return r, nil
 }
 
+// gpkgLayer is one feature table, as gpkg_contents and gpkg_geometry_columns list it.
+type gpkgLayer struct {
+	table, geomCol string
+	srsID          int64
+}
+
+// init picks the layer, reads its CRS and attribute columns, and opens the cursor over its rows.
 func (r *gpkgReader) init(opts Options) error {
-	type layer struct {
-		table, geomCol string
-		srsID          int64
+	layers, err := r.featureLayers()
+	if err != nil {
+		return err
 	}
+	l, err := pickLayer(layers, opts.Layer)
+	if err != nil {
+		return err
+	}
+	if err := r.readCRS(l.srsID); err != nil {
+		return err
+	}
+	pks, err := r.readColumns(l)
+	if err != nil {
+		return err
+	}
+	return r.openRows(l, pks)
+}
+
+// featureLayers lists the feature tables in gpkg_contents order (unreadable: no GeoPackage).
+func (r *gpkgReader) featureLayers() ([]gpkgLayer, error) {
 	rows, err := r.db.Query(`
 		SELECT c.table_name, g.column_name, g.srs_id
 		FROM gpkg_contents c
@@ -80,45 +103,54 @@ func (r *gpkgReader) init(opts Options) error {
 		WHERE lower(c.data_type) = 'features'
 		ORDER BY c.rowid`)
 	if err != nil {
-		return fmt.Errorf("not a GeoPackage (cannot read gpkg_contents/gpkg_geometry_columns): %w", err)
+		return nil, fmt.Errorf("not a GeoPackage (cannot read gpkg_contents/gpkg_geometry_columns): %w", err)
 	}
-	var layers []layer
+	var layers []gpkgLayer
 	for rows.Next() {
-		var l layer
+		var l gpkgLayer
 		if err := rows.Scan(&l.table, &l.geomCol, &l.srsID); err != nil {
 			rows.Close()
-			return fmt.Errorf("read gpkg_contents: %w", err)
+			return nil, fmt.Errorf("read gpkg_contents: %w", err)
 		}
 		layers = append(layers, l)
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("read gpkg_contents: %w", err)
+		return nil, fmt.Errorf("read gpkg_contents: %w", err)
 	}
 	if len(layers) == 0 {
-		return errors.New("the GeoPackage has no feature table")
+		return nil, errors.New("the GeoPackage has no feature table")
 	}
-	var l *layer
-	if opts.Layer == "" {
+	return layers, nil
+}
+
+// pickLayer returns the layer called name (any case, last match wins); name "": the first.
+func pickLayer(layers []gpkgLayer, name string) (*gpkgLayer, error) {
+	var l *gpkgLayer
+	if name == "" {
 		l = &layers[0]
 	} else {
 		var names []string
 		for i := range layers {
 			names = append(names, layers[i].table)
-			if strings.EqualFold(layers[i].table, opts.Layer) {
+			if strings.EqualFold(layers[i].table, name) {
 				l = &layers[i]
 			}
 		}
 		if l == nil {
-			return fmt.Errorf("no feature table %q in the GeoPackage (it has %s)", opts.Layer, strings.Join(names, ", "))
+			return nil, fmt.Errorf("no feature table %q in the GeoPackage (it has %s)", name, strings.Join(names, ", "))
 		}
 	}
+	return l, nil
+}
 
+// readCRS sets r.srid and r.prj from the layer's gpkg_spatial_ref_sys row, if there is one.
+func (r *gpkgReader) readCRS(srsID int64) error {
 	// The CRS. srs_id 0 and -1 are the "undefined" systems the spec
 	// requires, whose definition is the word "undefined".
 	var org, def sql.NullString
 	var orgID sql.NullInt64
-	err = r.db.QueryRow(`SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?`, l.srsID).
+	err := r.db.QueryRow(`SELECT organization, organization_coordsys_id, definition FROM gpkg_spatial_ref_sys WHERE srs_id = ?`, srsID).
 		Scan(&org, &orgID, &def)
 	switch {
 	case errors.Is(err, sql.ErrNoRows):
@@ -132,19 +164,22 @@ func (r *gpkgReader) init(opts Options) error {
 			r.prj = d
 		}
 	}
+	return nil
+}
 
+// readColumns sets r.cols to the attribute columns and returns the primary key columns.
+func (r *gpkgReader) readColumns(l *gpkgLayer) (pks []string, err error) {
 	// Attribute columns: all but the primary key and the geometry.
 	ti, err := r.db.Query(`SELECT name, type, pk FROM pragma_table_info(?)`, l.table)
 	if err != nil {
-		return fmt.Errorf("read the columns of %q: %w", l.table, err)
+		return nil, fmt.Errorf("read the columns of %q: %w", l.table, err)
 	}
-	var pks []string
 	for ti.Next() {
 		var name, typ string
 		var pk int
 		if err := ti.Scan(&name, &typ, &pk); err != nil {
 			ti.Close()
-			return fmt.Errorf("read the columns of %q: %w", l.table, err)
+			return nil, fmt.Errorf("read the columns of %q: %w", l.table, err)
 		}
 		switch {
 		case pk > 0:
@@ -156,9 +191,13 @@ func (r *gpkgReader) init(opts Options) error {
 	}
 	ti.Close()
 	if err := ti.Err(); err != nil {
-		return fmt.Errorf("read the columns of %q: %w", l.table, err)
+		return nil, fmt.Errorf("read the columns of %q: %w", l.table, err)
 	}
+	return pks, nil
+}
 
+// openRows counts the rows (for Progress) and opens the cursor that Next reads.
+func (r *gpkgReader) openRows(l *gpkgLayer, pks []string) error {
 	if err := r.db.QueryRow(`SELECT count(*) FROM ` + quoteIdent(l.table)).Scan(&r.total); err != nil {
 		return fmt.Errorf("count the rows of %q: %w", l.table, err)
 	}
@@ -171,6 +210,7 @@ func (r *gpkgReader) init(opts Options) error {
 	if len(pks) == 1 {
 		q += " ORDER BY " + quoteIdent(pks[0]) // the rowid alias: free, and stable
 	}
+	var err error
 	if r.rows, err = r.db.Query(q); err != nil {
 		return fmt.Errorf("read %q: %w", l.table, err)
 	}

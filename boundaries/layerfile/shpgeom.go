@@ -8,6 +8,8 @@ import (
 	"slices"
 
 	"github.com/twpayne/go-geom"
+
+	"github.com/jiedao/jiedao/geo"
 )
 
 // Shape types of the ESRI Shapefile Technical Description (1998).
@@ -38,19 +40,12 @@ func parseShape(b []byte) (geom.T, error) {
 		return nil, fmt.Errorf("shape record too short (%d bytes)", len(b))
 	}
 	typ := binary.LittleEndian.Uint32(b)
-	var hasZ, hasM bool
-	switch typ {
-	case shpNull:
+	if typ == shpNull {
 		return nil, nil
-	case shpPoint, shpPolyLine, shpPolygon, shpMultiPoint:
-	case shpPointZ, shpPolyLineZ, shpPolygonZ, shpMultiPointZ:
-		hasZ, hasM = true, true
-	case shpPointM, shpPolyLineM, shpPolygonM, shpMultiPointM:
-		hasM = true
-	case shpMultiPatch:
-		return nil, errors.New("MultiPatch shapes are not supported")
-	default:
-		return nil, fmt.Errorf("unknown shape type %d", typ)
+	}
+	hasZ, hasM, err := shapeDims(typ)
+	if err != nil {
+		return nil, err
 	}
 
 	if typ == shpPoint || typ == shpPointZ || typ == shpPointM {
@@ -58,27 +53,10 @@ func parseShape(b []byte) (geom.T, error) {
 	}
 
 	// MultiPoint, PolyLine and Polygon: box, [parts], points, [Z], [M].
-	off := 4 + 32
-	numParts := 0
 	isMultiPoint := typ == shpMultiPoint || typ == shpMultiPointZ || typ == shpMultiPointM
-	if !isMultiPoint {
-		if len(b) < off+8 {
-			return nil, fmt.Errorf("shape record too short (%d bytes)", len(b))
-		}
-		numParts = int(binary.LittleEndian.Uint32(b[off:]))
-		off += 4
-	} else if len(b) < off+4 {
-		return nil, fmt.Errorf("shape record too short (%d bytes)", len(b))
-	}
-	numPoints := int(binary.LittleEndian.Uint32(b[off:]))
-	off += 4
-	// int64 arithmetic: the counts come from the file and may be garbage.
-	need := int64(off) + 4*int64(numParts) + 16*int64(numPoints)
-	if hasZ {
-		need += 16 + 8*int64(numPoints)
-	}
-	if need > int64(len(b)) {
-		return nil, fmt.Errorf("shape record of %d bytes too short for %d parts and %d points", len(b), numParts, numPoints)
+	off, numParts, numPoints, err := shapeCounts(b, isMultiPoint, hasZ)
+	if err != nil {
+		return nil, err
 	}
 	if numPoints == 0 {
 		return nil, nil
@@ -87,15 +65,9 @@ func parseShape(b []byte) (geom.T, error) {
 		return nil, fmt.Errorf("%d points but no parts", numPoints)
 	}
 
-	parts := make([]int, numParts)
-	for i := range parts {
-		parts[i] = int(binary.LittleEndian.Uint32(b[off+4*i:]))
-		switch {
-		case i == 0 && parts[i] != 0:
-			return nil, fmt.Errorf("first part starts at point %d, not 0", parts[i])
-		case i > 0 && (parts[i] < parts[i-1] || parts[i] > numPoints):
-			return nil, fmt.Errorf("part %d starts at point %d (previous %d, %d points)", i, parts[i], parts[i-1], numPoints)
-		}
+	parts, err := shapeParts(b, off, numParts, numPoints)
+	if err != nil {
+		return nil, err
 	}
 	off += 4 * numParts
 	xyOff := off
@@ -106,26 +78,120 @@ func parseShape(b []byte) (geom.T, error) {
 		zOff = off + 16 // after the Z range
 		off += 16 + 8*numPoints
 	}
+	if hasM {
+		mOff = shapeMOffset(b, off, numPoints)
+	}
+
+	layout := shapeLayout(zOff >= 0, mOff >= 0)
+	stride := layout.Stride()
+	flat := shapeCoords(b, stride, numPoints, xyOff, zOff, mOff)
+
+	// Before ring assembly, whose orientation and containment tests NaN
+	// would silently defeat.
+	if err := checkFiniteFlat(flat, stride); err != nil {
+		return nil, err
+	}
+
+	if isMultiPoint {
+		return geom.NewMultiPointFlat(layout, flat), nil
+	}
+	ends := partEnds(parts, numPoints, stride)
+	switch typ {
+	case shpPolyLine, shpPolyLineZ, shpPolyLineM:
+		if len(ends) == 1 {
+			return geom.NewLineStringFlat(layout, flat), nil
+		}
+		return geom.NewMultiLineStringFlat(layout, flat, ends), nil
+	default:
+		return buildPolygons(layout, flat, ends)
+	}
+}
+
+// shapeDims says whether a non-null shape type has Z and M values, and refuses unsupported types.
+func shapeDims(typ uint32) (hasZ, hasM bool, err error) {
+	switch typ {
+	case shpPoint, shpPolyLine, shpPolygon, shpMultiPoint:
+	case shpPointZ, shpPolyLineZ, shpPolygonZ, shpMultiPointZ:
+		hasZ, hasM = true, true
+	case shpPointM, shpPolyLineM, shpPolygonM, shpMultiPointM:
+		hasM = true
+	case shpMultiPatch:
+		return false, false, errors.New("MultiPatch shapes are not supported")
+	default:
+		return false, false, fmt.Errorf("unknown shape type %d", typ)
+	}
+	return hasZ, hasM, nil
+}
+
+// shapeCounts reads the part and point counts, checks the record holds them, and says where next.
+func shapeCounts(b []byte, isMultiPoint, hasZ bool) (off, numParts, numPoints int, err error) {
+	off = 4 + 32
+	if !isMultiPoint {
+		if len(b) < off+8 {
+			return 0, 0, 0, fmt.Errorf("shape record too short (%d bytes)", len(b))
+		}
+		numParts = int(binary.LittleEndian.Uint32(b[off:]))
+		off += 4
+	} else if len(b) < off+4 {
+		return 0, 0, 0, fmt.Errorf("shape record too short (%d bytes)", len(b))
+	}
+	numPoints = int(binary.LittleEndian.Uint32(b[off:]))
+	off += 4
+	// int64 arithmetic: the counts come from the file and may be garbage.
+	need := int64(off) + 4*int64(numParts) + 16*int64(numPoints)
+	if hasZ {
+		need += 16 + 8*int64(numPoints)
+	}
+	if need > int64(len(b)) {
+		return 0, 0, 0, fmt.Errorf("shape record of %d bytes too short for %d parts and %d points", len(b), numParts, numPoints)
+	}
+	return off, numParts, numPoints, nil
+}
+
+// shapeParts reads each part's first point index, checking they start at 0, in order, in range.
+func shapeParts(b []byte, off, numParts, numPoints int) ([]int, error) {
+	parts := make([]int, numParts)
+	for i := range parts {
+		parts[i] = int(binary.LittleEndian.Uint32(b[off+4*i:]))
+		switch {
+		case i == 0 && parts[i] != 0:
+			return nil, fmt.Errorf("first part starts at point %d, not 0", parts[i])
+		case i > 0 && (parts[i] < parts[i-1] || parts[i] > numPoints):
+			return nil, fmt.Errorf("part %d starts at point %d (previous %d, %d points)", i, parts[i], parts[i-1], numPoints)
+		}
+	}
+	return parts, nil
+}
+
+// shapeMOffset is where M values start (the M range is at off), or -1 if none is worth keeping.
+func shapeMOffset(b []byte, off, numPoints int) int {
 	// M is optional even in M and Z shapes, and all-"no data" M is dropped.
-	if hasM && int64(off)+16+8*int64(numPoints) <= int64(len(b)) {
+	if int64(off)+16+8*int64(numPoints) <= int64(len(b)) {
 		for i := range numPoints {
 			if readF64(b, off+16+8*i) > shpNoData {
-				mOff = off + 16
-				break
+				return off + 16
 			}
 		}
 	}
+	return -1
+}
 
+// shapeLayout is the coordinate layout for the dimensions a record keeps.
+func shapeLayout(hasZ, hasM bool) geom.Layout {
 	layout := geom.XY
 	switch {
-	case zOff >= 0 && mOff >= 0:
+	case hasZ && hasM:
 		layout = geom.XYZM
-	case zOff >= 0:
+	case hasZ:
 		layout = geom.XYZ
-	case mOff >= 0:
+	case hasM:
 		layout = geom.XYM
 	}
-	stride := layout.Stride()
+	return layout
+}
+
+// shapeCoords interleaves the record's XY, Z and M arrays (offset < 0: absent) into flat coords.
+func shapeCoords(b []byte, stride, numPoints, xyOff, zOff, mOff int) []float64 {
 	flat := make([]float64, stride*numPoints)
 	for i := range numPoints {
 		flat[i*stride] = readF64(b, xyOff+16*i)
@@ -139,18 +205,22 @@ func parseShape(b []byte) (geom.T, error) {
 			flat[i*stride+k] = readF64(b, mOff+8*i)
 		}
 	}
+	return flat
+}
 
-	// Before ring assembly, whose orientation and containment tests NaN
-	// would silently defeat.
+// checkFiniteFlat rejects a NaN or infinite X/Y, naming the point (checkFinite takes a geometry).
+func checkFiniteFlat(flat []float64, stride int) error {
 	for i := 0; i < len(flat); i += stride {
 		if x, y := flat[i], flat[i+1]; math.IsNaN(x) || math.IsInf(x, 0) || math.IsNaN(y) || math.IsInf(y, 0) {
-			return nil, fmt.Errorf("%w: point %d is (%v, %v)", errNotFinite, i/stride, x, y)
+			return fmt.Errorf("%w: point %d is (%v, %v)", errNotFinite, i/stride, x, y)
 		}
 	}
+	return nil
+}
 
-	if isMultiPoint {
-		return geom.NewMultiPointFlat(layout, flat), nil
-	}
+// partEnds turns part start indices into the flat-coordinate end offsets that go-geom wants.
+func partEnds(parts []int, numPoints, stride int) []int {
+	numParts := len(parts)
 	// Part boundaries as flat-coordinate offsets, without empty parts.
 	ends := make([]int, 0, numParts)
 	for i := range parts {
@@ -162,15 +232,7 @@ func parseShape(b []byte) (geom.T, error) {
 			ends = append(ends, end*stride)
 		}
 	}
-	switch typ {
-	case shpPolyLine, shpPolyLineZ, shpPolyLineM:
-		if len(ends) == 1 {
-			return geom.NewLineStringFlat(layout, flat), nil
-		}
-		return geom.NewMultiLineStringFlat(layout, flat, ends), nil
-	default:
-		return buildPolygons(layout, flat, ends)
-	}
+	return ends
 }
 
 func parsePoint(b []byte, hasZ, hasM bool) (geom.T, error) {
@@ -313,34 +375,10 @@ func containingOuter(h *shpRing, outers []*shpRing, stride int) *shpRing {
 // often touch their outer ring at a vertex).
 func ringInside(h, o *shpRing, stride int) bool {
 	for k := 0; k < len(h.coords); k += stride {
-		switch pointInRing(h.coords[k], h.coords[k+1], o.coords, stride) {
-		case 1:
-			return true
-		case -1:
-			return false
+		// Exactly on the boundary (tol 0) is neither in nor out.
+		if in, on := geo.RingContains(o.coords, stride, stride, h.coords[k], h.coords[k+1], 0); !on {
+			return in
 		}
 	}
 	return true // entirely on the boundary: degenerate, keep it as a hole
-}
-
-// pointInRing returns 1 inside, -1 outside, 0 on the boundary of a closed
-// ring (crossing-number test).
-func pointInRing(px, py float64, c []float64, stride int) int {
-	inside := false
-	n := len(c) / stride
-	for i := 1; i < n; i++ {
-		x1, y1 := c[(i-1)*stride], c[(i-1)*stride+1]
-		x2, y2 := c[i*stride], c[i*stride+1]
-		if (px-x1)*(y2-y1) == (py-y1)*(x2-x1) &&
-			px >= min(x1, x2) && px <= max(x1, x2) && py >= min(y1, y2) && py <= max(y1, y2) {
-			return 0
-		}
-		if (y1 > py) != (y2 > py) && px < x1+(py-y1)*(x2-x1)/(y2-y1) {
-			inside = !inside
-		}
-	}
-	if inside {
-		return 1
-	}
-	return -1
 }

@@ -22,7 +22,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
-	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/data"
 )
 
@@ -80,10 +80,10 @@ func NewDatabase(t testing.TB) string {
 }
 
 // NewStore opens a Store on a fresh database.
-func NewStore(t testing.TB) (*boundaries.Store, string) {
+func NewStore(t testing.TB) (*store.Store, string) {
 	t.Helper()
 	u := NewDatabase(t)
-	s, err := boundaries.Open(context.Background(), u)
+	s, err := store.Open(context.Background(), u)
 	if err != nil {
 		t.Fatalf("pgtest: open: %v", err)
 	}
@@ -140,7 +140,7 @@ func ensureTemplate(ctx context.Context, admin string) (string, error) {
 	if _, err := conn.Exec(ctx, "CREATE DATABASE "+pgx.Identifier{name}.Sanitize()); err != nil {
 		return "", err
 	}
-	s, err := boundaries.Open(ctx, withDatabase(admin, name))
+	s, err := store.Open(ctx, withDatabase(admin, name))
 	if err != nil {
 		return "", err
 	}

@@ -11,7 +11,10 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/importer"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/store"
 )
 
 func cmdImportPoints(ctx context.Context, args []string, stdout, stderr io.Writer) error {
@@ -28,7 +31,7 @@ func importCounts(ctx context.Context, name string, args []string, stdout, stder
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	db := dbFlag(fs)
 	crs := fs.String("crs", "", "input CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:<n> (default: from the file)")
-	var o boundaries.PointsOptions
+	var o importer.PointsOptions
 	fs.StringVar(&o.HouseholdsField, "households-field", "households", "attribute holding households")
 	fs.StringVar(&o.PopulationField, "population-field", "population", "attribute holding population")
 	fs.BoolVar(&o.Append, "append", false, "add to the loaded features instead of replacing them")
@@ -43,19 +46,19 @@ func importCounts(ctx context.Context, name string, args []string, stdout, stder
 	if o.CRS, err = crsFlag(*crs); err != nil {
 		return err
 	}
-	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *boundaries.Store, progress func(int64, int64)) (*boundaries.ImportReport, error) {
+	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *store.Store, progress func(int64, int64)) (*importer.Report, error) {
 		o.Progress = progress
 		if name == "import-areas" {
-			return s.ImportCountAreas(ctx, pos[0], o)
+			return importer.CountAreas(ctx, s, pos[0], o)
 		}
-		return s.ImportPoints(ctx, pos[0], o)
+		return importer.Points(ctx, s, pos[0], o)
 	})
 }
 
 func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
 	db := dbFlag(fs)
-	profile := fs.String("profile", boundaries.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")
+	profile := fs.String("profile", analysis.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")
 	format := fs.String("format", "text", "text, json, csv (units) or geojson (zones)")
 	atFlag := fs.String("at", "", "analyse the boundaries valid on this day (default today)")
 	out := fs.String("o", "", "output file (default stdout)")
@@ -67,7 +70,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	default:
 		return usageError{fmt.Errorf("unknown format %q (want text, json, csv or geojson)", *format)}
 	}
-	p, err := boundaries.LoadProfile(*profile)
+	p, err := analysis.LoadProfile(*profile)
 	if err != nil {
 		return usageError{err}
 	}
@@ -81,7 +84,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 	}
 	defer s.Close()
 	// Every run is stored, so results can be compared over time.
-	a, err := s.Analyze(ctx, p, day)
+	a, err := analysis.Analyze(ctx, s, p, day, analysis.Live)
 	if err != nil {
 		return err
 	}
@@ -94,14 +97,14 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		case "csv":
 			return writeUnitsCSV(w, a)
 		case "geojson":
-			_, err := s.ZonesGeoJSON(ctx, a.RunID, func(b []byte) error { _, err := w.Write(b); return err })
+			_, err := layers.NewReader(s, analysis.NewRuns(s)).ZonesGeoJSON(ctx, a.RunID, w)
 			return err
 		}
 		return a.WriteText(w, p)
 	})
 }
 
-func writeUnitsCSV(w io.Writer, a *boundaries.Analysis) error {
+func writeUnitsCSV(w io.Writer, a *analysis.Analysis) error {
 	io.WriteString(w, "\ufeff")
 	cw := csv.NewWriter(w)
 	cw.Write([]string{"code", "name", "level", "parent_code", "households", "population", "counts_method", "area_km2",
@@ -126,7 +129,7 @@ func writeUnitsCSV(w io.Writer, a *boundaries.Analysis) error {
 	}
 	for _, u := range a.Units {
 		cw.Write([]string{u.Code, u.Name, string(u.Level), str(u.ParentCode), num(u.Households), num(u.Population), str(u.CountsMethod),
-			strconv.FormatFloat(u.AreaKM2, 'f', 6, 64), flt(u.Density), flt(u.RatioToNormal), u.Status, strings.Join(u.Reasons, "; "),
+			strconv.FormatFloat(u.AreaKM2, 'f', 6, 64), flt(u.Density), flt(u.RatioToNormal), string(u.Status), strings.Join(u.Reasons, "; "),
 			num(u.StaffMin), num(u.StaffMax), flt(u.OutsideShare)})
 	}
 	cw.Flush()

@@ -13,16 +13,21 @@ import (
 	"time"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/importer"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/geo"
 	"github.com/jiedao/jiedao/web"
 )
 
-func openStore(ctx context.Context, url string) (*boundaries.Store, error) {
+func openStore(ctx context.Context, url string) (*store.Store, error) {
 	if err := needDB(url); err != nil {
 		return nil, err
 	}
-	s, err := boundaries.Open(ctx, url)
+	s, err := store.Open(ctx, url)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +58,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	db := dbFlag(fs)
 	level := fs.String("level", "", "district, street or community (required)")
 	crs := fs.String("crs", "", "input CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:<n> (default: from the file)")
-	var o boundaries.ImportOptions
+	var o importer.Options
 	fs.StringVar(&o.CodeField, "code-field", "code", "attribute holding the unit code")
 	fs.StringVar(&o.NameField, "name-field", "name", "attribute holding the name")
 	fs.StringVar(&o.ParentField, "parent-field", "", "attribute holding the parent code (default: derived from the code)")
@@ -83,16 +88,16 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if o.ValidFrom, err = dateFlag(*validFrom); err != nil {
 		return err
 	}
-	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *boundaries.Store, progress func(int64, int64)) (*boundaries.ImportReport, error) {
+	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *store.Store, progress func(int64, int64)) (*importer.Report, error) {
 		o.Progress = progress
-		return s.Import(ctx, pos[0], o)
+		return importer.Import(ctx, s, pos[0], o)
 	})
 }
 
 // importWith opens the store and runs one import with a progress bar,
 // printing its report (also when rejected).
 func importWith(ctx context.Context, db, file string, stdout, stderr io.Writer, asJSON bool,
-	run func(*boundaries.Store, func(int64, int64)) (*boundaries.ImportReport, error)) error {
+	run func(*store.Store, func(int64, int64)) (*importer.Report, error)) error {
 	s, err := openStore(ctx, db)
 	if err != nil {
 		return err
@@ -131,7 +136,7 @@ func crsFlag(v string) (*geo.CRS, error) {
 	return &c, nil
 }
 
-func printReport(w io.Writer, rep *boundaries.ImportReport, asJSON bool) {
+func printReport(w io.Writer, rep *importer.Report, asJSON bool) {
 	if asJSON {
 		enc := json.NewEncoder(w)
 		enc.SetIndent("", "  ")
@@ -152,7 +157,7 @@ func printReport(w io.Writer, rep *boundaries.ImportReport, asJSON bool) {
 func cmdImportCounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("import-counts", flag.ContinueOnError)
 	db := dbFlag(fs)
-	var o boundaries.CountsOptions
+	var o importer.CountsOptions
 	fs.StringVar(&o.CodeField, "code-field", "code", "column holding the unit code")
 	fs.StringVar(&o.HouseholdsField, "households-field", "households", "column holding households")
 	fs.StringVar(&o.PopulationField, "population-field", "population", "column holding population")
@@ -169,8 +174,8 @@ func cmdImportCounts(ctx context.Context, args []string, stdout, stderr io.Write
 	if o.ValidFrom, err = dateFlag(*validFrom); err != nil {
 		return err
 	}
-	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *boundaries.Store, _ func(int64, int64)) (*boundaries.ImportReport, error) {
-		return s.ImportCounts(ctx, pos[0], o)
+	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *store.Store, _ func(int64, int64)) (*importer.Report, error) {
+		return importer.Counts(ctx, s, pos[0], o)
 	})
 }
 
@@ -213,10 +218,10 @@ func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error
 }
 
 // loadDemo imports a generated demo city with a progress bar per file.
-func loadDemo(ctx context.Context, s *boundaries.Store, dir string, stderr io.Writer) ([]*boundaries.ImportReport, error) {
+func loadDemo(ctx context.Context, s *store.Store, dir string, stderr io.Writer) ([]*importer.Report, error) {
 	var bar *progress
 	var cur string
-	reps, err := s.LoadDemo(ctx, dir, func(file string, done, total int64) {
+	reps, err := importer.LoadDemo(ctx, s, dir, func(file string, done, total int64) {
 		if file != cur {
 			if bar != nil {
 				bar.Done()
@@ -250,12 +255,12 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	if _, err := parse(fs, args); err != nil {
 		return err
 	}
-	o := boundaries.ExportOptions{Layer: *layer, Format: *format, WKT: *wkt}
+	o := layers.ExportOptions{Layer: *layer, Format: *format, WKT: *wkt}
 	var err error
-	if _, ok := boundaries.LayerByName(*layer); !ok {
+	if _, ok := layers.ByName(*layer); !ok {
 		return usageError{fmt.Errorf("unknown layer %q (want districts, streets, communities or zones)", *layer)}
 	}
-	if o.Profile, err = boundaries.LoadProfile(*profile); err != nil {
+	if o.Profile, err = analysis.LoadProfile(*profile); err != nil {
 		return usageError{err}
 	}
 	if o.At, err = dateFlag(*at); err != nil {
@@ -272,7 +277,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		tmp := filepath.Join(filepath.Dir(*out), ".export-"+filepath.Base(*out))
 		defer os.Remove(tmp)
-		n, err := s.ExportGPKG(ctx, tmp, o)
+		n, err := layers.NewReader(s, analysis.NewRuns(s)).ExportGPKG(ctx, tmp, o)
 		if err != nil {
 			return err
 		}
@@ -280,7 +285,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return os.Rename(tmp, *out)
 	}
 	return writeOut(*out, stdout, func(w io.Writer) error {
-		n, err := s.Export(ctx, w, o)
+		n, err := layers.NewReader(s, analysis.NewRuns(s)).Export(ctx, w, o)
 		if err == nil && *out != "" {
 			slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
 		}
@@ -329,7 +334,7 @@ func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) erro
 	}
 	defer s.Close()
 	if *demoIfEmpty {
-		n, err := s.CountUnits(ctx)
+		n, err := units.Count(ctx, s)
 		if err != nil {
 			return err
 		}

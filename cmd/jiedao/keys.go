@@ -8,7 +8,7 @@ import (
 	"io"
 	"text/tabwriter"
 
-	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 const keysUsage = `jiedao keys create --role viewer|editor|admin --name TEXT
@@ -34,7 +34,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	}
 	switch args[0] {
 	case "create":
-		r, err := boundaries.ParseRole(*role)
+		r, err := units.ParseRole(*role)
 		if err != nil {
 			return usageError{err}
 		}
@@ -46,7 +46,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer s.Close()
-		key, err := s.CreateKey(ctx, *name, r)
+		key, err := units.CreateKey(ctx, s, *name, r)
 		if err != nil {
 			return err
 		}
@@ -62,7 +62,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer s.Close()
-		keys, err := s.ListKeys(ctx)
+		keys, err := units.ListKeys(ctx, s)
 		if err != nil {
 			return err
 		}
@@ -85,7 +85,7 @@ func cmdKeys(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			return err
 		}
 		defer s.Close()
-		if err := s.RevokeKey(ctx, pos[0]); err != nil {
+		if err := units.RevokeKey(ctx, s, pos[0]); err != nil {
 			return err
 		}
 		fmt.Fprintf(stdout, "key %q revoked\n", pos[0])

@@ -10,7 +10,8 @@ import (
 	"strings"
 	"text/tabwriter"
 
-	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/plan"
 )
 
 // cmdPlan proposes reassignments, merges and splits for a street, a
@@ -18,8 +19,8 @@ import (
 func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
 	db := dbFlag(fs)
-	profile := fs.String("profile", boundaries.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")
-	var opt boundaries.PlanOptions
+	profile := fs.String("profile", analysis.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")
+	var opt plan.Options
 	fs.StringVar(&opt.Street, "street", "", "plan one street (code)")
 	fs.StringVar(&opt.District, "district", "", "plan the streets of a district (code)")
 	fs.BoolVar(&opt.All, "all", false, "plan every street")
@@ -44,7 +45,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	default:
 		return usageError{fmt.Errorf("unknown format %q (want text, json or geojson)", *format)}
 	}
-	p, err := boundaries.LoadProfile(*profile)
+	p, err := analysis.LoadProfile(*profile)
 	if err != nil {
 		return usageError{err}
 	}
@@ -56,7 +57,7 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 		return err
 	}
 	defer s.Close()
-	pl, err := s.Plan(ctx, p, opt)
+	pl, err := plan.Propose(ctx, s, p, opt)
 	if err != nil {
 		return err
 	}
@@ -67,13 +68,13 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 			enc.SetIndent("", " ")
 			return enc.Encode(pl)
 		case "geojson":
-			return boundaries.WritePlanGeoJSON(w, pl)
+			return plan.WriteGeoJSON(w, pl)
 		}
 		return writePlanText(w, pl)
 	})
 }
 
-func writePlanText(w io.Writer, pl *boundaries.Plan) error {
+func writePlanText(w io.Writer, pl *plan.Plan) error {
 	fmt.Fprintf(w, "Plan for %s on %s under %s (seed %d)\n", pl.Scope, pl.At, pl.Profile, pl.Seed)
 	fmt.Fprintf(w, "Order: %s\n\n", pl.Order)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)

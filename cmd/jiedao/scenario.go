@@ -8,14 +8,24 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"sort"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/scenario"
+	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 const scenarioUsage = "jiedao scenario create NAME --from-plan FILE.geojson | list | analyze NAME | diff NAME | adopt NAME --approval TEXT --valid-from YYYY-MM-DD"
+
+// scenarioFlags are the flags of every scenario subcommand.
+type scenarioFlags struct {
+	db, profile, at, from, approval, validFrom *string
+	asJSON                                     *bool
+}
 
 // cmdScenario keeps plans as named scenarios and adopts them. Only adopt
 // writes units.
@@ -25,13 +35,13 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 	}
 	sub := args[0]
 	fs := flag.NewFlagSet("scenario "+sub, flag.ContinueOnError)
-	db := dbFlag(fs)
-	profile := fs.String("profile", "", "profile for analyze and diff (default: the scenario's)")
-	atFlag := fs.String("at", "", "analyze against the boundaries valid on this day (default today)")
-	from := fs.String("from-plan", "", "create: the output of jiedao plan --format geojson")
-	approval := fs.String("approval", "", "adopt: approval (批复文号) of the new versions")
-	validFrom := fs.String("valid-from", "", "adopt: first day of the new versions (YYYY-MM-DD)")
-	asJSON := fs.Bool("json", false, "print JSON")
+	f := scenarioFlags{db: dbFlag(fs),
+		profile:   fs.String("profile", "", "profile for analyze and diff (default: the scenario's)"),
+		at:        fs.String("at", "", "analyze against the boundaries valid on this day (default today)"),
+		from:      fs.String("from-plan", "", "create: the output of jiedao plan --format geojson"),
+		approval:  fs.String("approval", "", "adopt: approval (批复文号) of the new versions"),
+		validFrom: fs.String("valid-from", "", "adopt: first day of the new versions (YYYY-MM-DD)"),
+		asJSON:    fs.Bool("json", false, "print JSON")}
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -40,122 +50,146 @@ func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) e
 		if len(pos) != 0 {
 			return usageError{errors.New("usage: jiedao scenario list [--json]")}
 		}
-		return scenarioList(ctx, *db, *asJSON, stdout)
+		return scenarioList(ctx, *f.db, *f.asJSON, stdout)
 	}
 	if len(pos) != 1 {
 		return usageError{errors.New("usage: " + scenarioUsage)}
 	}
-	name := pos[0]
 	switch sub {
-	case "create", "analyze", "diff", "adopt":
+	case "create":
+		return scenarioCreate(ctx, f, pos[0], stdout)
+	case "analyze", "diff", "adopt":
 	default:
 		return usageError{fmt.Errorf("unknown scenario command %q (usage: %s)", sub, scenarioUsage)}
 	}
-	var units []boundaries.ScenarioUnit
-	var removed []boundaries.ScenarioBase
-	if sub == "create" {
-		if *from == "" {
-			return usageError{errors.New("create needs --from-plan FILE (jiedao plan --format geojson output)")}
-		}
-		b, err := os.ReadFile(*from)
-		if err != nil {
-			return fmt.Errorf("read %s: %w", *from, err)
-		}
-		if units, removed, err = boundaries.ParsePlanGeoJSON(b); err != nil {
-			return usageError{fmt.Errorf("%s: %w", *from, err)}
-		}
-	}
-	s, err := openStore(ctx, *db)
+	s, err := openStore(ctx, *f.db)
 	if err != nil {
 		return err
 	}
 	defer s.Close()
-	out := func(v any) error {
-		enc := json.NewEncoder(stdout)
-		enc.SetIndent("", " ")
-		return enc.Encode(v)
-	}
-	if sub == "create" {
-		p := *profile
-		if p == "" {
-			p = boundaries.DefaultProfile
-		}
-		// The file lists the communities the plan's merges remove; others
-		// left at least half under the scenario's units are found by
-		// coverage (see CreateScenario).
-		sc, err := s.CreateScenario(ctx, name, p, map[string]any{"source": *from, "units": len(units)}, units, removed)
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return out(sc)
-		}
-		fmt.Fprintf(stdout, "scenario %s (id %d): %d units, %d removed (%s)\n", sc.Name, sc.ID, len(sc.Codes), len(sc.Removed),
-			strings.Join(sc.Removed, " "))
-		return nil
-	}
-	id, err := s.ScenarioID(ctx, name)
+	id, err := scenario.ID(ctx, s, pos[0])
 	if err != nil {
 		return err
 	}
 	if sub == "adopt" {
-		if *approval == "" || *validFrom == "" {
-			return usageError{errors.New("adopt needs --approval TEXT and --valid-from YYYY-MM-DD")}
-		}
-		vf, err := dateFlag(*validFrom)
-		if err != nil {
-			return err
-		}
-		res, err := s.AdoptScenario(ctx, id, *approval, vf, boundaries.Actor{KeyName: "cli"})
-		if err != nil {
-			return err
-		}
-		if *asJSON {
-			return out(res)
-		}
-		fmt.Fprintf(stdout, "adopted %s from %s: %d updated, %d created, %d retired\n", res.Scenario, *validFrom,
-			len(res.Updated), len(res.Created), len(res.Retired))
-		return nil
+		return scenarioAdopt(ctx, s, f, id, stdout)
 	}
-	sc, err := s.Scenario(ctx, id)
+	return scenarioReport(ctx, s, f, sub, id, stdout)
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(v)
+}
+
+// scenarioCreate stores a scenario made of a plan's GeoJSON file.
+func scenarioCreate(ctx context.Context, f scenarioFlags, name string, stdout io.Writer) error {
+	if *f.from == "" {
+		return usageError{errors.New("create needs --from-plan FILE (jiedao plan --format geojson output)")}
+	}
+	b, err := os.ReadFile(*f.from)
+	if err != nil {
+		return fmt.Errorf("read %s: %w", *f.from, err)
+	}
+	us, removed, err := scenario.ParsePlan(b)
+	if err != nil {
+		return usageError{fmt.Errorf("%s: %w", *f.from, err)}
+	}
+	s, err := openStore(ctx, *f.db)
 	if err != nil {
 		return err
 	}
-	pname := *profile
+	defer s.Close()
+	p := *f.profile
+	if p == "" {
+		p = analysis.DefaultProfile
+	}
+	// The file lists the communities the plan's merges remove; others
+	// left at least half under the scenario's units are found by coverage
+	// (see scenario.Create).
+	sc, err := scenario.Create(ctx, s, name, p, map[string]any{"source": *f.from, "units": len(us)}, us, removed)
+	if err != nil {
+		return err
+	}
+	if *f.asJSON {
+		return printJSON(stdout, sc)
+	}
+	fmt.Fprintf(stdout, "scenario %s (id %d): %d units, %d removed (%s)\n", sc.Name, sc.ID, len(sc.Codes), len(sc.Removed),
+		strings.Join(sc.Removed, " "))
+	return nil
+}
+
+// scenarioAdopt makes a scenario live with its approval.
+func scenarioAdopt(ctx context.Context, s *store.Store, f scenarioFlags, id int64, stdout io.Writer) error {
+	if *f.approval == "" || *f.validFrom == "" {
+		return usageError{errors.New("adopt needs --approval TEXT and --valid-from YYYY-MM-DD")}
+	}
+	vf, err := dateFlag(*f.validFrom)
+	if err != nil {
+		return err
+	}
+	res, err := scenario.Adopt(ctx, s, id, *f.approval, vf, units.Actor{KeyName: "cli"})
+	if err != nil {
+		return err
+	}
+	if *f.asJSON {
+		return printJSON(stdout, res)
+	}
+	fmt.Fprintf(stdout, "adopted %s from %s: %d updated, %d created, %d retired\n", res.Scenario, *f.validFrom,
+		len(res.Updated), len(res.Created), len(res.Retired))
+	return nil
+}
+
+// scenarioReport prints a scenario's analysis (before and after) or its
+// diff, under its own profile unless --profile says otherwise.
+func scenarioReport(ctx context.Context, s *store.Store, f scenarioFlags, sub string, id int64, stdout io.Writer) error {
+	sc, err := scenario.Get(ctx, s, id)
+	if err != nil {
+		return err
+	}
+	pname := *f.profile
 	if pname == "" {
 		pname = sc.Profile
 	}
-	p, err := boundaries.LoadProfile(pname)
+	p, err := analysis.LoadProfile(pname)
 	if err != nil {
 		return usageError{err}
 	}
-	at, err := dateFlag(*atFlag)
+	at, err := dateFlag(*f.at)
 	if err != nil {
 		return err
 	}
 	if at.IsZero() {
 		at = boundaries.Today()
 	}
+	runs := analysis.NewRuns(s)
 	if sub == "analyze" {
-		a, err := s.AnalyzeScenario(ctx, id, p, at)
+		a, err := scenario.Analyze(ctx, s, runs, id, p, at)
 		if err != nil {
 			return err
 		}
-		if *asJSON {
-			return out(a)
+		if *f.asJSON {
+			return printJSON(stdout, a)
 		}
 		fmt.Fprintf(stdout, "Scenario %s on %s under %s\n", a.Scenario, a.At, a.Profile)
 		fmt.Fprintf(stdout, "Before: %s; zones: %s\n", counts(a.Before.Statuses), counts(a.Before.Zones))
 		fmt.Fprintf(stdout, "After:  %s; zones: %s\n", counts(a.After.Statuses), counts(a.After.Zones))
 		return nil
 	}
-	d, err := s.DiffScenario(ctx, id, p, at)
+	d, err := scenario.Difference(ctx, s, runs, id, p, at)
 	if err != nil {
 		return err
 	}
-	if *asJSON {
-		return out(d)
+	if *f.asJSON {
+		return printJSON(stdout, d)
 	}
+	return printDiff(stdout, d)
+}
+
+// printDiff prints the before/after table of a scenario.
+func printDiff(stdout io.Writer, d *scenario.Diff) error {
 	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "code\tchange\thouseholds\tarea m²\tstatus")
 	num := func(p *int64) string {
@@ -186,7 +220,7 @@ func scenarioList(ctx context.Context, db string, asJSON bool, stdout io.Writer)
 		return err
 	}
 	defer s.Close()
-	list, err := s.Scenarios(ctx)
+	list, err := scenario.List(ctx, s)
 	if err != nil {
 		return err
 	}
@@ -211,16 +245,16 @@ func scenarioList(ctx context.Context, db string, asJSON bool, stdout io.Writer)
 	return tw.Flush()
 }
 
-func orDash(s string) string {
+func orDash(s boundaries.Status) string {
 	if s == "" {
 		return "-"
 	}
-	return s
+	return string(s)
 }
 
 // counts prints a map of counts in key order ("none" when empty).
-func counts(m map[string]int) string {
-	keys := make([]string, 0, len(m))
+func counts[K ~string](m map[K]int) string {
+	keys := make([]K, 0, len(m))
 	for k, n := range m {
 		if n > 0 {
 			keys = append(keys, k)
@@ -229,7 +263,7 @@ func counts(m map[string]int) string {
 	if len(keys) == 0 {
 		return "none"
 	}
-	sort.Strings(keys)
+	slices.Sort(keys)
 	parts := make([]string, len(keys))
 	for i, k := range keys {
 		parts[i] = fmt.Sprintf("%s %d", k, m[k])

@@ -12,6 +12,9 @@ import (
 
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
+	"github.com/jiedao/jiedao/boundaries/plan"
+	"github.com/jiedao/jiedao/boundaries/scenario"
+	"github.com/jiedao/jiedao/boundaries/store"
 )
 
 // planFC is the part of `jiedao plan --format geojson` (and of export) the
@@ -61,13 +64,13 @@ func TestCLIScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	plan := readFC(t, b)
-	if plan.Type != "FeatureCollection" || len(plan.Features) == 0 {
-		t.Fatalf("plan file: type %q, %d features", plan.Type, len(plan.Features))
+	fcPlan := readFC(t, b)
+	if fcPlan.Type != "FeatureCollection" || len(fcPlan.Features) == 0 {
+		t.Fatalf("plan file: type %q, %d features", fcPlan.Type, len(fcPlan.Features))
 	}
 	inPlan := map[string]bool{}
 	var provisional []string
-	for _, f := range plan.Features {
+	for _, f := range fcPlan.Features {
 		p := f.Properties
 		inPlan[p.Code] = true
 		if len(f.Geometry) == 0 || string(f.Geometry) == "null" {
@@ -92,12 +95,12 @@ func TestCLIScenario(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var pl boundaries.Plan
+	var pl plan.Plan
 	if err := json.Unmarshal(b, &pl); err != nil {
 		t.Fatal(err)
 	}
 	var merged []string
-	for _, r := range boundaries.PlanMerged(&pl) {
+	for _, r := range pl.Merged() {
 		if r.BaseVersion == nil {
 			t.Errorf("plan removes %s without the version it read", r.Code)
 		}
@@ -109,12 +112,12 @@ func TestCLIScenario(t *testing.T) {
 
 	// 2. Create, then the same name again.
 	const name = "demo-all-seed1"
-	var sc boundaries.Scenario
+	var sc scenario.Scenario
 	if err := json.Unmarshal([]byte(must("scenario", "create", name, "--from-plan", planFile, "--json")), &sc); err != nil {
 		t.Fatal(err)
 	}
-	if len(sc.Codes) == 0 || len(sc.Codes)+len(sc.Removed) < len(plan.Features) {
-		t.Fatalf("scenario holds %d units and %d removed, plan has %d features", len(sc.Codes), len(sc.Removed), len(plan.Features))
+	if len(sc.Codes) == 0 || len(sc.Codes)+len(sc.Removed) < len(fcPlan.Features) {
+		t.Fatalf("scenario holds %d units and %d removed, plan has %d features", len(sc.Codes), len(sc.Removed), len(fcPlan.Features))
 	}
 	if strings.Join(sc.Removed, " ") != strings.Join(merged, " ") {
 		t.Errorf("scenario removes %v, the plan merges away %v", sc.Removed, merged)
@@ -137,7 +140,7 @@ func TestCLIScenario(t *testing.T) {
 	if !strings.Contains(text, "Before:") || !strings.Contains(text, "After:") {
 		t.Fatalf("analyze text has no before/after:\n%s", text)
 	}
-	var a boundaries.ScenarioAnalysis
+	var a scenario.Comparison
 	if err := json.Unmarshal([]byte(must("scenario", "analyze", name, "--json")), &a); err != nil {
 		t.Fatal(err)
 	}
@@ -218,13 +221,13 @@ func TestCLIScenario(t *testing.T) {
 	}
 	// No CLI command shows approvals: read them from units. New versions
 	// carry it as approval, closed merged-away ones as retired_approval.
-	s, err := boundaries.Open(context.Background(), db)
+	s, err := store.Open(context.Background(), db)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer s.Close()
 	var nApproval, nRetired int
-	if err := s.Pool.QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE approval = $1 AND valid_from = $2::date),
+	if err := s.Primary().QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE approval = $1 AND valid_from = $2::date),
 		count(*) FILTER (WHERE retired_approval = $1 AND valid_to = $2::date) FROM units`, approval, vf).Scan(&nApproval, &nRetired); err != nil {
 		t.Fatal(err)
 	}

@@ -1,0 +1,42 @@
+package importer
+
+import (
+	"context"
+	"path/filepath"
+
+	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/store"
+)
+
+// LoadDemo imports a generated demo city (see package demo) through the
+// normal importer: districts, streets, communities, then building points.
+// progress, when set, receives each file's progress.
+func LoadDemo(ctx context.Context, st *store.Store, dir string, progress func(file string, done, total int64)) ([]*Report, error) {
+	var reps []*Report
+	prog := func(file string) func(int64, int64) {
+		if progress == nil {
+			return nil
+		}
+		return func(d, t int64) { progress(file, d, t) }
+	}
+	for _, l := range boundaries.Levels {
+		file := l.Layer() + ".geojson"
+		rep, err := Import(ctx, st, filepath.Join(dir, file), Options{
+			Level: l, KindField: "kind", HouseholdsField: "households", PopulationField: "population",
+			// The demo injects one orphan on purpose, for the analysis to find.
+			AllowOrphans: l == boundaries.Community, Approval: "synthetic demo", Progress: prog(file),
+		})
+		if rep != nil {
+			reps = append(reps, rep)
+		}
+		if err != nil {
+			return reps, err
+		}
+	}
+	rep, err := Points(ctx, st, filepath.Join(dir, demo.PointsFile), PointsOptions{Progress: prog(demo.PointsFile)})
+	if rep != nil {
+		reps = append(reps, rep)
+	}
+	return reps, err
+}

@@ -1,0 +1,216 @@
+// Package store is jiedao's database: the connection pools (a primary for
+// writes and optional read pools for the read paths), the embedded
+// migrations, the data version that caches key on (kept in memory through
+// LISTEN/NOTIFY) and the small SQL helpers every feature package shares.
+// It knows no feature: feature packages hold their own SQL.
+package store
+
+import (
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgxpool"
+	pgxgeom "github.com/twpayne/pgx-geom"
+
+	"github.com/jiedao/jiedao/data"
+)
+
+// Store holds the pools and the cached data version.
+type Store struct {
+	primary *pgxpool.Pool
+	// reads are the pools of the read paths (standbys); empty: the primary.
+	reads []*pgxpool.Pool
+	next  atomic.Uint64
+
+	version   atomic.Int64 // cached data version (see Watch)
+	watching  atomic.Bool
+	mu        sync.Mutex
+	stopWatch []context.CancelFunc
+}
+
+// Open connects to the primary at url and, when given, to read pools
+// (streaming replicas) at readURLs. On the primary the postgis extension
+// is created before the geometry types are registered: pgx-geom needs
+// their OIDs, which do not exist on a fresh database. A standby is read
+// only, so its connections only register the types.
+func Open(ctx context.Context, url string, readURLs ...string) (*Store, error) {
+	primary, err := connect(ctx, url, true)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{primary: primary}
+	for _, u := range readURLs {
+		p, err := connect(ctx, u, false)
+		if err != nil {
+			s.Close()
+			return nil, err
+		}
+		s.reads = append(s.reads, p)
+	}
+	return s, nil
+}
+
+func connect(ctx context.Context, url string, primary bool) (*pgxpool.Pool, error) {
+	cfg, err := pgxpool.ParseConfig(url)
+	if err != nil {
+		return nil, fmt.Errorf("parse database url: %w", err)
+	}
+	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
+		if primary {
+			if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS postgis"); err != nil {
+				return fmt.Errorf("create extension postgis: %w", err)
+			}
+		}
+		return pgxgeom.Register(ctx, conn)
+	}
+	pool, err := pgxpool.NewWithConfig(ctx, cfg)
+	if err != nil {
+		return nil, fmt.Errorf("connect: %w", err)
+	}
+	if err := pool.Ping(ctx); err != nil {
+		pool.Close()
+		return nil, fmt.Errorf("connect %s: %w", redact(url), err)
+	}
+	return pool, nil
+}
+
+// Primary is the pool of writes, migrations, analysis runs, imports and
+// plans.
+func (s *Store) Primary() *pgxpool.Pool { return s.primary }
+
+// Reader is a pool for a read path (tiles, OGC items, downloads, lookups,
+// lists): the read pools in turn, else the primary.
+func (s *Store) Reader() *pgxpool.Pool {
+	if len(s.reads) == 0 {
+		return s.primary
+	}
+	return s.reads[int(s.next.Add(1)%uint64(len(s.reads)))]
+}
+
+// Close stops the version listener and releases the pools.
+func (s *Store) Close() {
+	s.mu.Lock()
+	for _, stop := range s.stopWatch {
+		stop()
+	}
+	s.stopWatch = nil
+	s.mu.Unlock()
+	for _, p := range s.reads {
+		p.Close()
+	}
+	s.primary.Close()
+}
+
+// Ping reports whether the primary answers.
+func (s *Store) Ping(ctx context.Context) error { return s.primary.Ping(ctx) }
+
+// PoolStats are the primary pool's figures, for metrics.
+type PoolStats struct {
+	Max, Total, Idle, Acquired int32
+	Acquires, EmptyAcquires    int64
+	CanceledAcquires, NewConns int64
+	AcquireSeconds             float64
+}
+
+// Stats reads the primary pool's figures.
+func (s *Store) Stats() PoolStats {
+	st := s.primary.Stat()
+	return PoolStats{Max: st.MaxConns(), Total: st.TotalConns(), Idle: st.IdleConns(), Acquired: st.AcquiredConns(),
+		Acquires: st.AcquireCount(), EmptyAcquires: st.EmptyAcquireCount(), CanceledAcquires: st.CanceledAcquireCount(),
+		NewConns: st.NewConnsCount(), AcquireSeconds: st.AcquireDuration().Seconds()}
+}
+
+// Tx runs f in a transaction on the primary: committed when f returns
+// nil, rolled back otherwise.
+func (s *Store) Tx(ctx context.Context, f func(pgx.Tx) error) error {
+	return pgx.BeginFunc(ctx, s.primary, f)
+}
+
+// Snapshot runs f in a read-only repeatable-read transaction on a read
+// pool, so every query of f sees the same data.
+func (s *Store) Snapshot(ctx context.Context, f func(pgx.Tx) error) error {
+	return pgx.BeginTxFunc(ctx, s.Reader(), pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, f)
+}
+
+// redact hides a password in a connection string for error messages.
+func redact(url string) string {
+	if i := strings.Index(url, "://"); i >= 0 {
+		if j := strings.Index(url[i+3:], "@"); j >= 0 {
+			userinfo := url[i+3 : i+3+j]
+			if k := strings.Index(userinfo, ":"); k >= 0 {
+				return url[:i+3] + userinfo[:k] + ":***" + url[i+3+j:]
+			}
+		}
+	}
+	return url
+}
+
+// Migrate applies the embedded migrations not yet applied, each in its own
+// transaction, under an advisory lock so concurrent starts do not race.
+func (s *Store) Migrate(ctx context.Context) error {
+	conn, err := s.primary.Acquire(ctx)
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7347001)"); err != nil {
+		return fmt.Errorf("migrate: lock: %w", err)
+	}
+	defer conn.Exec(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock(7347001)") //nolint:errcheck
+	if _, err := conn.Exec(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())`); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	names, err := fs.Glob(data.Migrations, "migrations/*.sql")
+	if err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		var done bool
+		if err := conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM schema_migrations WHERE name=$1)", name).Scan(&done); err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		if done {
+			continue
+		}
+		sql, err := fs.ReadFile(data.Migrations, name)
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		err = pgx.BeginFunc(ctx, conn, func(tx pgx.Tx) error {
+			if _, err := tx.Exec(ctx, string(sql)); err != nil {
+				return err
+			}
+			_, err := tx.Exec(ctx, "INSERT INTO schema_migrations (name) VALUES ($1)", name)
+			return err
+		})
+		if err != nil {
+			return fmt.Errorf("migrate %s: %w", name, err)
+		}
+		slog.Info("migration applied", "name", name)
+	}
+	return nil
+}
+
+// AsOf is the SQL predicate "the version of alias valid on day $n".
+func AsOf(alias string, n int) string {
+	return AsOfExpr(alias, fmt.Sprintf("$%d", n))
+}
+
+// AsOfExpr is AsOf for any SQL expression of the day.
+func AsOfExpr(alias, day string) string {
+	return fmt.Sprintf("(%[1]s.valid_from <= %[2]s AND (%[1]s.valid_to IS NULL OR %[1]s.valid_to > %[2]s))", alias, day)
+}
+
+// LevelOrder is the SQL sort key of alias's level, top down.
+func LevelOrder(alias string) string {
+	return `array_position(ARRAY['district','street','community'], ` + alias + `.level)`
+}

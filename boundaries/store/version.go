@@ -1,0 +1,124 @@
+package store
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// The data version counts writes to units (imports, edits, adoptions):
+// caches of anything derived from units key on it, so a write is seen by
+// the very next read and nothing needs a purge. Only unit writes move it;
+// an analysis run is keyed by the units version it read, so storing one
+// leaves every cache valid.
+
+// DataVersion reads the data version from the database.
+func (s *Store) DataVersion(ctx context.Context) (int64, error) {
+	var v int64
+	err := s.primary.QueryRow(ctx, "SELECT data_version FROM meta").Scan(&v)
+	if err != nil {
+		return 0, fmt.Errorf("read data version: %w", err)
+	}
+	return v, nil
+}
+
+// BumpDataVersion records a write to units inside its transaction:
+// analysis runs keyed on the units version are recomputed and caches
+// keyed on the data version miss. A trigger notifies the listeners.
+func BumpDataVersion(ctx context.Context, tx pgx.Tx) error {
+	_, err := tx.Exec(ctx, "UPDATE meta SET data_version = data_version + 1, units_version = units_version + 1")
+	if err != nil {
+		return fmt.Errorf("bump data version: %w", err)
+	}
+	return nil
+}
+
+// Watch keeps an in-memory copy of the data version, updated by
+// LISTEN/NOTIFY, until ctx ends. Hot paths (tile cache keys) then read it
+// without a round trip; while the listener is down they fall back to a
+// query, so a cache is never keyed on a stale version.
+func (s *Store) Watch(ctx context.Context) {
+	ctx, cancel := context.WithCancel(ctx)
+	s.mu.Lock()
+	s.stopWatch = append(s.stopWatch, cancel)
+	s.mu.Unlock()
+	go func() {
+		backoff := 100 * time.Millisecond
+		for ctx.Err() == nil {
+			err := s.listen(ctx)
+			s.watching.Store(false)
+			if ctx.Err() != nil {
+				return
+			}
+			slog.Warn("data version listener stopped; retrying", "err", err, "in", backoff)
+			select {
+			case <-time.After(backoff):
+			case <-ctx.Done():
+				return
+			}
+			backoff = min(2*backoff, 10*time.Second)
+		}
+	}()
+}
+
+func (s *Store) listen(ctx context.Context) error {
+	conn, err := s.primary.Acquire(ctx)
+	if err != nil {
+		return err
+	}
+	defer conn.Release()
+	if _, err := conn.Exec(ctx, "LISTEN jiedao_data_version"); err != nil {
+		return err
+	}
+	var v int64
+	if err := conn.QueryRow(ctx, "SELECT data_version FROM meta").Scan(&v); err != nil {
+		return err
+	}
+	s.noteVersion(v)
+	s.watching.Store(true)
+	for {
+		n, err := conn.Conn().WaitForNotification(ctx)
+		if err != nil {
+			conn.Conn().Close(context.Background()) //nolint:errcheck // do not return a LISTENing conn to the pool
+			return err
+		}
+		if v, err := strconv.ParseInt(n.Payload, 10, 64); err == nil {
+			s.noteVersion(v)
+		}
+	}
+}
+
+// noteVersion raises the cached version (notifications may arrive late or
+// out of order; versions only grow).
+func (s *Store) noteVersion(v int64) {
+	for {
+		cur := s.version.Load()
+		if v <= cur || s.version.CompareAndSwap(cur, v) {
+			return
+		}
+	}
+}
+
+// CurrentDataVersion is the data version, from memory while Watch runs.
+func (s *Store) CurrentDataVersion(ctx context.Context) (int64, error) {
+	if s.watching.Load() {
+		return s.version.Load(), nil
+	}
+	v, err := s.DataVersion(ctx)
+	if err == nil {
+		s.noteVersion(v)
+	}
+	return v, err
+}
+
+// SyncVersion reads the data version after a write of this process, so
+// its own next read never waits for the notification.
+func (s *Store) SyncVersion(ctx context.Context) {
+	if v, err := s.DataVersion(context.WithoutCancel(ctx)); err == nil {
+		s.noteVersion(v)
+	}
+}
