@@ -18,8 +18,11 @@ test:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; fi; \
 	DATABASE_URL="$$url" JIEDAO_REQUIRE_DB=1 $(GO) test -count=1 -timeout 30m ./...
 
+# staticcheck is pinned; go run fetches it from the module proxy once.
+STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1
+
 vet:
-	gofmt -l . | (! grep .) && $(GO) vet ./...
+	gofmt -l . | (! grep .) && $(GO) vet ./... && $(STATICCHECK) ./...
 
 db-up:
 	@scripts/devdb.sh up
@@ -30,4 +33,4 @@ db-down:
 # Benchmarks (see BENCHMARKS.md). National scale: scripts/bench-national.sh.
 bench:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; fi; \
-	DATABASE_URL="$$url" JIEDAO_BENCH=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./boundaries/ ./web/
+	DATABASE_URL="$$url" JIEDAO_BENCH=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./boundaries/... ./web/

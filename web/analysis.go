@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/labstack/echo/v4"
 )
@@ -48,11 +49,11 @@ type Findings struct {
 // street, its communities and zones touching them).
 func (s *Server) getFindings(c echo.Context) error {
 	kind, status, street := c.QueryParam("kind"), c.QueryParam("status"), c.QueryParam("street")
-	kinds := []string{"crosses_parent", "overlap", "gap", "noncontiguous", "orphan"}
+	kinds := names(boundaries.ZoneKinds)
 	if kind != "" && !slices.Contains(kinds, kind) {
 		return badRequest("kind", "want one of "+strings.Join(kinds, ", "))
 	}
-	statuses := []string{"undersized", "normal", "oversized", "unknown"}
+	statuses := names(boundaries.Statuses)
 	if status != "" && !slices.Contains(statuses, status) {
 		return badRequest("status", "want one of "+strings.Join(statuses, ", "))
 	}
@@ -88,4 +89,13 @@ func (s *Server) getFindings(c echo.Context) error {
 		f.Zones = append(f.Zones, z)
 	}
 	return c.JSON(http.StatusOK, f)
+}
+
+// names are the values of a vocabulary type as strings, for messages.
+func names[T ~string](xs []T) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = string(x)
+	}
+	return out
 }

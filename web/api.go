@@ -239,7 +239,7 @@ func queryInt(c echo.Context, name string, def int) (int, error) {
 	return n, nil
 }
 
-var unitStatuses = []string{"undersized", "normal", "oversized", "unknown"}
+var unitStatuses = names(boundaries.Statuses)
 
 // run resolves ?profile= and ?at= to the analysis run giving statuses.
 func (s *Server) run(c echo.Context) (int64, time.Time, *analysis.Profile, error) {
@@ -631,7 +631,7 @@ func appendResult(b []byte, r *lookup.Result) []byte {
 	b = append(b, '{')
 	if r.ID != "" {
 		b = append(b, `"id":`...)
-		b = appendJSONString(b, r.ID)
+		b = boundaries.AppendJSONString(b, r.ID)
 		b = append(b, ',')
 	}
 	for i, u := range []*lookup.Unit{r.District, r.Street, r.Community} {
@@ -641,9 +641,9 @@ func appendResult(b []byte, r *lookup.Result) []byte {
 			continue
 		}
 		b = append(b, `{"code":`...)
-		b = appendJSONString(b, u.Code)
+		b = boundaries.AppendJSONString(b, u.Code)
 		b = append(b, `,"name":`...)
-		b = appendJSONString(b, u.Name)
+		b = boundaries.AppendJSONString(b, u.Name)
 		b = append(b, '}')
 	}
 	b = append(b, `,"on_boundary":`...)
@@ -654,40 +654,21 @@ func appendResult(b []byte, r *lookup.Result) []byte {
 			b = append(b, ',')
 		}
 		b = append(b, `{"id":`...)
-		b = appendJSONString(b, z.ID)
+		b = boundaries.AppendJSONString(b, z.ID)
 		b = append(b, `,"kind":`...)
-		b = appendJSONString(b, string(z.Kind))
+		b = boundaries.AppendJSONString(b, string(z.Kind))
 		b = append(b, `,"level":`...)
-		b = appendJSONString(b, string(z.Level))
+		b = boundaries.AppendJSONString(b, string(z.Level))
 		b = append(b, `,"codes":[`...)
 		for j, c := range z.Codes {
 			if j > 0 {
 				b = append(b, ',')
 			}
-			b = appendJSONString(b, c)
+			b = boundaries.AppendJSONString(b, c)
 		}
 		b = append(b, "]}"...)
 	}
 	return append(b, "]}"...)
-}
-
-// appendJSONString appends s as a JSON string: UTF-8 passes through, quotes,
-// backslashes and control characters are escaped.
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-	}
-	return append(b, '"')
 }
 
 func (s *Server) changes(c echo.Context) error {

@@ -20,6 +20,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/labstack/echo/v4"
 )
@@ -576,9 +577,10 @@ func tileFitZoom(b [4]float64) int {
 
 // Map colours, shared by the style and the page's legend.
 var (
-	mapStatusColors = [][2]string{{"undersized", "#4e79a7"}, {"normal", "#59a14f"}, {"oversized", "#e15759"}, {"unknown", "#bab0ac"}}
-	mapZoneColors   = [][2]string{{"overlap", "#b07aa1"}, {"gap", "#f28e2b"}, {"crosses_parent", "#ff00aa"},
-		{"noncontiguous", "#76b7b2"}, {"orphan", "#000000"}}
+	mapStatusColors = [][2]string{{string(boundaries.Undersized), "#4e79a7"}, {string(boundaries.Normal), "#59a14f"},
+		{string(boundaries.Oversized), "#e15759"}, {string(boundaries.Unknown), "#bab0ac"}}
+	mapZoneColors = [][2]string{{string(boundaries.Overlap), "#b07aa1"}, {string(boundaries.Gap), "#f28e2b"},
+		{string(boundaries.CrossesParent), "#ff00aa"}, {string(boundaries.Noncontiguous), "#76b7b2"}, {string(boundaries.Orphan), "#000000"}}
 	// mapDensityStops are people per km² (a Beijing community ranges from a
 	// few thousand in the outskirts to over 40,000 in the old town).
 	mapDensityStops = [][2]any{{0, "#ffffcc"}, {2000, "#c7e9b4"}, {5000, "#7fcdbb"}, {10000, "#41b6c4"},

@@ -11,7 +11,8 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
-	"unicode/utf8"
+
+	"github.com/jiedao/jiedao/boundaries"
 )
 
 // fcWriter streams a GeoJSON FeatureCollection one feature per line, hashing
@@ -72,14 +73,14 @@ func (w *fcWriter) str(key, v string, first bool) {
 	if !first {
 		w.buf = append(w.buf, ',')
 	}
-	w.buf = appendJSONString(w.buf, key)
+	w.buf = boundaries.AppendJSONString(w.buf, key)
 	w.buf = append(w.buf, ':')
-	w.buf = appendJSONString(w.buf, v)
+	w.buf = boundaries.AppendJSONString(w.buf, v)
 }
 
 func (w *fcWriter) int(key string, v int) {
 	w.buf = append(w.buf, ',')
-	w.buf = appendJSONString(w.buf, key)
+	w.buf = boundaries.AppendJSONString(w.buf, key)
 	w.buf = append(w.buf, ':')
 	w.buf = strconv.AppendInt(w.buf, int64(v), 10)
 }
@@ -159,28 +160,4 @@ func appendCoord(b []byte, v float64) []byte {
 		i--
 	}
 	return b[:i]
-}
-
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789abcdef"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c >= utf8.RuneSelf {
-			_, size := utf8.DecodeRuneInString(s[i:])
-			b = append(b, s[i:i+size]...)
-			i += size
-			continue
-		}
-		switch {
-		case c == '"' || c == '\\':
-			b = append(b, '\\', c)
-		case c < 0x20:
-			b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xf])
-		default:
-			b = append(b, c)
-		}
-		i++
-	}
-	return append(b, '"')
 }

@@ -4,18 +4,20 @@ import (
 	"fmt"
 	"math"
 	"slices"
+
+	"github.com/jiedao/jiedao/boundaries"
 )
 
 // Kinds and levels of injected boundary problems, as in the manifest.
 const (
-	KindOverlap       = "overlap"
-	KindGap           = "gap"
-	KindCrossesParent = "crosses_parent"
-	KindNoncontiguous = "noncontiguous"
-	KindOrphan        = "orphan"
+	KindOverlap       = string(boundaries.Overlap)
+	KindGap           = string(boundaries.Gap)
+	KindCrossesParent = string(boundaries.CrossesParent)
+	KindNoncontiguous = string(boundaries.Noncontiguous)
+	KindOrphan        = string(boundaries.Orphan)
 
-	LevelCommunity = "community"
-	LevelStreet    = "street"
+	LevelCommunity = string(boundaries.Community)
+	LevelStreet    = string(boundaries.Street)
 )
 
 const (

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -224,4 +226,25 @@ func WriteFile(t testing.TB, name, body string) string {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// BenchGate skips a benchmark unless JIEDAO_BENCH is set (make bench), so
+// make test stays fast; each needs PostGIS (DATABASE_URL) like the tests.
+func BenchGate(b *testing.B) {
+	if os.Getenv("JIEDAO_BENCH") == "" {
+		b.Skip("set JIEDAO_BENCH=1 to run (make bench)")
+	}
+	// Keep the benchmark lines readable.
+	slog.SetDefault(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// DemoFiles generates (once per machine) the demo city of a scale, seed 1.
+func DemoFiles(b *testing.B, scale demo.Scale) string {
+	dir := filepath.Join(os.TempDir(), "jiedao-bench-"+string(scale))
+	if _, err := demo.ReadManifest(dir); err != nil {
+		if _, err := demo.Generate(demo.Config{Seed: 1, Scale: scale, Dir: dir}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	return dir
 }

@@ -80,7 +80,7 @@ func (pn *planner) pieces(ctx context.Context, sql string, args ...any) ([]piece
 }
 
 type zoneRef struct {
-	kind  string
+	kind  boundaries.ZoneKind
 	codes []string
 	part  int
 	g     []byte
@@ -104,17 +104,17 @@ func (pn *planner) reassign(ctx context.Context) error {
 		return err
 	}
 	for _, z := range zs {
-		id := z.kind + ":" + joinCodes(z.codes)
+		id := string(z.kind) + ":" + joinCodes(z.codes)
 		if z.part > 0 {
 			id += ":" + strconv.Itoa(z.part)
 		}
 		var err error
 		switch z.kind {
-		case "crosses_parent":
+		case boundaries.CrossesParent:
 			err = pn.fixCrossing(ctx, id, z.codes[0])
-		case "overlap":
+		case boundaries.Overlap:
 			err = pn.fixOverlap(ctx, id, z.codes[0], z.codes[1])
-		case "gap":
+		case boundaries.Gap:
 			err = pn.fixGap(ctx, id, z.codes[0], z.g)
 		}
 		if err != nil {
