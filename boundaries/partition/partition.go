@@ -300,8 +300,7 @@ func (p *partitioner) sweep(idx []int, k int, conn bool) (left, right []int, k1 
 	type side struct{ w, area, perim float64 }
 	pre, suf := make([]side, m+1), make([]side, m+1)
 	parent := make([]int, len(p.u.Cells))
-	var find func(int) int
-	find = func(i int) int {
+	find := func(i int) int {
 		for parent[i] != i {
 			parent[i] = parent[parent[i]]
 			i = parent[i]
