@@ -267,25 +267,37 @@ func judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) error {
 	return nil
 }
 
-func readZones(ctx context.Context, tx pgx.Tx, a *Analysis) error {
-	rows, err := tx.Query(ctx, `SELECT id, kind, level, codes, part, area_m2, households, population FROM zones WHERE run_id = $1
-		ORDER BY kind, codes, part`, a.RunID)
+// querier is a pool or a transaction.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// zonesOf reads the zones of a run, by kind, codes and part.
+func zonesOf(ctx context.Context, q querier, run int64) ([]Zone, error) {
+	rows, err := q.Query(ctx, `SELECT id, kind, level, codes, part, area_m2, households, population FROM zones WHERE run_id = $1
+		ORDER BY kind, codes, part`, run)
 	if err != nil {
-		return fmt.Errorf("read zones: %w", err)
+		return nil, fmt.Errorf("analysis run %d zones: %w", run, err)
 	}
-	defer rows.Close()
-	for rows.Next() {
+	zs, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Zone, error) {
 		var z Zone
-		var lvl string
-		if err := rows.Scan(&z.ID, &z.Kind, &lvl, &z.Codes, &z.Part, &z.AreaM2, &z.Households, &z.Population); err != nil {
-			return fmt.Errorf("read zones: %w", err)
-		}
-		z.Level = boundaries.Level(lvl)
-		a.Zones = append(a.Zones, z)
-		a.Summary.Zones[z.Kind]++
+		err := r.Scan(&z.ID, &z.Kind, &z.Level, &z.Codes, &z.Part, &z.AreaM2, &z.Households, &z.Population)
+		return z, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("analysis run %d zones: %w", run, err)
 	}
-	if err := rows.Err(); err != nil {
+	return zs, nil
+}
+
+func readZones(ctx context.Context, tx pgx.Tx, a *Analysis) error {
+	zs, err := zonesOf(ctx, tx, a.RunID)
+	if err != nil {
 		return err
+	}
+	a.Zones = append(a.Zones, zs...)
+	for _, z := range zs {
+		a.Summary.Zones[z.Kind]++
 	}
 	// Slivers: zones below the tolerance, counted not listed.
 	srows, err := tx.Query(ctx, `SELECT kind, count(*) FROM zraw z WHERE area_m2 > 0 AND NOT EXISTS

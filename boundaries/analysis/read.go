@@ -59,20 +59,10 @@ func Load(ctx context.Context, st *store.Store, run int64, b Boundaries) (*Analy
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	zrows, err := st.Reader().Query(ctx, `SELECT id, kind, level, codes, part, area_m2, households, population FROM zones
-		WHERE run_id = $1 ORDER BY kind, codes, part`, run)
+	zs, err := zonesOf(ctx, st.Reader(), run)
 	if err != nil {
-		return nil, fmt.Errorf("analysis run %d zones: %w", run, err)
+		return nil, err
 	}
-	defer zrows.Close()
-	for zrows.Next() {
-		var z Zone
-		var lvl string
-		if err := zrows.Scan(&z.ID, &z.Kind, &lvl, &z.Codes, &z.Part, &z.AreaM2, &z.Households, &z.Population); err != nil {
-			return nil, fmt.Errorf("analysis run %d zones: %w", run, err)
-		}
-		z.Level = boundaries.Level(lvl)
-		a.Zones = append(a.Zones, z)
-	}
-	return a, zrows.Err()
+	a.Zones = append(a.Zones, zs...)
+	return a, nil
 }

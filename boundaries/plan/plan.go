@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -443,7 +444,7 @@ func (pn *planner) results(ctx context.Context) error {
 		}
 		r, ok := pn.reason[code]
 		if !ok {
-			r = "no operation could fix it: " + joinReasons(j.Reasons)
+			r = "no operation could fix it: " + strings.Join(j.Reasons, "; ")
 			var orphan bool
 			if err := pn.tx.QueryRow(ctx, `SELECT NOT EXISTS (SELECT 1 FROM ps JOIN pw ON pw.street = ps.code WHERE pw.code = $1)`, code).Scan(&orphan); err != nil {
 				return err
@@ -456,15 +457,4 @@ func (pn *planner) results(ctx context.Context) error {
 	}
 	sort.SliceStable(pn.plan.Infeasible, func(a, b int) bool { return pn.plan.Infeasible[a].Code < pn.plan.Infeasible[b].Code })
 	return nil
-}
-
-func joinReasons(r []string) string {
-	out := ""
-	for i, s := range r {
-		if i > 0 {
-			out += "; "
-		}
-		out += s
-	}
-	return out
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strconv"
+	"strings"
 
 	"github.com/jackc/pgx/v5"
 
@@ -104,7 +105,7 @@ func (pn *planner) reassign(ctx context.Context) error {
 		return err
 	}
 	for _, z := range zs {
-		id := string(z.kind) + ":" + joinCodes(z.codes)
+		id := string(z.kind) + ":" + strings.Join(z.codes, "+")
 		if z.part > 0 {
 			id += ":" + strconv.Itoa(z.part)
 		}
@@ -122,17 +123,6 @@ func (pn *planner) reassign(ctx context.Context) error {
 		}
 	}
 	return pn.tidy(ctx, "reassign", nil)
-}
-
-func joinCodes(c []string) string {
-	out := ""
-	for i, s := range c {
-		if i > 0 {
-			out += "+"
-		}
-		out += s
-	}
-	return out
 }
 
 // fixCrossing clips a community to its street. Each piece outside goes to
