@@ -360,7 +360,11 @@ func parseGPKGGeometry(b []byte) (geom.T, error) {
 	return g, nil
 }
 
+// decodeWKB decodes a geometry after checkWKB has bounded its counts.
 func decodeWKB(b []byte) (geom.T, error) {
+	if _, err := checkWKB(b); err != nil {
+		return nil, err
+	}
 	g, err := wkb.Unmarshal(b, wkbcommon.WKBOptionEmptyPointHandling(wkbcommon.EmptyPointHandlingNaN))
 	if err != nil {
 		return nil, fmt.Errorf("WKB: %w", err)
