@@ -243,10 +243,24 @@ func Lock(ctx context.Context, tx pgx.Tx, code string) (*Current, error) {
 // when check is set, be version ifMatch (the ETag the caller read).
 func lockMatching(ctx context.Context, tx pgx.Tx, code string, ifMatch int64, check bool) (*Current, error) {
 	cur, err := Lock(ctx, tx, code)
+	if err == nil && cur == nil {
+		// A concurrent write may have closed the version this statement
+		// waited on and inserted its successor after the statement's
+		// snapshot: look again with a new one, so the loser of a race
+		// learns the version moved (412), not that there is none (404).
+		cur, err = Lock(ctx, tx, code)
+	}
 	if err != nil {
 		return nil, err
 	}
 	if cur == nil {
+		var existed bool
+		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE code = $1 AND version_id = $2)`, code, ifMatch).Scan(&existed); err != nil {
+			return nil, fmt.Errorf("read unit %s: %w", code, err)
+		}
+		if check && existed {
+			return nil, fmt.Errorf("unit %s: version %d is no longer current (the unit was retired): %w", code, ifMatch, boundaries.ErrStale)
+		}
 		return nil, fmt.Errorf("unit %s (no current version): %w", code, boundaries.ErrNotFound)
 	}
 	if check && cur.ID != ifMatch {

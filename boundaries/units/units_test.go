@@ -3,7 +3,9 @@ package units_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -197,5 +199,49 @@ func TestKeys(t *testing.T) {
 	keys, err := units.ListKeys(ctx, s)
 	if err != nil || len(keys) != 1 || keys[0].RevokedAt == nil {
 		t.Fatalf("list: %+v %v", keys, err)
+	}
+}
+
+// Concurrent writes with the same ETag: exactly one wins; every other gets
+// ErrStale (412), never ErrNotFound, whichever of PUT and DELETE it is.
+func TestConcurrentWritesOneWins(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	twoStreets(t, s)
+	h, err := units.History(ctx, s, "110101001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	etag := h[len(h)-1].VersionID
+	a := units.Actor{KeyName: "tester"}
+	const n = 12
+	errs := make(chan error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			if i%3 == 2 {
+				_, err := units.Retire(ctx, s, "110101001", etag, day(t, "2022-01-01"), "京民发〔2022〕9号", a)
+				errs <- err
+				return
+			}
+			e := editOf(t, fmt.Sprintf(`{"name":"甲街道%d","approval":"京民发〔2022〕%d号","valid_from":"2022-01-01"}`, i, i), "null")
+			_, err := units.Update(ctx, s, "110101001", etag, e, a)
+			errs <- err
+		})
+	}
+	wg.Wait()
+	close(errs)
+	won := 0
+	for err := range errs {
+		switch {
+		case err == nil:
+			won++
+		case errors.Is(err, boundaries.ErrStale):
+		default:
+			t.Errorf("loser got %v, want ErrStale", err)
+		}
+	}
+	if won != 1 {
+		t.Fatalf("%d writes won, want exactly 1", won)
 	}
 }
