@@ -100,7 +100,7 @@ func countsRows(recs [][]string, cols countsColumns, rep *Report) [][]any {
 		}
 		code := get(cols.ci)
 		if code == "" {
-			rep.Rejected = append(rep.Rejected, Issue{Index: i, Reason: "missing code"})
+			rep.reject(Issue{Index: i, Reason: "missing code"})
 			continue
 		}
 		row := []any{int32(i), code, nil, nil}
@@ -114,7 +114,7 @@ func countsRows(recs [][]string, cols countsColumns, rep *Report) [][]any {
 			}
 			n, ok, err := boundaries.ParseCount(get(c.j))
 			if err != nil {
-				rep.Rejected = append(rep.Rejected, Issue{Index: i, Code: code, Reason: fmt.Sprintf("%s: %v", recs[0][c.j], err)})
+				rep.reject(Issue{Index: i, Code: code, Reason: fmt.Sprintf("%s: %v", recs[0][c.j], err)})
 				bad = true
 				break
 			}
@@ -150,7 +150,7 @@ func stageCounts(ctx context.Context, tx pgx.Tx, rows [][]any, cols countsColumn
 		return err
 	}
 	reject := func(idx int, code, reason string) {
-		rep.Rejected = append(rep.Rejected, Issue{Index: idx, Code: code, Reason: reason})
+		rep.reject(Issue{Index: idx, Code: code, Reason: reason})
 	}
 	if err := collect(ctx, tx, `SELECT c.idx, c.code, format('code %s names no current unit', c.code) FROM counts c
 			WHERE NOT EXISTS (SELECT 1 FROM units u WHERE u.code = c.code AND u.valid_to IS NULL)`, nil, reject); err != nil {

@@ -76,6 +76,10 @@ type Report struct {
 	Unchanged int              `json:"unchanged"`
 	Repaired  []Issue          `json:"repaired"`
 	Rejected  []Issue          `json:"rejected"`
+	// RepairedTotal and RejectedTotal count every issue; the lists hold the
+	// first MaxListed of each, so a report stays small whatever the file.
+	RepairedTotal int `json:"repaired_total"`
+	RejectedTotal int `json:"rejected_total"`
 	Seconds   float64          `json:"seconds"`
 }
 
@@ -158,9 +162,30 @@ func finish(ctx context.Context, st *store.Store, rep *Report, start time.Time, 
 	case err == nil:
 		return nil
 	case errors.Is(err, boundaries.ErrRejected):
-		return fmt.Errorf("%s %s: %d of %d %s rejected, nothing written: %w", what, rep.File, len(rep.Rejected), rep.Features, items, boundaries.ErrRejected)
+		return fmt.Errorf("%s %s: %d of %d %s rejected, nothing written: %w", what, rep.File, rep.RejectedTotal, rep.Features, items, boundaries.ErrRejected)
 	}
 	return fmt.Errorf("%s %s: %w", what, rep.File, err)
+}
+
+// MaxListed is how many repairs and rejections a report lists; the rest
+// are counted (a hostile file can make every one of millions of records a
+// rejection).
+const MaxListed = 1000
+
+// reject records a rejected feature.
+func (rep *Report) reject(is Issue) {
+	rep.RejectedTotal++
+	if len(rep.Rejected) < MaxListed {
+		rep.Rejected = append(rep.Rejected, is)
+	}
+}
+
+// repair records a repaired feature.
+func (rep *Report) repair(is Issue) {
+	rep.RepairedTotal++
+	if len(rep.Repaired) < MaxListed {
+		rep.Repaired = append(rep.Repaired, is)
+	}
 }
 
 var errDryRun = errors.New("dry run")
@@ -170,7 +195,7 @@ func finishImport(ctx context.Context, st *store.Store, rep *Report) {
 	// Best effort: the data transaction's outcome is already decided.
 	_, _ = st.Primary().Exec(context.WithoutCancel(ctx), `UPDATE imports SET status=$2, finished_at=now(), features=$3, created=$4,
 		changed=$5, unchanged=$6, repaired=$7, rejected=$8, report=$9 WHERE id=$1`,
-		rep.ImportID, rep.Status, rep.Features, rep.Created, rep.Changed, rep.Unchanged, len(rep.Repaired), len(rep.Rejected), report)
+		rep.ImportID, rep.Status, rep.Features, rep.Created, rep.Changed, rep.Unchanged, rep.RepairedTotal, rep.RejectedTotal, report)
 	st.SyncVersion(ctx)
 }
 
@@ -238,11 +263,11 @@ func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, opt
 			}
 			row, issue, repaired := stageRow(f, crs, opt)
 			if issue != nil {
-				rep.Rejected = append(rep.Rejected, *issue)
+				rep.reject(*issue)
 				continue
 			}
 			if repaired != "" {
-				rep.Repaired = append(rep.Repaired, Issue{Index: f.Index, Code: row[1].(string), Reason: repaired})
+				rep.repair(Issue{Index: f.Index, Code: row[1].(string), Reason: repaired})
 			}
 			return row, true
 		}
@@ -426,6 +451,6 @@ func Record(ctx context.Context, st *store.Store, a units.Actor, rep *Report) er
 	return st.Tx(ctx, func(tx pgx.Tx) error {
 		return units.Audit(ctx, tx, a, "import", "", 0, 0, map[string]any{
 			"import_id": rep.ImportID, "file": rep.File, "level": rep.Level, "status": rep.Status,
-			"features": rep.Features, "created": rep.Created, "changed": rep.Changed, "rejected": len(rep.Rejected)})
+			"features": rep.Features, "created": rep.Created, "changed": rep.Changed, "rejected": rep.RejectedTotal})
 	})
 }

@@ -413,3 +413,25 @@ func TestImportGaussKruger(t *testing.T) {
 		t.Fatalf("EPSG:4548 round trip off by %.4f m", maxErr*111000)
 	}
 }
+
+// A file whose every feature is bad gets a report of bounded size: the
+// first MaxListed rejections listed, all of them counted, nothing written.
+func TestImportRejectionsCapped(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	const n = importer.MaxListed + 500
+	fs := make([]string, n)
+	for i := range fs {
+		fs[i] = pgtest.Feature(fmt.Sprintf(`{"code":"1101010%05d"}`, i), pgtest.PolyOf(pgtest.Rect(0, 0, 1, 1)))
+	}
+	rep, err := importer.Import(ctx, s, pgtest.WriteFile(t, "nameless.geojson", pgtest.FC(fs...)), importer.Options{Level: boundaries.Street})
+	if !errors.Is(err, boundaries.ErrRejected) {
+		t.Fatalf("err %v, want ErrRejected", err)
+	}
+	if len(rep.Rejected) != importer.MaxListed || rep.RejectedTotal != n || !strings.Contains(err.Error(), fmt.Sprintf("%d of %d", n, n)) {
+		t.Fatalf("listed %d, total %d, err %v; want %d listed of %d", len(rep.Rejected), rep.RejectedTotal, err, importer.MaxListed, n)
+	}
+	if c, _ := units.Count(ctx, s); c != 0 {
+		t.Fatalf("%d units written", c)
+	}
+}

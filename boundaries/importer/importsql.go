@@ -15,7 +15,7 @@ import (
 // dates. Rejections are added to the report.
 func checkStaged(ctx context.Context, tx pgx.Tx, opt Options, rep *Report) error {
 	reject := func(idx int, code, reason string) {
-		rep.Rejected = append(rep.Rejected, Issue{Index: idx, Code: code, Reason: reason})
+		rep.reject(Issue{Index: idx, Code: code, Reason: reason})
 	}
 	if _, err := tx.Exec(ctx, `UPDATE stage SET geom = ST_Transform(geom, 4326) WHERE ST_SRID(geom) <> 4326`); err != nil {
 		return fmt.Errorf("transform to EPSG:4326: %w", err)
@@ -85,7 +85,7 @@ func repairStaged(ctx context.Context, tx pgx.Tx, rep *Report, reject func(int, 
 		if i, ok := repairedAt[idx]; ok {
 			rep.Repaired[i].Reason += "; " + reason
 		} else {
-			rep.Repaired = append(rep.Repaired, Issue{Index: idx, Code: code, Reason: reason})
+			rep.repair(Issue{Index: idx, Code: code, Reason: reason})
 		}
 	}
 	rows.Close()

@@ -108,7 +108,7 @@ func pointRows(rd layerfile.Reader, crs geo.CRS, srid int, opt PointsOptions, ar
 				opt.Progress(rd.Progress())
 			}
 			reject := func(format string, args ...any) {
-				rep.Rejected = append(rep.Rejected, Issue{Index: f.Index, Reason: fmt.Sprintf(format, args...)})
+				rep.reject(Issue{Index: f.Index, Reason: fmt.Sprintf(format, args...)})
 			}
 			if row, ok := pointRow(f, crs, srid, opt, areas, reject); ok {
 				return row, nil

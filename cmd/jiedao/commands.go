@@ -145,12 +145,18 @@ func printReport(w io.Writer, rep *importer.Report, asJSON bool) {
 	}
 	fmt.Fprintf(w, "import %d %s (%s, %s): %s\n", rep.ImportID, rep.File, rep.Level, rep.CRS, rep.Status)
 	fmt.Fprintf(w, "  features %d, created %d, changed %d, unchanged %d, repaired %d, rejected %d (%.2fs)\n",
-		rep.Features, rep.Created, rep.Changed, rep.Unchanged, len(rep.Repaired), len(rep.Rejected), rep.Seconds)
+		rep.Features, rep.Created, rep.Changed, rep.Unchanged, rep.RepairedTotal, rep.RejectedTotal, rep.Seconds)
 	for _, r := range rep.Repaired {
 		fmt.Fprintf(w, "  repaired feature %d %s: %s\n", r.Index, r.Code, r.Reason)
 	}
+	if n := rep.RepairedTotal - len(rep.Repaired); n > 0 {
+		fmt.Fprintf(w, "  … and %d more repaired\n", n)
+	}
 	for _, r := range rep.Rejected {
 		fmt.Fprintf(w, "  rejected feature %d %s: %s\n", r.Index, r.Code, r.Reason)
+	}
+	if n := rep.RejectedTotal - len(rep.Rejected); n > 0 {
+		fmt.Fprintf(w, "  … and %d more rejected\n", n)
 	}
 }
 
