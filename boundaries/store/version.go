@@ -50,7 +50,11 @@ func (s *Store) Watch(ctx context.Context) {
 		backoff := 100 * time.Millisecond
 		for ctx.Err() == nil {
 			err := s.listen(ctx)
-			s.watching.Store(false)
+			// After a good connection the next failure is a new outage:
+			// retry quickly again.
+			if s.watching.Swap(false) {
+				backoff = 100 * time.Millisecond
+			}
 			if ctx.Err() != nil {
 				return
 			}
