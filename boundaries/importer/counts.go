@@ -56,6 +56,9 @@ func Counts(ctx context.Context, st *store.Store, path string, opt CountsOptions
 	}
 	rows := countsRows(recs, cols, rep)
 	err = st.Tx(ctx, func(tx pgx.Tx) error {
+		if err := holdImport(ctx, tx, rep.ImportID); err != nil {
+			return err
+		}
 		return applyCounts(ctx, tx, rows, cols, opt, rep)
 	})
 	return rep, finish(ctx, st, rep, start, err, "import counts", "rows")

@@ -122,6 +122,9 @@ func Import(ctx context.Context, st *store.Store, path string, opt Options) (*Re
 	}
 
 	err = st.Tx(ctx, func(tx pgx.Tx) error {
+		if err := holdImport(ctx, tx, rep.ImportID); err != nil {
+			return err
+		}
 		if err := stage(ctx, tx, rd, crs, opt, rep); err != nil {
 			return err
 		}
@@ -453,4 +456,58 @@ func Record(ctx context.Context, st *store.Store, a units.Actor, rep *Report) er
 			"import_id": rep.ImportID, "file": rep.File, "level": rep.Level, "status": rep.Status,
 			"features": rep.Features, "created": rep.Created, "changed": rep.Changed, "rejected": rep.RejectedTotal})
 	})
+}
+
+// importLock is the first key of the advisory locks an import's data
+// transaction holds on its imports row id.
+const importLock = 7347003
+
+// holdImport marks the import as in progress for as long as its data
+// transaction lives: a crash or a lost connection ends the transaction and
+// releases the lock, so Interrupted can tell it from a live import of
+// another process.
+func holdImport(ctx context.Context, tx pgx.Tx, id int64) error {
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1, $2::int)`, importLock, id); err != nil {
+		return fmt.Errorf("hold import %d: %w", id, err)
+	}
+	return nil
+}
+
+// Interrupted marks the imports left "running" by a process that died
+// (no transaction holds them) as failed, "interrupted", and returns how
+// many. serve calls it at start.
+func Interrupted(ctx context.Context, st *store.Store) (int, error) {
+	var n int
+	err := st.Tx(ctx, func(tx pgx.Tx) error {
+		rows, err := tx.Query(ctx, `SELECT id FROM imports WHERE status = 'running'`)
+		if err != nil {
+			return err
+		}
+		ids, err := pgx.CollectRows(rows, pgx.RowTo[int64])
+		if err != nil {
+			return err
+		}
+		for _, id := range ids {
+			var free bool
+			// Taken for this transaction only: a free lock means no live
+			// import holds it.
+			if err := tx.QueryRow(ctx, `SELECT pg_try_advisory_xact_lock($1, $2::int)`, importLock, id).Scan(&free); err != nil {
+				return err
+			}
+			if !free {
+				continue
+			}
+			if _, err := tx.Exec(ctx, `UPDATE imports SET status = 'failed', finished_at = now(),
+				report = report || '{"error": "interrupted: the process ended before the import finished"}'
+				WHERE id = $1 AND status = 'running'`, id); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("mark interrupted imports: %w", err)
+	}
+	return n, nil
 }

@@ -435,3 +435,34 @@ func TestImportRejectionsCapped(t *testing.T) {
 		t.Fatalf("%d units written", c)
 	}
 }
+
+// An import left "running" by a dead process is marked failed at start;
+// one whose transaction is alive (another process) is left alone.
+func TestInterruptedImports(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	var dead, live int64
+	for _, id := range []*int64{&dead, &live} {
+		if err := s.Primary().QueryRow(ctx, `INSERT INTO imports (file, checksum, level) VALUES ('x.geojson', 'x', 'street') RETURNING id`).Scan(id); err != nil {
+			t.Fatal(err)
+		}
+	}
+	tx, err := s.Primary().Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tx.Rollback(ctx) //nolint:errcheck
+	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(7347003, $1::int)`, live); err != nil {
+		t.Fatal(err)
+	}
+	n, err := importer.Interrupted(ctx, s)
+	if err != nil || n != 1 {
+		t.Fatalf("marked %d, %v; want 1", n, err)
+	}
+	for id, want := range map[int64]string{dead: "failed", live: "running"} {
+		var st string
+		if err := s.Primary().QueryRow(ctx, `SELECT status FROM imports WHERE id = $1`, id).Scan(&st); err != nil || st != want {
+			t.Errorf("import %d: %s %v, want %s", id, st, err, want)
+		}
+	}
+}

@@ -70,6 +70,9 @@ func countSource(ctx context.Context, st *store.Store, path string, opt PointsOp
 		srid = 4326
 	}
 	err = st.Tx(ctx, func(tx pgx.Tx) error {
+		if err := holdImport(ctx, tx, rep.ImportID); err != nil {
+			return err
+		}
 		if err := stageCountSource(ctx, tx, rd, pointRows(rd, crs, srid, opt, areas, rep)); err != nil {
 			return err
 		}
