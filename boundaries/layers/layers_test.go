@@ -5,12 +5,17 @@ import (
 	"context"
 	"errors"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
+	"github.com/paulmach/orb"
+	"github.com/paulmach/orb/encoding/mvt"
+	"github.com/paulmach/orb/maptile"
 	"github.com/twpayne/go-geom/encoding/wkb"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/demo"
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layerfile"
@@ -204,5 +209,46 @@ func TestExportGPKG(t *testing.T) {
 	}
 	if got != len(want) {
 		t.Errorf("read %d features, database %d", got, len(want))
+	}
+}
+
+// Tiles list their features in id order, so every process encodes one
+// data version to the same bytes.
+func TestTileFeatureOrder(t *testing.T) {
+	s, _ := ogcStore(t)
+	ctx := context.Background()
+	p, err := analysis.LoadProfile("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, err := pgtest.Reader(s).Run(ctx, p, boundaries.Today(), 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ext, err := pgtest.Reader(s).Extent(ctx, layers.ExtentQuery{Layer: "communities"})
+	if err != nil || ext.BBox == nil {
+		t.Fatalf("extent %v %v", ext, err)
+	}
+	lon, lat := (ext.BBox[0]+ext.BBox[2])/2, (ext.BBox[1]+ext.BBox[3])/2
+	tile := maptile.At(orb.Point{lon, lat}, 12)
+	l, _ := layers.ByName("communities")
+	b, err := pgtest.Reader(s).Tile(ctx, l, run, false, boundaries.Today(), 12, int(tile.X), int(tile.Y))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ls, err := mvt.Unmarshal(b)
+	if err != nil || len(ls) != 1 {
+		t.Fatalf("decode: %v (%d layers)", err, len(ls))
+	}
+	var codes []string
+	for _, f := range ls[0].Features {
+		codes = append(codes, f.Properties["code"].(string))
+	}
+	if len(codes) < 5 || !slices.IsSorted(codes) {
+		t.Fatalf("%d features, codes %v: want several, in code order", len(codes), codes)
+	}
+	again, err := pgtest.Reader(s).Tile(ctx, l, run, false, boundaries.Today(), 12, int(tile.X), int(tile.Y))
+	if err != nil || !bytes.Equal(b, again) {
+		t.Fatalf("second encoding differs (%v)", err)
 	}
 }

@@ -104,7 +104,9 @@ func TileFields(l *Layer) []TileField {
 // open between them at any zoom, while the vertex count drops to what the
 // zoom can show (per-feature ST_Simplify would move shared edges
 // differently for each neighbour). ST_AsMVTGeom then quantises to the same
-// 4096 grid, clips to the buffer and removes collinear points.
+// 4096 grid, clips to the buffer and removes collinear points. Features
+// are ordered by id, so one data version gives the same bytes in every
+// process (the ETag is keyed on the version).
 func buildTileSQL(l *Layer, scenario bool) string {
 	var cols []string
 	for _, f := range TileFields(l) {
@@ -118,8 +120,9 @@ func buildTileSQL(l *Layer, scenario bool) string {
 		%[6]s
 	FROM %[7]s
 		AND %[3]s && ST_Transform(ST_TileEnvelope($3::int, $4::int, $5::int, margin => %[8]g), 4326)
+	ORDER BY %[9]s
 ) t WHERE t.geom IS NOT NULL`, l.Name, TileExtent, l.Geom, -webMercatorHalf, TileBuffer,
-		strings.Join(cols, ",\n\t\t"), l.From(scenario), margin)
+		strings.Join(cols, ",\n\t\t"), l.From(scenario), margin, l.ID)
 }
 
 // tileGrid is the pixel size of zoom z in EPSG:3857 metres: the grid
