@@ -170,6 +170,11 @@ func propString(k string, raw json.RawMessage) (*string, error) {
 	if err := json.Unmarshal(raw, &s); err != nil {
 		return nil, boundaries.Invalid("property %s: want a string", k)
 	}
+	// PostgreSQL text cannot hold NUL: refuse it here, naming the property,
+	// rather than fail in the INSERT.
+	if strings.ContainsRune(s, 0) {
+		return nil, boundaries.Invalid("property %s: contains a NUL character", k)
+	}
 	s = strings.TrimSpace(s)
 	return &s, nil
 }
