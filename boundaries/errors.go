@@ -19,6 +19,8 @@ var (
 	ErrDuplicate = errors.New("already exists")
 	// ErrRejected: an import rejected a feature; nothing was written.
 	ErrRejected = errors.New("import rejected")
+	// ErrBusy: too much work is waiting; retry later (503).
+	ErrBusy = errors.New("busy")
 )
 
 // ValidationError is input the checks refuse; the message says why.

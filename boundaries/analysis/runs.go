@@ -3,6 +3,7 @@ package analysis
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
@@ -14,12 +15,41 @@ import (
 // profile, and makes it when the units changed since the last one. Tiles,
 // OGC API, downloads, lookups and the API all read statuses through it. It
 // is safe for concurrent use; one process keeps one.
+//
+// Analyses on demand are bounded: one runs at a time, callers asking for
+// the same run wait for it rather than start another, at most MaxQueued
+// other runs wait (more get ErrBusy), and runs for other days than today
+// (ad-hoc dates) beyond KeepAdHoc are pruned, least recently used first.
 type Runs struct {
 	st *store.Store
-	// mu makes one analysis at a time per process: concurrent requests
-	// wait for the first and then find its run.
-	mu   sync.Mutex
-	runs sync.Map // runKey → run id
+	// MaxQueued bounds the distinct analyses waiting for the one running.
+	MaxQueued int
+	// KeepAdHoc is how many runs of days other than their own day are kept.
+	KeepAdHoc int
+
+	// AdHocTTL is how long a run of another day is served from memory,
+	// and how long after its last use it is safe from pruning.
+	AdHocTTL time.Duration
+
+	run     sync.Mutex // one analysis at a time
+	mu      sync.Mutex // guards flights and waiting
+	flights map[runKey]*flight
+	waiting int
+	runs    sync.Map // runKey → cached
+}
+
+// A flight is one analysis being made; its callers share its result.
+type flight struct {
+	done chan struct{}
+	id   int64
+	err  error
+}
+
+// cached is a run id found for a key; entries for ad-hoc days expire, so a
+// pruned run is not served from memory for long.
+type cached struct {
+	id    int64
+	until time.Time // zero: until the data version moves
 }
 
 type runKey struct {
@@ -29,12 +59,21 @@ type runKey struct {
 	scenario    int64
 }
 
+// Defaults of Runs' bounds.
+const (
+	DefaultMaxQueued = 8
+	DefaultKeepAdHoc = 16
+)
+
 // NewRuns returns the run finder of a store.
-func NewRuns(st *store.Store) *Runs { return &Runs{st: st} }
+func NewRuns(st *store.Store) *Runs {
+	return &Runs{st: st, MaxQueued: DefaultMaxQueued, KeepAdHoc: DefaultKeepAdHoc,
+		flights: map[runKey]*flight{}, AdHocTTL: 5 * time.Minute}
+}
 
 // Ensure returns the id of the run of b on a day under p, analysing first
 // when there is none for the current units. A failing b.Check (an unknown
-// scenario) is returned as is.
+// scenario) is returned as is; too many analyses waiting is ErrBusy.
 func (r *Runs) Ensure(ctx context.Context, p *Profile, at time.Time, b Boundaries) (int64, error) {
 	if at.IsZero() {
 		at = boundaries.Today()
@@ -47,18 +86,68 @@ func (r *Runs) Ensure(ctx context.Context, p *Profile, at time.Time, b Boundarie
 		return 0, err
 	}
 	key := runKey{p.hash, at, dv, b.Scenario}
-	if id, ok := r.runs.Load(key); ok {
-		return id.(int64), nil
+	if c, ok := r.runs.Load(key); ok {
+		if c := c.(cached); c.until.IsZero() || time.Now().Before(c.until) {
+			return c.id, nil
+		}
 	}
 	id, err := r.find(ctx, p, at, b)
 	if err != nil || id != 0 {
 		if id != 0 {
-			r.runs.Store(key, id)
+			r.remember(key, id)
 		}
 		return id, err
 	}
+	return r.make(ctx, key, p, at, b)
+}
+
+func (r *Runs) remember(key runKey, id int64) {
+	c := cached{id: id}
+	if !key.at.Equal(boundaries.Today()) {
+		c.until = time.Now().Add(r.AdHocTTL)
+	}
+	r.runs.Store(key, c)
+}
+
+// make joins the flight of key, or starts it.
+func (r *Runs) make(ctx context.Context, key runKey, p *Profile, at time.Time, b Boundaries) (int64, error) {
 	r.mu.Lock()
-	defer r.mu.Unlock()
+	if f, ok := r.flights[key]; ok {
+		r.mu.Unlock()
+		select {
+		case <-f.done:
+			return f.id, f.err
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	if r.waiting >= r.MaxQueued {
+		r.mu.Unlock()
+		return 0, fmt.Errorf("analysis of %s on %s: %d analyses already waiting: %w", b, at.Format("2006-01-02"), r.waiting, boundaries.ErrBusy)
+	}
+	f := &flight{done: make(chan struct{})}
+	r.flights[key] = f
+	r.waiting++
+	r.mu.Unlock()
+
+	// The flight runs on its own context: callers that give up do not
+	// cancel the run the others wait for.
+	f.id, f.err = r.fly(context.WithoutCancel(ctx), p, at, b)
+	if f.err == nil {
+		r.remember(key, f.id)
+	}
+	r.mu.Lock()
+	delete(r.flights, key)
+	r.waiting--
+	r.mu.Unlock()
+	close(f.done)
+	return f.id, f.err
+}
+
+// fly makes one run, one analysis at a time per process.
+func (r *Runs) fly(ctx context.Context, p *Profile, at time.Time, b Boundaries) (int64, error) {
+	r.run.Lock()
+	defer r.run.Unlock()
 	if id, err := r.find(ctx, p, at, b); err != nil || id != 0 {
 		return id, err
 	}
@@ -71,20 +160,44 @@ func (r *Runs) Ensure(ctx context.Context, p *Profile, at time.Time, b Boundarie
 	if err != nil {
 		return 0, err
 	}
+	if err := r.prune(ctx); err != nil {
+		slog.Warn("prune analysis runs", "err", err)
+	}
 	return a.RunID, nil
 }
 
-// find is the newest complete run of the current units version (0: none).
+// find is the newest complete run of the current units version (0: none),
+// marked as used.
 func (r *Runs) find(ctx context.Context, p *Profile, at time.Time, b Boundaries) (int64, error) {
 	var id int64
-	err := r.st.Primary().QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
-		WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
-		  AND r.scenario_id IS NOT DISTINCT FROM nullif($3::bigint, 0)
-		ORDER BY r.id DESC LIMIT 1), 0)`, p.hash, at, b.Scenario).Scan(&id)
+	err := r.st.Primary().QueryRow(ctx, `WITH r AS (SELECT r.id FROM analysis_runs r, meta m
+			WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
+			  AND r.scenario_id IS NOT DISTINCT FROM nullif($3::bigint, 0)
+			ORDER BY r.id DESC LIMIT 1),
+		u AS (UPDATE analysis_runs x SET used_at = now() FROM r WHERE x.id = r.id AND x.used_at < now() - interval '1 minute')
+		SELECT coalesce((SELECT id FROM r), 0)`, p.hash, at, b.Scenario).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("find analysis run: %w", err)
 	}
 	return id, nil
+}
+
+// prune deletes ad-hoc runs beyond KeepAdHoc, least recently used first.
+// Kept whatever their number: runs of their own day (the history of the
+// live data) and scenario runs. Runs used in the last AdHocTTL stay too,
+// since a process may still serve them from memory.
+func (r *Runs) prune(ctx context.Context) error {
+	tag, err := r.st.Primary().Exec(ctx, `DELETE FROM analysis_runs WHERE id IN (
+		SELECT id FROM analysis_runs
+		WHERE scenario_id IS NULL AND at <> (generated_at AT TIME ZONE 'UTC')::date AND used_at < now() - $2::interval
+		ORDER BY used_at DESC OFFSET $1)`, r.KeepAdHoc, fmt.Sprintf("%d seconds", int(r.AdHocTTL.Seconds())))
+	if err != nil {
+		return err
+	}
+	if n := tag.RowsAffected(); n > 0 {
+		slog.Info("analysis runs pruned", "runs", n, "kept", r.KeepAdHoc)
+	}
+	return nil
 }
 
 // Current returns the analysis of b on a day under a profile, from the
