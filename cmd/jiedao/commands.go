@@ -281,13 +281,20 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		if *out == "" {
 			return usageError{errors.New("--format gpkg needs -o FILE")}
 		}
-		tmp := filepath.Join(filepath.Dir(*out), ".export-"+filepath.Base(*out))
+		dir := filepath.Dir(*out)
+		if !replaceable(*out) {
+			dir = os.TempDir() // a device or FIFO gets the bytes, not a rename
+		}
+		tmp := filepath.Join(dir, ".export-"+filepath.Base(*out))
 		defer os.Remove(tmp)
 		n, err := layers.NewReader(s, analysis.NewRuns(s)).ExportGPKG(ctx, tmp, o)
 		if err != nil {
 			return err
 		}
 		slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
+		if !replaceable(*out) {
+			return copyInto(*out, tmp)
+		}
 		return os.Rename(tmp, *out)
 	}
 	return writeOut(*out, stdout, func(w io.Writer) error {
@@ -304,6 +311,9 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 func writeOut(out string, stdout io.Writer, write func(io.Writer) error) error {
 	if out == "" {
 		return write(stdout)
+	}
+	if !replaceable(out) {
+		return writeInto(out, write)
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+"-*")
 	if err != nil {
@@ -324,6 +334,41 @@ func writeOut(out string, stdout io.Writer, write func(io.Writer) error) error {
 		return fmt.Errorf("write %s: %w", out, err)
 	}
 	return nil
+}
+
+// replaceable says whether out may be replaced by a renamed temp file: it
+// is absent or a regular file. A device (/dev/null), FIFO or socket is
+// written into instead, never replaced (as root, a rename would swap the
+// machine's /dev/null for a file).
+func replaceable(out string) bool {
+	fi, err := os.Stat(out)
+	return err != nil || fi.Mode().IsRegular()
+}
+
+// writeInto runs write on out opened as it is (no temp file, no rename).
+func writeInto(out string, write func(io.Writer) error) error {
+	f, err := os.OpenFile(out, os.O_WRONLY, 0)
+	if err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	err = write(f)
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// copyInto copies the file src into out opened as it is.
+func copyInto(out, src string) error {
+	return writeInto(out, func(w io.Writer) error {
+		f, err := os.Open(src)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		_, err = io.Copy(w, f)
+		return err
+	})
 }
 
 func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
