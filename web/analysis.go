@@ -7,6 +7,7 @@ import (
 
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/web/param"
 	"github.com/labstack/echo/v4"
 )
 
@@ -16,11 +17,11 @@ func (s *Server) routesAnalysis(e *echo.Echo) {
 }
 
 func (s *Server) analysis(c echo.Context) (*analysis.Analysis, error) {
-	p, day, err := s.profileAt(c)
+	p, day, err := s.profiles.ProfileAt(c)
 	if err != nil {
 		return nil, err
 	}
-	scenario, err := scenarioParam(c)
+	scenario, err := param.Scenario(c)
 	if err != nil {
 		return nil, err
 	}
@@ -51,11 +52,11 @@ func (s *Server) getFindings(c echo.Context) error {
 	kind, status, street := c.QueryParam("kind"), c.QueryParam("status"), c.QueryParam("street")
 	kinds := names(boundaries.ZoneKinds)
 	if kind != "" && !slices.Contains(kinds, kind) {
-		return badRequest("kind", "want one of "+strings.Join(kinds, ", "))
+		return param.BadRequest("kind", "want one of "+strings.Join(kinds, ", "))
 	}
 	statuses := names(boundaries.Statuses)
 	if status != "" && !slices.Contains(statuses, status) {
-		return badRequest("status", "want one of "+strings.Join(statuses, ", "))
+		return param.BadRequest("status", "want one of "+strings.Join(statuses, ", "))
 	}
 	a, err := s.analysis(c)
 	if err != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/lookup"
 	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/geo"
+	"github.com/jiedao/jiedao/web/param"
 )
 
 // APIConfig configures the JSON API. The zero value is usable:
@@ -222,6 +223,8 @@ func apiError(err error) error {
 		return echo.NewHTTPError(http.StatusPreconditionFailed, err.Error())
 	case errors.Is(err, boundaries.ErrConflict), errors.Is(err, boundaries.ErrDuplicate):
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
+	case errors.Is(err, boundaries.ErrBusy):
+		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
 	}
 	return err
 }
@@ -234,7 +237,7 @@ func queryInt(c echo.Context, name string, def int) (int, error) {
 	}
 	n, err := strconv.Atoi(v)
 	if err != nil || n < 0 {
-		return 0, badRequest(name, "want a non-negative integer")
+		return 0, param.BadRequest(name, "want a non-negative integer")
 	}
 	return n, nil
 }
@@ -243,7 +246,7 @@ var unitStatuses = names(boundaries.Statuses)
 
 // run resolves ?profile= and ?at= to the analysis run giving statuses.
 func (s *Server) run(c echo.Context) (int64, time.Time, *analysis.Profile, error) {
-	p, day, err := s.profileAt(c)
+	p, day, err := s.profiles.ProfileAt(c)
 	if err != nil {
 		return 0, time.Time{}, nil, err
 	}
@@ -256,19 +259,19 @@ func (s *Server) listUnits(c echo.Context) error {
 	if v := c.QueryParam("level"); v != "" {
 		l, err := boundaries.ParseLevel(v)
 		if err != nil {
-			return badRequest("level", err.Error())
+			return param.BadRequest("level", err.Error())
 		}
 		q.Level = l
 	}
 	if q.Status != "" && !containsStr(unitStatuses, string(q.Status)) {
-		return badRequest("status", "want one of "+strings.Join(unitStatuses, ", "))
+		return param.BadRequest("status", "want one of "+strings.Join(unitStatuses, ", "))
 	}
 	var err error
 	if q.Limit, err = queryInt(c, "limit", 100); err != nil {
 		return err
 	}
 	if q.Limit > units.MaxPageSize {
-		return badRequest("limit", fmt.Sprintf("at most %d", units.MaxPageSize))
+		return param.BadRequest("limit", fmt.Sprintf("at most %d", units.MaxPageSize))
 	}
 	if q.Offset, err = queryInt(c, "offset", 0); err != nil {
 		return err
@@ -310,7 +313,7 @@ func (s *Server) getUnit(c echo.Context) error {
 	geometry := false
 	if v := c.QueryParam("geometry"); v != "" {
 		if geometry, err = strconv.ParseBool(v); err != nil {
-			return badRequest("geometry", "want true or false")
+			return param.BadRequest("geometry", "want true or false")
 		}
 	}
 	d, err := s.layers.Unit(c.Request().Context(), c.Param("code"), day, run, geometry)
@@ -358,7 +361,7 @@ func (s *Server) stats(c echo.Context) error {
 	if v := c.QueryParam("level"); v != "" {
 		l, err := boundaries.ParseLevel(v)
 		if err != nil {
-			return badRequest("level", err.Error())
+			return param.BadRequest("level", err.Error())
 		}
 		lvl = l
 	}
@@ -382,34 +385,34 @@ func lookupCRS(v string) (geo.CRS, error) {
 	}
 	c, err := geo.ParseCRS(v)
 	if err != nil {
-		return geo.CRS{}, badRequest("crs", err.Error())
+		return geo.CRS{}, param.BadRequest("crs", err.Error())
 	}
 	if c.SRID != 4326 && c.SRID != 4490 {
-		return geo.CRS{}, badRequest("crs", fmt.Sprintf("%s is not a lon/lat system; want wgs84, cgcs2000, gcj02 or bd09", c.Name))
+		return geo.CRS{}, param.BadRequest("crs", fmt.Sprintf("%s is not a lon/lat system; want wgs84, cgcs2000, gcj02 or bd09", c.Name))
 	}
 	return c, nil
 }
 
-// lonLat checks coordinates and converts them to WGS84; param names the
+// lonLat checks coordinates and converts them to WGS84; prefix names the
 // offending parameter in the error.
-func lonLat(crs geo.CRS, lon, lat float64, param string) (float64, float64, error) {
+func lonLat(crs geo.CRS, lon, lat float64, prefix string) (float64, float64, error) {
 	if math.IsNaN(lon) || math.IsInf(lon, 0) || lon < -180 || lon > 180 {
-		return 0, 0, badRequest(param+"lon", fmt.Sprintf("%v is not a longitude in [-180, 180]", lon))
+		return 0, 0, param.BadRequest(prefix+"lon", fmt.Sprintf("%v is not a longitude in [-180, 180]", lon))
 	}
 	if math.IsNaN(lat) || math.IsInf(lat, 0) || lat < -90 || lat > 90 {
-		return 0, 0, badRequest(param+"lat", fmt.Sprintf("%v is not a latitude in [-90, 90]", lat))
+		return 0, 0, param.BadRequest(prefix+"lat", fmt.Sprintf("%v is not a latitude in [-90, 90]", lat))
 	}
 	lon, lat = crs.Unshift(lon, lat)
 	return lon, lat, nil
 }
 
-func parseCoord(v, param string) (float64, error) {
+func parseCoord(v, name string) (float64, error) {
 	if v == "" {
-		return 0, badRequest(param, "required")
+		return 0, param.BadRequest(name, "required")
 	}
 	f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
 	if err != nil {
-		return 0, badRequest(param, fmt.Sprintf("%q is not a number", v))
+		return 0, param.BadRequest(name, fmt.Sprintf("%q is not a number", v))
 	}
 	return f, nil
 }
@@ -480,7 +483,7 @@ func (s *Server) lookupBatch(c echo.Context) error {
 		pts = make([]lookup.Point, len(req.Points))
 		for i, p := range req.Points {
 			if p.Lon == nil || p.Lat == nil {
-				return badRequest(fmt.Sprintf("points[%d]", i), "lon and lat are required")
+				return param.BadRequest(fmt.Sprintf("points[%d]", i), "lon and lat are required")
 			}
 			pts[i] = lookup.Point{ID: rawID(p.ID), Lon: *p.Lon, Lat: *p.Lat}
 		}
@@ -493,11 +496,11 @@ func (s *Server) lookupBatch(c echo.Context) error {
 		return err
 	}
 	for i := range pts {
-		param := fmt.Sprintf("points[%d].", i)
+		prefix := fmt.Sprintf("points[%d].", i)
 		if isCSV {
-			param = fmt.Sprintf("row %d ", i+1)
+			prefix = fmt.Sprintf("row %d ", i+1)
 		}
-		if pts[i].Lon, pts[i].Lat, err = lonLat(crs, pts[i].Lon, pts[i].Lat, param); err != nil {
+		if pts[i].Lon, pts[i].Lat, err = lonLat(crs, pts[i].Lon, pts[i].Lat, prefix); err != nil {
 			return err
 		}
 	}
@@ -547,10 +550,10 @@ func readPointsCSV(r io.Reader, limit int) ([]lookup.Point, error) {
 			if e := apiError(err); e != err {
 				return nil, e
 			}
-			return nil, badRequest("body", fmt.Sprintf("CSV: %v", err))
+			return nil, param.BadRequest("body", fmt.Sprintf("CSV: %v", err))
 		}
 		if len(rec) < 3 {
-			return nil, badRequest("body", fmt.Sprintf("CSV row %d: want id,lon,lat", row))
+			return nil, param.BadRequest("body", fmt.Sprintf("CSV row %d: want id,lon,lat", row))
 		}
 		lon, errLon := strconv.ParseFloat(strings.TrimSpace(rec[1]), 64)
 		lat, errLat := strconv.ParseFloat(strings.TrimSpace(rec[2]), 64)
@@ -558,10 +561,10 @@ func readPointsCSV(r io.Reader, limit int) ([]lookup.Point, error) {
 			continue // header
 		}
 		if errLon != nil {
-			return nil, badRequest(fmt.Sprintf("row %d lon", row), fmt.Sprintf("%q is not a number", rec[1]))
+			return nil, param.BadRequest(fmt.Sprintf("row %d lon", row), fmt.Sprintf("%q is not a number", rec[1]))
 		}
 		if errLat != nil {
-			return nil, badRequest(fmt.Sprintf("row %d lat", row), fmt.Sprintf("%q is not a number", rec[2]))
+			return nil, param.BadRequest(fmt.Sprintf("row %d lat", row), fmt.Sprintf("%q is not a number", rec[2]))
 		}
 		if len(pts) >= limit {
 			return nil, tooManyPoints(limit)
@@ -682,7 +685,7 @@ func (s *Server) changes(c echo.Context) error {
 		} else if d, err := boundaries.ParseDate(v); err == nil {
 			sinceT = d
 		} else {
-			return badRequest("since", "want a change id, an RFC 3339 timestamp or YYYY-MM-DD")
+			return param.BadRequest("since", "want a change id, an RFC 3339 timestamp or YYYY-MM-DD")
 		}
 	}
 	limit, err := queryInt(c, "limit", 1000)
@@ -690,7 +693,7 @@ func (s *Server) changes(c echo.Context) error {
 		return err
 	}
 	if limit == 0 || limit > units.MaxPageSize {
-		return badRequest("limit", fmt.Sprintf("want 1 to %d", units.MaxPageSize))
+		return param.BadRequest("limit", fmt.Sprintf("want 1 to %d", units.MaxPageSize))
 	}
 	ch, err := units.Changes(c.Request().Context(), s.db, sinceID, sinceT, limit)
 	if err != nil {
@@ -713,7 +716,7 @@ func (s *Server) auditLog(c echo.Context) error {
 		return err
 	}
 	if limit == 0 || limit > units.MaxPageSize {
-		return badRequest("limit", fmt.Sprintf("want 1 to %d", units.MaxPageSize))
+		return param.BadRequest("limit", fmt.Sprintf("want 1 to %d", units.MaxPageSize))
 	}
 	entries, err := units.AuditLog(c.Request().Context(), s.db, int64(since), c.QueryParam("code"), limit)
 	if err != nil {
@@ -740,20 +743,20 @@ func (s *Server) readEdit(c echo.Context) (*units.Edit, error) {
 		e.Approval = c.QueryParam("approval")
 	}
 	if e.ValidFrom.IsZero() && c.QueryParam("valid_from") != "" {
-		if e.ValidFrom, err = at(c, "valid_from"); err != nil {
+		if e.ValidFrom, err = param.At(c, "valid_from"); err != nil {
 			return nil, err
 		}
 	}
 	if v := c.QueryParam("crs"); v != "" {
 		crs, err := geo.ParseCRS(v)
 		if err != nil {
-			return nil, badRequest("crs", err.Error())
+			return nil, param.BadRequest("crs", err.Error())
 		}
 		e.CRS = &crs
 	}
 	if v := c.QueryParam("allow_orphans"); v != "" {
 		if e.AllowOrphans, err = strconv.ParseBool(v); err != nil {
-			return nil, badRequest("allow_orphans", "want true or false")
+			return nil, param.BadRequest("allow_orphans", "want true or false")
 		}
 	}
 	return e, nil
@@ -825,7 +828,7 @@ func (s *Server) deleteUnit(c echo.Context) error {
 	var validTo time.Time
 	if body.ValidTo != "" {
 		if validTo, err = boundaries.ParseDate(body.ValidTo); err != nil {
-			return badRequest("valid_to", err.Error())
+			return param.BadRequest("valid_to", err.Error())
 		}
 	}
 	var ifMatch int64
@@ -878,7 +881,7 @@ func (s *Server) postImport(c echo.Context) error {
 		field := part.FormName()
 		if part.FileName() != "" || field == "file" {
 			if path != "" {
-				return badRequest("file", "send one file")
+				return param.BadRequest("file", "send one file")
 			}
 			// The importer picks the format by extension, so keep it.
 			name = filepath.Base(filepath.Clean("/" + part.FileName()))
@@ -903,7 +906,7 @@ func (s *Server) postImport(c echo.Context) error {
 			continue
 		}
 		if !containsStr(importFields, field) {
-			return badRequest(field, "unknown field; want file and "+strings.Join(importFields, ", "))
+			return param.BadRequest(field, "unknown field; want file and "+strings.Join(importFields, ", "))
 		}
 		b, err := io.ReadAll(io.LimitReader(part, 1<<16))
 		if err != nil {
@@ -912,7 +915,7 @@ func (s *Server) postImport(c echo.Context) error {
 		fields[field] = strings.TrimSpace(string(b))
 	}
 	if path == "" {
-		return badRequest("file", "required (GeoJSON, zipped Shapefile or GeoPackage)")
+		return param.BadRequest("file", "required (GeoJSON, zipped Shapefile or GeoPackage)")
 	}
 	opt, err := importOptions(fields)
 	if err != nil {
@@ -934,21 +937,22 @@ func (s *Server) postImport(c echo.Context) error {
 		return c.JSON(http.StatusUnprocessableEntity, rep)
 	case rep == nil:
 		// Refused before reading any feature: the file or an option.
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
+		return echo.NewHTTPError(http.StatusUnprocessableEntity, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
 	}
-	return err
+	// A file the reader gives up on mid-way is the client's to fix (422).
+	return apiError(err)
 }
 
 func importOptions(f map[string]string) (importer.Options, error) {
 	var o importer.Options
 	var err error
 	if o.Level, err = boundaries.ParseLevel(f["level"]); err != nil {
-		return o, badRequest("level", err.Error())
+		return o, param.BadRequest("level", err.Error())
 	}
 	if v := f["crs"]; v != "" {
 		c, err := geo.ParseCRS(v)
 		if err != nil {
-			return o, badRequest("crs", err.Error())
+			return o, param.BadRequest("crs", err.Error())
 		}
 		o.CRS = &c
 	}
@@ -957,7 +961,7 @@ func importOptions(f map[string]string) (importer.Options, error) {
 	o.Approval, o.Encoding = f["approval"], f["encoding"]
 	if v := f["valid_from"]; v != "" {
 		if o.ValidFrom, err = boundaries.ParseDate(v); err != nil {
-			return o, badRequest("valid_from", err.Error())
+			return o, param.BadRequest("valid_from", err.Error())
 		}
 	}
 	for _, b := range []struct {
@@ -966,7 +970,7 @@ func importOptions(f map[string]string) (importer.Options, error) {
 	}{{"provisional_codes", &o.ProvisionalCodes}, {"allow_orphans", &o.AllowOrphans}, {"dry_run", &o.DryRun}} {
 		if v := f[b.k]; v != "" {
 			if *b.dst, err = strconv.ParseBool(v); err != nil {
-				return o, badRequest(b.k, "want true or false")
+				return o, param.BadRequest(b.k, "want true or false")
 			}
 		}
 	}

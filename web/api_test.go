@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -833,5 +834,62 @@ func TestAppendResultIsJSON(t *testing.T) {
 		if again, _ := json.Marshal(back); string(again) != string(want) {
 			t.Errorf("appendResult:\n%s\nencoding/json:\n%s", got, want)
 		}
+	}
+}
+
+// The hostile GeoPackage (a row whose polygon claims 0xFFFFFFFF rings)
+// uploaded through the API is a 422 naming the reason, without the
+// server's temp path, and writes nothing.
+func TestAPIImportHostileGeoPackage(t *testing.T) {
+	url, store := testServer(t, Config{})
+	ed := newKeys(t, store)["editor"]
+	src, err := os.ReadFile("../boundaries/layerfile/testdata/streets.gpkg")
+	if err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "hostile.gpkg")
+	if err := os.WriteFile(path, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	db, err := sql.Open("sqlite", path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var table, col string
+	if err := db.QueryRow(`SELECT table_name, column_name FROM gpkg_geometry_columns WHERE table_name = 'streets'`).Scan(&table, &col); err != nil {
+		t.Fatal(err)
+	}
+	// GDAL's rtree triggers call functions only SpatiaLite has.
+	trig, err := db.Query(`SELECT name FROM sqlite_master WHERE type = 'trigger'`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for trig.Next() {
+		var n string
+		trig.Scan(&n)
+		names = append(names, n)
+	}
+	trig.Close()
+	for _, n := range names {
+		if _, err := db.Exec(`DROP TRIGGER "` + n + `"`); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec(`UPDATE "` + table + `" SET "` + col + `" = X'47500001E61000000103000000FFFFFFFF' WHERE rowid = (SELECT min(rowid) FROM "` + table + `")`); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+	b, _ := os.ReadFile(path)
+	before, _ := units.Count(t.Context(), store)
+	body, ct := multipartBody(t, "hostile.gpkg", string(b), map[string]string{"level": "street", "approval": "x", "valid_from": "2021-01-01"})
+	res := call(t, "POST", url+"/api/v1/imports", ed, body, map[string]string{"Content-Type": ct}, nil)
+	msg, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != 422 || !strings.Contains(string(msg), "do not fit") || strings.Contains(string(msg), "jiedao-upload") {
+		t.Fatalf("hostile gpkg: %d %s; want 422 naming the count, no temp path", res.StatusCode, msg)
+	}
+	if after, _ := units.Count(t.Context(), store); after != before {
+		t.Fatalf("units %d → %d: a refused import wrote", before, after)
 	}
 }

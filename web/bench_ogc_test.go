@@ -17,6 +17,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/web/ogc"
 )
 
 // Benchmarks of the OGC API and downloads against a loaded database:
@@ -151,7 +152,7 @@ func BenchmarkOGCAllPages(b *testing.B) {
 				b.Fatal(err)
 			}
 			var fc struct {
-				Links []ogcLink `json:"links"`
+				Links []ogc.Link `json:"links"`
 			}
 			body, _ := io.ReadAll(resp.Body)
 			resp.Body.Close()

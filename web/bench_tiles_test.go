@@ -24,6 +24,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/web/tiles"
 )
 
 // Tile benchmarks run against a database holding a generated city, e.g.
@@ -84,7 +85,7 @@ func tileBenchServer(b *testing.B, cacheBytes int64) *tileBench {
 		b.Fatal(tileBenchErr)
 	}
 	tb := *tileBenchEnv
-	srv := httptest.NewServer(New(tb.store, Config{Tiles: TilesConfig{CacheBytes: cacheBytes}}))
+	srv := httptest.NewServer(New(tb.store, Config{Tiles: tiles.Config{CacheBytes: cacheBytes}}))
 	b.Cleanup(srv.Close)
 	tb.url = srv.URL
 	return &tb

@@ -15,6 +15,8 @@ import (
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/units"
+	"github.com/jiedao/jiedao/web/param"
+	"github.com/jiedao/jiedao/web/tiles"
 )
 
 // MapConfig configures the map page.
@@ -70,15 +72,15 @@ func (s *Server) getMapConfig(c echo.Context) error {
 		"basemap":         s.cfg.Map.BasemapURL != "",
 		"minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
 			"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones")},
-		"status_colors": mapStatusColors,
-		"zone_colors":   mapZoneColors,
-		"density_stops": mapDensityStops,
+		"status_colors": tiles.StatusColors,
+		"zone_colors":   tiles.ZoneColors,
+		"density_stops": tiles.DensityStops,
 	})
 }
 
 // getMapProfile returns the profile JSON (thresholds for the histogram).
 func (s *Server) getMapProfile(c echo.Context) error {
-	p, err := s.profile(c)
+	p, err := s.profiles.Profile(c)
 	if err != nil {
 		return err
 	}
@@ -108,7 +110,7 @@ func (s *Server) getMapPlaces(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, err.Error())
 	}
-	day, err := at(c, "at")
+	day, err := param.At(c, "at")
 	if err != nil {
 		return err
 	}
@@ -121,7 +123,7 @@ func (s *Server) getMapPlaces(c echo.Context) error {
 
 // getMapSearch finds units by code prefix or name (?q=, ?at=).
 func (s *Server) getMapSearch(c echo.Context) error {
-	day, err := at(c, "at")
+	day, err := param.At(c, "at")
 	if err != nil {
 		return err
 	}
@@ -135,7 +137,7 @@ func (s *Server) getMapSearch(c echo.Context) error {
 // getMapExtent is the bounding box of ?codes=a,b on ?at=: where the map
 // zooms for a finding.
 func (s *Server) getMapExtent(c echo.Context) error {
-	day, err := at(c, "at")
+	day, err := param.At(c, "at")
 	if err != nil {
 		return err
 	}
@@ -146,7 +148,7 @@ func (s *Server) getMapExtent(c echo.Context) error {
 		}
 	}
 	if len(codes) == 0 {
-		return badRequest("codes", "give one or more unit codes, comma separated")
+		return param.BadRequest("codes", "give one or more unit codes, comma separated")
 	}
 	ext, err := s.layers.Extent(c.Request().Context(), layers.ExtentQuery{Codes: codes, At: day})
 	if err != nil {

@@ -23,6 +23,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/geo"
+	"github.com/jiedao/jiedao/web/ogc"
 )
 
 // ogcGet fetches url and decodes the body; it returns the status.
@@ -47,7 +48,7 @@ type ogcFC struct {
 	NumberMatched  int          `json:"numberMatched"`
 	NumberReturned int          `json:"numberReturned"`
 	Features       []ogcFeature `json:"features"`
-	Links          []ogcLink    `json:"links"`
+	Links          []ogc.Link   `json:"links"`
 }
 
 type ogcFeature struct {
@@ -61,7 +62,7 @@ type ogcGeometry struct {
 	Coordinates [][][][]float64 `json:"coordinates"`
 }
 
-func ogcHref(links []ogcLink, rel string) string {
+func ogcHref(links []ogc.Link, rel string) string {
 	for _, l := range links {
 		if l.Rel == rel {
 			return l.Href
@@ -78,7 +79,7 @@ type ogcErrDoc struct {
 func TestOGCCore(t *testing.T) {
 	base, _ := testServer(t, Config{})
 	_, man := demoCity(t)
-	var landing struct{ Links []ogcLink }
+	var landing struct{ Links []ogc.Link }
 	if code, _ := ogcGet(t, base+"/ogc", &landing); code != 200 {
 		t.Fatalf("landing: %d", code)
 	}

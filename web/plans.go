@@ -16,6 +16,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/plan"
 	"github.com/jiedao/jiedao/boundaries/scenario"
+	"github.com/jiedao/jiedao/web/param"
 )
 
 // Plans and scenarios over HTTP: a plan is run and kept with its
@@ -213,15 +214,15 @@ func (s *Server) scenarioDiff(c echo.Context) error {
 		pname = sc.Profile
 	}
 	if strings.ContainsAny(pname, "/\\.") {
-		return badRequest("profile", "give a built-in profile name")
+		return param.BadRequest("profile", "give a built-in profile name")
 	}
 	p, err := analysis.LoadProfile(pname)
 	if err != nil {
-		return badRequest("profile", err.Error())
+		return param.BadRequest("profile", err.Error())
 	}
 	day := boundaries.Today()
 	if c.QueryParam("at") != "" {
-		if day, err = at(c, "at"); err != nil {
+		if day, err = param.At(c, "at"); err != nil {
 			return err
 		}
 	}

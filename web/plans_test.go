@@ -15,6 +15,8 @@ import (
 	"github.com/jiedao/jiedao/boundaries/scenario"
 	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/boundaries/units"
+	"github.com/jiedao/jiedao/web/ogc"
+	"github.com/jiedao/jiedao/web/tiles"
 )
 
 // TestPlansScenarioAPI: plan a street with an oversized community, make a
@@ -148,7 +150,7 @@ func scenarioLayers(t *testing.T, url string, store *store.Store, sc scenario.Sc
 			scen.NumberMatched, len(proposed), live.NumberMatched, news, len(sc.Removed))
 	}
 	var col struct {
-		Links []ogcLink `json:"links"`
+		Links []ogc.Link `json:"links"`
 	}
 	ogcGet(t, url+"/ogc/collections/communities"+q, &col)
 	if h := ogcHref(col.Links, "items"); !strings.Contains(h, "scenario="+idStr(sc.ID)) {
@@ -220,7 +222,7 @@ func scenarioLayers(t *testing.T, url string, store *store.Store, sc scenario.Sc
 	if res, _ := tileGet(t, fmt.Sprintf("%s/tiles/communities/14/%d/%d.mvt?scenario=999999", url, x, y)); res.StatusCode != http.StatusNotFound {
 		t.Errorf("tile of an unknown scenario: %d, want 404", res.StatusCode)
 	}
-	var tj TileJSON
+	var tj tiles.TileJSON
 	if code, _ := ogcGet(t, url+"/tiles/communities.json"+q, &tj); code != 200 || !strings.HasSuffix(tj.Tiles[0], q) {
 		t.Errorf("TileJSON of the scenario: %d %v", code, tj.Tiles)
 	}

@@ -1,5 +1,6 @@
-// Package web is jiedao's HTTP face: the JSON API, health checks and, as the
-// issues land, tiles, OGC API Features, downloads and the map page.
+// Package web is jiedao's HTTP face: the JSON API, health checks and the
+// map page; the tiles (web/tiles) and OGC API Features with the downloads
+// (web/ogc) are wired in here.
 package web
 
 import (
@@ -8,32 +9,30 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
-	"slices"
-	"strconv"
-	"strings"
-	"sync"
 	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
-	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/web/ogc"
+	"github.com/jiedao/jiedao/web/param"
+	"github.com/jiedao/jiedao/web/tiles"
 )
 
 // Config is the server's configuration.
 type Config struct {
 	Addr  string
-	Tiles TilesConfig // web/tiles.go
-	Map   MapConfig   // web/mappage.go
-	API   APIConfig   // web/api.go
+	Tiles tiles.Config // web/tiles
+	Map   MapConfig    // web/mappage.go
+	API   APIConfig    // web/api.go
 }
 
 // ConfigFromEnv reads the JIEDAO_* variables each part documents.
 func ConfigFromEnv(addr string) Config {
-	return Config{Addr: addr, Tiles: TilesConfigFromEnv(), Map: MapConfigFromEnv(), API: APIConfigFromEnv()}
+	return Config{Addr: addr, Tiles: tiles.ConfigFromEnv(), Map: MapConfigFromEnv(), API: APIConfigFromEnv()}
 }
 
 // Server holds the handlers' dependencies.
@@ -42,100 +41,36 @@ type Server struct {
 	runs     *analysis.Runs
 	layers   *layers.Reader
 	cfg      Config
-	profiles sync.Map   // name → *analysis.Profile
-	tiles    *tileState // web/tiles.go
-	apiState *apiState  // web/api.go
+	profiles *param.Profiles // ?profile=, shared with the subpackages
+	tiles    *tiles.Handler  // web/tiles
+	apiState *apiState       // web/api.go
 }
 
 // New builds the echo application. Each part registers its own routes.
 func New(st *store.Store, cfg Config) *echo.Echo {
 	runs := analysis.NewRuns(st)
-	s := &Server{db: st, runs: runs, layers: layers.NewReader(st, runs), cfg: cfg}
+	lr := layers.NewReader(st, runs)
+	profiles := &param.Profiles{}
+	s := &Server{db: st, runs: runs, layers: lr, cfg: cfg, profiles: profiles,
+		tiles: tiles.New(st, lr, profiles, cfg.Tiles, tiles.Basemap{URL: cfg.Map.BasemapURL, Attribution: cfg.Map.BasemapAttribution})}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
+	e.Pre(headAsGet())
 	e.Use(middleware.Recover(), middleware.RequestID(), requestLog())
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	s.routesAnalysis(e)
-	s.routesTiles(e)     // web/tiles.go
-	s.routesMap(e)       // web/mappage.go
-	s.routesOGC(e)       // web/ogc.go
-	s.routesDownloads(e) // web/download.go
-	s.routesAPI(e)       // web/api.go
-	s.routesPlans(e)     // web/plans.go
+	s.tiles.Routes(e)               // web/tiles
+	s.routesMap(e)                  // web/mappage.go
+	ogc.New(lr, profiles).Routes(e) // web/ogc: /ogc and /download
+	s.routesAPI(e)                  // web/api.go
+	s.routesPlans(e)                // web/plans.go
 	s.RegisterTileCacheMetrics(
-		func() float64 { return float64(s.TileStats().Hits) },
-		func() float64 { return float64(s.TileStats().Misses) },
-		func() float64 { return float64(s.TileStats().Bytes) })
+		func() float64 { return float64(s.tiles.Stats().Hits) },
+		func() float64 { return float64(s.tiles.Stats().Misses) },
+		func() float64 { return float64(s.tiles.Stats().Bytes) })
 	return e
-}
-
-// profile resolves ?profile= (default beijing-2020) to an embedded profile;
-// files are not loadable over HTTP.
-func (s *Server) profile(c echo.Context) (*analysis.Profile, error) {
-	name := c.QueryParam("profile")
-	if name == "" {
-		name = analysis.DefaultProfile
-	}
-	if p, ok := s.profiles.Load(name); ok {
-		return p.(*analysis.Profile), nil
-	}
-	if !slices.Contains(analysis.ProfileNames(), name) {
-		return nil, badRequest("profile", fmt.Sprintf("unknown profile %q (have %s)", name, strings.Join(analysis.ProfileNames(), ", ")))
-	}
-	p, err := analysis.LoadProfile(name)
-	if err != nil {
-		return nil, err
-	}
-	s.profiles.Store(name, p)
-	return p, nil
-}
-
-// profileAt resolves ?profile= and ?at=, which most reads take.
-func (s *Server) profileAt(c echo.Context) (*analysis.Profile, time.Time, error) {
-	p, err := s.profile(c)
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	day, err := at(c, "at")
-	if err != nil {
-		return nil, time.Time{}, err
-	}
-	return p, day, nil
-}
-
-// at resolves ?at=YYYY-MM-DD (default today).
-func at(c echo.Context, param string) (time.Time, error) {
-	v := c.QueryParam(param)
-	if v == "" {
-		return boundaries.Today(), nil
-	}
-	t, err := boundaries.ParseDate(v)
-	if err != nil {
-		return time.Time{}, badRequest(param, err.Error())
-	}
-	return t, nil
-}
-
-// scenarioParam resolves ?scenario=ID: the boundaries of a stored
-// scenario instead of the live ones (0 when absent). Whether the scenario
-// exists is known when its analysis run is looked up (404 then).
-func scenarioParam(c echo.Context) (int64, error) {
-	v := c.QueryParam("scenario")
-	if v == "" {
-		return 0, nil
-	}
-	id, err := strconv.ParseInt(v, 10, 64)
-	if err != nil || id < 1 {
-		return 0, badRequest("scenario", fmt.Sprintf("%q is not a scenario id (a positive integer, see GET /api/v1/scenarios)", v))
-	}
-	return id, nil
-}
-
-// badRequest is a 400 naming the parameter.
-func badRequest(param, msg string) *echo.HTTPError {
-	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("parameter %s: %s", param, msg))
 }
 
 // Serve listens until ctx is cancelled, then lets in-flight requests finish.
@@ -169,10 +104,14 @@ func (s *Server) healthz(c echo.Context) error {
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
-	if err := s.db.Ping(ctx); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "unavailable", "error": "database: " + err.Error()})
+	// Its own connection: under load every pooled one is busy serving, and
+	// a busy database is still a ready one. Saturation is reported apart.
+	st := s.db.Stats()
+	pool := map[string]any{"acquired": st.Acquired, "max": st.Max, "saturated": st.Acquired >= st.Max}
+	if err := s.db.Probe(ctx); err != nil {
+		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "database: " + err.Error(), "pool": pool})
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "pool": pool})
 }
 
 // errorHandler turns every error into {"error": {"code", "message"}}.
@@ -192,8 +131,40 @@ func errorHandler(err error, c echo.Context) {
 	} else {
 		slog.Error("request failed", "path", c.Path(), "err", err)
 	}
+	if code == http.StatusServiceUnavailable {
+		c.Response().Header().Set("Retry-After", "5")
+	}
 	c.JSON(code, map[string]any{"error": map[string]any{"code": http.StatusText(code), "message": msg}}) //nolint:errcheck
 }
+
+// headAsGet answers HEAD wherever GET is served (RFC 9110): the request is
+// routed as the GET and answered with its status and headers, no body.
+func headAsGet() echo.MiddlewareFunc {
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			r := c.Request()
+			if r.Method != http.MethodHead {
+				return next(c)
+			}
+			r.Method = http.MethodGet
+			c.Response().Writer = headWriter{c.Response().Writer}
+			return next(c)
+		}
+	}
+}
+
+// headWriter drops the body of a HEAD answer.
+type headWriter struct{ http.ResponseWriter }
+
+func (w headWriter) Write(b []byte) (int, error) { return len(b), nil }
+
+func (w headWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+func (w headWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 func requestLog() echo.MiddlewareFunc {
 	return func(next echo.HandlerFunc) echo.HandlerFunc {

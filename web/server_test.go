@@ -2,8 +2,10 @@ package web
 
 import (
 	"encoding/json"
+	"io"
 	"net/http"
 	"testing"
+	"time"
 )
 
 func TestHealthAndReady(t *testing.T) {
@@ -84,6 +86,56 @@ func getJSON(t *testing.T, url string, want int, v any) {
 	if v != nil {
 		if err := json.NewDecoder(res.Body).Decode(v); err != nil {
 			t.Fatalf("GET %s: %v", url, err)
+		}
+	}
+}
+
+// /readyz answers 200 while every pooled connection is busy (it probes on
+// its own connection) and says the pool is saturated.
+func TestReadyUnderLoad(t *testing.T) {
+	url, store := testServer(t, Config{})
+	pool := store.Primary()
+	// The data version listener holds one already.
+	for pool.Stat().AcquiredConns() < pool.Stat().MaxConns() {
+		c, err := pool.Acquire(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Release()
+	}
+	cl := &http.Client{Timeout: 3 * time.Second}
+	res, err := cl.Get(url + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	var body struct {
+		Status string
+		Pool   struct{ Saturated bool }
+	}
+	if err := json.NewDecoder(res.Body).Decode(&body); err != nil || res.StatusCode != 200 || body.Status != "ready" || !body.Pool.Saturated {
+		t.Fatalf("readyz with a saturated pool: %d %+v %v", res.StatusCode, body, err)
+	}
+}
+
+// HEAD is answered wherever GET is: same status and headers, no body.
+func TestHeadLikeGet(t *testing.T) {
+	url, _ := testServer(t, Config{})
+	for _, path := range []string{"/healthz", "/api/v1/units?limit=2", "/ogc/collections", "/tiles/style.json", "/nowhere"} {
+		get, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		get.Body.Close()
+		head, err := http.Head(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(head.Body)
+		head.Body.Close()
+		if head.StatusCode != get.StatusCode || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") || len(b) != 0 {
+			t.Errorf("HEAD %s: %d %q %d bytes; GET %d %q", path, head.StatusCode, head.Header.Get("Content-Type"), len(b),
+				get.StatusCode, get.Header.Get("Content-Type"))
 		}
 	}
 }

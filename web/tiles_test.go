@@ -22,6 +22,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/web/tiles"
 )
 
 // tileClient does not ask for gzip by itself, so tests control
@@ -124,13 +125,13 @@ func TestTiles(t *testing.T) {
 	base, store := testServer(t, Config{})
 	dir, man := demoCity(t)
 	const z = 12
-	tiles := tileDemoTiles(man.BBox, z)
+	city := tileDemoTiles(man.BBox, z)
 
 	// collect decodes every tile of a layer over the city and keys the
 	// features by code (features in the buffer appear in two tiles).
 	collect := func(t *testing.T, layer, query string) map[string]*tileFeature {
 		got := map[string]*tileFeature{}
-		for _, xy := range tiles {
+		for _, xy := range city {
 			for _, f := range tileFeatures(t, base, layer, z, xy[0], xy[1], query) {
 				key := f.str("code")
 				if layer == "zones" {
@@ -284,7 +285,7 @@ func TestTiles(t *testing.T) {
 	})
 
 	t.Run("TileJSON", func(t *testing.T) {
-		var tj TileJSON
+		var tj tiles.TileJSON
 		getJSON(t, base+"/tiles/communities.json?profile=national-1989", 200, &tj)
 		host := strings.TrimPrefix(base, "http://")
 		if tj.TileJSON != "3.0.0" || len(tj.Tiles) != 1 ||
@@ -305,7 +306,7 @@ func TestTiles(t *testing.T) {
 		if tj.Center[0] < tj.Bounds[0] || tj.Center[0] > tj.Bounds[2] || tj.Center[2] < 10 {
 			t.Fatalf("center %v", tj.Center)
 		}
-		var zt TileJSON
+		var zt tiles.TileJSON
 		getJSON(t, base+"/tiles/zones.json", 200, &zt)
 		if zt.VectorLayers[0].Fields["kind"] == "" || zt.VectorLayers[0].Fields["codes"] == "" || zt.VectorLayers[0].Fields["area_m2"] == "" {
 			t.Fatalf("zones fields %v", zt.VectorLayers[0].Fields)
@@ -379,7 +380,7 @@ func TestTiles(t *testing.T) {
 
 // tileStats reads the tile cache counters of the server behind base from
 // its /metrics, as an operator would.
-func tileStats(t *testing.T, base string) TileStats {
+func tileStats(t *testing.T, base string) tiles.Stats {
 	t.Helper()
 	res, err := http.Get(base + "/metrics")
 	if err != nil {
@@ -387,7 +388,7 @@ func tileStats(t *testing.T, base string) TileStats {
 	}
 	defer res.Body.Close()
 	b, _ := io.ReadAll(res.Body)
-	var st TileStats
+	var st tiles.Stats
 	for _, line := range strings.Split(string(b), "\n") {
 		var v float64
 		if _, err := fmt.Sscanf(line, "jiedao_tile_cache_hits_total %g", &v); err == nil {
@@ -522,55 +523,4 @@ func tileGeomContains(g orb.Geometry, p orb.Point) bool {
 		return planar.MultiPolygonContains(g, p)
 	}
 	return false
-}
-
-func TestTileCacheLRU(t *testing.T) {
-	c := newTileCache(cacheShards * 1000)
-	// Keys of one shard, so the shard's 1000 bytes bound them.
-	var keys []tileKey
-	for i := 0; len(keys) < 4; i++ {
-		k := tileKey{layer: "communities", z: 12, x: i}
-		if c.shard(k) == c.shards[0] {
-			keys = append(keys, k)
-		}
-	}
-	entry := func() *tileEntry { return &tileEntry{raw: make([]byte, 200), gz: make([]byte, 50)} } // cost 450
-	c.put(keys[0], entry())
-	c.put(keys[1], entry())
-	if _, ok := c.get(keys[0]); !ok { // keys[0] becomes the most recent
-		t.Fatal("keys[0] not cached")
-	}
-	c.put(keys[2], entry()) // 1350 > 1000: evicts keys[1], the least recent
-	if _, ok := c.get(keys[1]); ok {
-		t.Fatal("keys[1] should be evicted")
-	}
-	for _, k := range []tileKey{keys[0], keys[2]} {
-		if _, ok := c.get(k); !ok {
-			t.Fatalf("%v evicted", k)
-		}
-	}
-	if n, used := c.size(); n != 2 || used != 900 {
-		t.Fatalf("size %d entries, %d bytes", n, used)
-	}
-	c.put(keys[3], &tileEntry{raw: make([]byte, 5000)}) // larger than the shard: not kept
-	if _, ok := c.get(keys[3]); ok {
-		t.Fatal("oversized entry kept")
-	}
-	off := newTileCache(-1)
-	off.put(keys[0], entry())
-	if _, ok := off.get(keys[0]); ok {
-		t.Fatal("disabled cache kept an entry")
-	}
-}
-
-func TestTilesConfigFromEnv(t *testing.T) {
-	for _, c := range []struct {
-		env  string
-		want int64
-	}{{"", 256 << 20}, {"64", 64 << 20}, {"0.5", 1 << 19}, {"0", -1}, {"lots", 256 << 20}, {"-3", 256 << 20}} {
-		t.Setenv("JIEDAO_TILE_CACHE_MB", c.env)
-		if got := TilesConfigFromEnv().CacheBytes; got != c.want {
-			t.Errorf("JIEDAO_TILE_CACHE_MB=%q: %d, want %d", c.env, got, c.want)
-		}
-	}
 }

@@ -96,14 +96,16 @@ func Import(ctx context.Context, st *store.Store, path string, opt Options) (*Re
 	if err != nil {
 		return nil, fmt.Errorf("import %s: %w", path, err)
 	}
+	// The file is named by its source (an upload's own name, not the
+	// server's temp path); what it holds is the client's to fix (422).
 	rd, err := layerfile.Open(path, layerfile.Options{Encoding: opt.Encoding})
 	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
+		return nil, boundaries.Invalid("import %s: %v", opt.Source, err)
 	}
 	defer rd.Close()
 	crs, err := inputCRS(path, rd, opt.CRS)
 	if err != nil {
-		return nil, fmt.Errorf("import %s: %w", path, err)
+		return nil, boundaries.Invalid("import %s: %v", opt.Source, err)
 	}
 	rep := &Report{File: opt.Source, Checksum: sum, Level: opt.Level, CRS: crs.Name, Repaired: []Issue{}, Rejected: []Issue{}}
 
@@ -287,7 +289,7 @@ func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, opt
 		return fmt.Errorf("stage features: %w", err)
 	}
 	if err := rd.Err(); err != nil {
-		return fmt.Errorf("read: %w", err)
+		return boundaries.Invalid("read: %v", err)
 	}
 	if readErr != nil {
 		return readErr

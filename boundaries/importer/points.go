@@ -53,12 +53,12 @@ func countSource(ctx context.Context, st *store.Store, path string, opt PointsOp
 	}
 	rd, err := layerfile.Open(path, layerfile.Options{})
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+		return nil, boundaries.Invalid("%s %s: %v", what, opt.Source, err)
 	}
 	defer rd.Close()
 	crs, err := inputCRS(path, rd, opt.CRS)
 	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+		return nil, boundaries.Invalid("%s %s: %v", what, opt.Source, err)
 	}
 	rep := &Report{File: opt.Source, Checksum: sum, Level: boundaries.Level(table), CRS: crs.Name, Repaired: []Issue{}, Rejected: []Issue{}}
 	if err := st.Primary().QueryRow(ctx, `INSERT INTO imports (file, checksum, level) VALUES ($1,$2,$3) RETURNING id`,
@@ -93,7 +93,7 @@ func stageCountSource(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, src p
 		return fmt.Errorf("stage points: %w", err)
 	}
 	if err := rd.Err(); err != nil {
-		return fmt.Errorf("read: %w", err)
+		return boundaries.Invalid("read: %v", err)
 	}
 	return nil
 }

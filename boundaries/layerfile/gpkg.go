@@ -252,7 +252,7 @@ func (r *gpkgReader) Next() (Feature, bool) {
 	if !r.rows.Next() {
 		r.done = true
 		if err := r.rows.Err(); err != nil {
-			r.err = fmt.Errorf("read %s after feature %d: %w", r.path, r.index-1, err)
+			r.err = fmt.Errorf("read %s after feature %d: %w", filepath.Base(r.path), r.index-1, err)
 			return Feature{}, false
 		}
 		r.doneCnt.Store(r.total)

@@ -117,15 +117,16 @@ func Open(path string, opts Options) (Reader, error) {
 		err = fmt.Errorf("unsupported file type %q (want .geojson, .json, .shp, .zip or .gpkg)", ext)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", path, err)
+		return nil, fmt.Errorf("open %s: %w", filepath.Base(path), err)
 	}
 	return r, nil
 }
 
-// featureErr wraps a per-feature problem with the file and the index, so the
-// message stands on its own in an import report.
+// featureErr wraps a per-feature problem with the file's name (not the
+// server's path: reports go to API clients) and the index, so the message
+// stands on its own in an import report.
 func featureErr(path string, index int, err error) error {
-	return fmt.Errorf("read %s feature %d: %w", path, index, err)
+	return fmt.Errorf("read %s feature %d: %w", filepath.Base(path), index, err)
 }
 
 // errNotFinite is returned for NaN or infinite coordinates, which WKB and SHP

@@ -338,7 +338,7 @@ func (r *shpReader) Next() (Feature, bool) {
 				}
 				geomErr = errors.Join(geomErr, errors.New("no DBF record for this shape (the .dbf has fewer records than the .shp)"))
 			case err != nil:
-				return r.fatal(fmt.Errorf("read %s: %w", r.path, err))
+				return r.fatal(fmt.Errorf("read %s: %w", filepath.Base(r.path), err))
 			case deleted:
 				continue // GDAL also hides records marked deleted
 			default:
@@ -367,13 +367,13 @@ func (r *shpReader) nextShape() (g geom.T, ok bool, shapeErr error) {
 		// writer, unless the header promised more than the file holds.
 		if r.offset < r.limit && r.declared > r.limit {
 			r.err = fmt.Errorf("read %s feature %d: the .shp is truncated (%d bytes, its header says %d)",
-				r.path, r.index-1, r.limit, r.declared)
+				filepath.Base(r.path), r.index-1, r.limit, r.declared)
 		}
 		return nil, false, nil
 	}
 	var head [8]byte
 	if _, err := io.ReadFull(r.shp, head[:]); err != nil {
-		r.err = fmt.Errorf("read %s feature %d: record header: %w", r.path, r.index-1, err)
+		r.err = fmt.Errorf("read %s feature %d: record header: %w", filepath.Base(r.path), r.index-1, err)
 		return nil, false, nil
 	}
 	n := 2 * int64(binary.BigEndian.Uint32(head[4:8]))
@@ -387,7 +387,7 @@ func (r *shpReader) nextShape() (g geom.T, ok bool, shapeErr error) {
 	}
 	r.buf = r.buf[:n]
 	if _, err := io.ReadFull(r.shp, r.buf); err != nil {
-		r.err = fmt.Errorf("read %s feature %d: record content: %w", r.path, r.index-1, err)
+		r.err = fmt.Errorf("read %s feature %d: record content: %w", filepath.Base(r.path), r.index-1, err)
 		return nil, false, nil
 	}
 	r.offset += 8 + n

@@ -7,6 +7,7 @@ package store
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -28,6 +29,8 @@ type Store struct {
 	// reads are the pools of the read paths (standbys); empty: the primary.
 	reads []*pgxpool.Pool
 	next  atomic.Uint64
+
+	closed atomic.Bool
 
 	version   atomic.Int64 // cached data version (see Watch)
 	watching  atomic.Bool
@@ -96,6 +99,7 @@ func (s *Store) Reader() *pgxpool.Pool {
 
 // Close stops the version listener and releases the pools.
 func (s *Store) Close() {
+	s.closed.Store(true)
 	s.mu.Lock()
 	for _, stop := range s.stopWatch {
 		stop()
@@ -108,8 +112,26 @@ func (s *Store) Close() {
 	s.primary.Close()
 }
 
-// Ping reports whether the primary answers.
+// Ping reports whether the primary answers, on a pooled connection.
 func (s *Store) Ping(ctx context.Context) error { return s.primary.Ping(ctx) }
+
+// Probe reports whether the primary answers on a connection of its own,
+// outside the pool: a busy pool (all connections serving traffic) is not
+// an unhealthy database, and readiness must not wait behind the traffic.
+func (s *Store) Probe(ctx context.Context) error {
+	if s.closed.Load() {
+		return errors.New("probe database: the store is closed")
+	}
+	conn, err := pgx.ConnectConfig(ctx, s.primary.Config().ConnConfig.Copy())
+	if err != nil {
+		return fmt.Errorf("probe database: %w", err)
+	}
+	defer conn.Close(context.WithoutCancel(ctx))
+	if err := conn.Ping(ctx); err != nil {
+		return fmt.Errorf("probe database: %w", err)
+	}
+	return nil
+}
 
 // PoolStats are the primary pool's figures, for metrics.
 type PoolStats struct {

@@ -1,4 +1,4 @@
-package web
+package ogc
 
 import (
 	"fmt"
@@ -9,8 +9,10 @@ import (
 	"path"
 	"strings"
 
-	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/labstack/echo/v4"
+
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/web/param"
 )
 
 // Whole-layer downloads: GET /download/{layer}.geojson|.gpkg|.csv.
@@ -21,45 +23,45 @@ var downloadTypes = map[string]string{
 	"csv":     "text/csv; charset=utf-8",
 }
 
-func (s *Server) routesDownloads(e *echo.Echo) {
+func (o *Handler) routesDownloads(e *echo.Echo) {
 	// Errors here use the OGC style too: downloads share the API's filters.
-	g := e.Group("/download", ogcGzip(), ogcErrors)
-	g.GET("/:file", s.download)
+	g := e.Group("/download", compress(), renderErrors)
+	g.GET("/:file", o.download)
 }
 
-func (s *Server) download(c echo.Context) error {
+func (o *Handler) download(c echo.Context) error {
 	file := c.Param("file")
 	ext := strings.TrimPrefix(path.Ext(file), ".")
 	name := strings.TrimSuffix(file, "."+ext)
 	ctype, ok := downloadTypes[ext]
 	l, known := layers.ByName(name)
 	if !ok || !known {
-		return ogcNotFound(fmt.Sprintf("no download %q (want {districts,streets,communities,zones}.{geojson,gpkg,csv})", file))
+		return notFound(fmt.Sprintf("no download %q (want {districts,streets,communities,zones}.{geojson,gpkg,csv})", file))
 	}
-	if err := ogcCheckParams(c, append([]string{"geometry"}, ogcViewParams...), l); err != nil {
+	if err := checkParams(c, append([]string{"geometry"}, viewParams...), l); err != nil {
 		return err
 	}
 	opt := layers.ExportOptions{Layer: l.Name, Format: ext}
 	var err error
-	if opt.Profile, err = s.profile(c); err != nil {
+	if opt.Profile, err = o.profiles.Profile(c); err != nil {
 		return err
 	}
-	if opt.At, err = ogcDay(c); err != nil {
+	if opt.At, err = asOf(c); err != nil {
 		return err
 	}
-	if opt.Scenario, err = scenarioParam(c); err != nil {
+	if opt.Scenario, err = param.Scenario(c); err != nil {
 		return err
 	}
 	switch g := c.QueryParam("geometry"); {
 	case g == "wkt" && ext == "csv":
 		opt.WKT = true
 	case g != "":
-		return ogcInvalid("geometry", "only geometry=wkt, for CSV")
+		return invalid("geometry", "only geometry=wkt, for CSV")
 	}
 	for k, v := range c.QueryParams() {
 		if _, ok := l.Field(k); ok {
 			if len(v) != 1 {
-				return ogcInvalid(k, "give it once")
+				return invalid(k, "give it once")
 			}
 			if opt.Equal == nil {
 				opt.Equal = map[string]string{}
@@ -78,7 +80,7 @@ func (s *Server) download(c echo.Context) error {
 	if ext != "gpkg" {
 		// Export writes through a buffer: a failure before the first 64 KiB
 		// (bad filter, analysis error) still gets a proper error response.
-		n, err := s.layers.Export(ctx, c.Response(), opt)
+		n, err := o.layers.Export(ctx, c.Response(), opt)
 		if err != nil {
 			return err
 		}
@@ -92,7 +94,7 @@ func (s *Server) download(c echo.Context) error {
 	}
 	defer os.RemoveAll(dir)
 	tmp := dir + "/" + l.Name + ".gpkg"
-	if _, err := s.layers.ExportGPKG(ctx, tmp, opt); err != nil {
+	if _, err := o.layers.ExportGPKG(ctx, tmp, opt); err != nil {
 		return err
 	}
 	f, err := os.Open(tmp)

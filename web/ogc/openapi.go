@@ -1,0 +1,95 @@
+package ogc
+
+import (
+	"net/http"
+	"sort"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/layers"
+)
+
+// --- OpenAPI ---
+
+func (o *Handler) api(c echo.Context) error {
+	if err := checkParams(c, []string{"f"}, nil); err != nil {
+		return err
+	}
+	f, err := pickFormat(c)
+	if err != nil {
+		return err
+	}
+	return render(c, f, http.StatusOK, mediaOpenAPI, openAPI(baseURL(c)))
+}
+
+func openAPI(base string) map[string]any {
+	str := map[string]any{"type": "string"}
+	param := func(name, in, desc string, schema any, required bool) map[string]any {
+		return map[string]any{"name": name, "in": in, "description": desc, "schema": schema, "required": required,
+			"style": "form", "explode": false}
+	}
+	crsEnum := map[string]any{"type": "string", "format": "uri", "enum": crsURIs()}
+	var names []string
+	for _, l := range layers.All {
+		names = append(names, l.Name)
+	}
+	sort.Strings(names)
+	collection := param("collectionId", "path", "a layer", map[string]any{"type": "string", "enum": names}, true)
+	collection["style"] = "simple"
+	common := []any{
+		param("f", "query", "json or html (else the Accept header)", map[string]any{"type": "string", "enum": []string{"json", "html"}}, false),
+		param("profile", "query", "policy profile for status, reasons and density (default "+analysis.DefaultProfile+")",
+			map[string]any{"type": "string", "enum": analysis.ProfileNames()}, false),
+		param("datetime", "query", "the boundaries valid on this date or instant (intervals are not supported); default today", str, false),
+		param("at", "query", "same as datetime, YYYY-MM-DD", map[string]any{"type": "string", "format": "date"}, false),
+		param("scenario", "query", "id of a stored scenario (GET /api/v1/scenarios): the boundaries with the scenario applied, judged by its own analysis; proposed units have proposed=true and no version_id",
+			map[string]any{"type": "integer", "minimum": 1}, false),
+	}
+	items := append([]any{collection,
+		param("limit", "query", "features per page (default 100, larger than 10000 is clamped)",
+			map[string]any{"type": "integer", "minimum": 1, "maximum": maxLimit, "default": defaultLimit}, false),
+		param("offset", "query", "features to skip", map[string]any{"type": "integer", "minimum": 0, "default": 0}, false),
+		param("bbox", "query", "minx,miny,maxx,maxy in bbox-crs axis order",
+			map[string]any{"type": "array", "minItems": 4, "maxItems": 6, "items": map[string]any{"type": "number"}}, false),
+		param("bbox-crs", "query", "CRS of bbox (default CRS84)", crsEnum, false),
+		param("crs", "query", "output CRS (default CRS84)", crsEnum, false),
+		param("filter", "query", "CQL2 text filter over the queryables", str, false),
+		param("filter-lang", "query", "cql2-text", map[string]any{"type": "string", "enum": []string{"cql2-text"}}, false),
+		param("filter-crs", "query", "CRS of filter geometries (default CRS84)", crsEnum, false),
+	}, common...)
+	one := append([]any{collection,
+		param("featureId", "path", "unit code (zones: zone id)", str, true),
+		param("crs", "query", "output CRS (default CRS84)", crsEnum, false)}, common...)
+	one[1].(map[string]any)["style"] = "simple"
+	resp := func(desc, typ string) map[string]any {
+		return map[string]any{"200": map[string]any{"description": desc, "content": map[string]any{typ: map[string]any{}, mediaHTML: map[string]any{}}},
+			"400": map[string]any{"description": "invalid parameter ({code, description})"},
+			"404": map[string]any{"description": "not found ({code, description})"},
+			"500": map[string]any{"description": "server error"}}
+	}
+	op := func(id, summary string, params []any, r map[string]any) map[string]any {
+		return map[string]any{"get": map[string]any{"operationId": id, "summary": summary, "parameters": params, "responses": r}}
+	}
+	fOnly := []any{common[0]}
+	return map[string]any{
+		"openapi": "3.0.3",
+		"info": map[string]any{"title": "jiedao OGC API – Features", "version": "1.0",
+			"description": "Street and community boundaries with their analysis"},
+		"servers": []any{map[string]any{"url": base}},
+		"paths": map[string]any{
+			"/":            op("getLandingPage", "landing page", fOnly, resp("links to the API", mediaJSON)),
+			"/conformance": op("getConformance", "conformance classes", fOnly, resp("conformance classes", mediaJSON)),
+			"/api":         op("getAPI", "this document", fOnly, resp("OpenAPI 3.0", mediaOpenAPI)),
+			"/collections": op("getCollections", "the collections", common, resp("collections", mediaJSON)),
+			"/collections/{collectionId}": op("describeCollection", "one collection",
+				append([]any{collection}, common...), resp("a collection", mediaJSON)),
+			"/collections/{collectionId}/items": op("getFeatures", "features of a collection; any queryable is also a "+
+				"query parameter for equality (e.g. status=oversized&parent_code=110101005)", items,
+				resp("GeoJSON FeatureCollection with numberMatched, numberReturned and next links", mediaGeoJSON)),
+			"/collections/{collectionId}/items/{featureId}": op("getFeature", "one feature", one, resp("GeoJSON Feature", mediaGeoJSON)),
+			"/collections/{collectionId}/queryables": op("getQueryables", "properties usable in filter and as parameters",
+				[]any{collection, common[0]}, resp("JSON Schema", mediaSchema)),
+		},
+	}
+}

@@ -1,0 +1,109 @@
+package tiles
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/web/param"
+)
+
+// Map colours, shared by the style and the page's legend.
+var (
+	// StatusColors are the fill colours of unit statuses.
+	StatusColors = [][2]string{{string(boundaries.Undersized), "#4e79a7"}, {string(boundaries.Normal), "#59a14f"},
+		{string(boundaries.Oversized), "#e15759"}, {string(boundaries.Unknown), "#bab0ac"}}
+	// ZoneColors are the colours of zone kinds.
+	ZoneColors = [][2]string{{string(boundaries.Overlap), "#b07aa1"}, {string(boundaries.Gap), "#f28e2b"},
+		{string(boundaries.CrossesParent), "#ff00aa"}, {string(boundaries.Noncontiguous), "#76b7b2"}, {string(boundaries.Orphan), "#000000"}}
+	// DensityStops are people per km² (a Beijing community ranges from a
+	// few thousand in the outskirts to over 40,000 in the old town).
+	DensityStops = [][2]any{{0, "#ffffcc"}, {2000, "#c7e9b4"}, {5000, "#7fcdbb"}, {10000, "#41b6c4"},
+		{20000, "#1d91c0"}, {40000, "#225ea8"}, {80000, "#0c2c84"}}
+)
+
+func styleMatch(prop string, pairs [][2]string, fallback string) []any {
+	expr := []any{"match", []any{"get", prop}}
+	for _, p := range pairs {
+		expr = append(expr, p[0], p[1])
+	}
+	return append(expr, fallback)
+}
+
+// getStyle serves GET /tiles/style.json: a MapLibre style over the four
+// tile layers. It has no symbol layers, so it needs no glyph server; the
+// page draws Chinese labels as HTML with local fonts.
+func (h *Handler) getStyle(c echo.Context) error {
+	if _, err := h.profiles.Profile(c); err != nil {
+		return err
+	}
+	if _, err := param.At(c, "at"); err != nil {
+		return err
+	}
+	if _, err := param.Scenario(c); err != nil {
+		return err
+	}
+	base, q := tileBaseURL(c), tileQueryString(c)
+	sources := map[string]any{}
+	for _, l := range []string{"districts", "streets", "communities", "zones"} {
+		sources[l] = map[string]any{"type": "vector", "url": base + "/tiles/" + l + ".json" + q}
+	}
+	var styleLayers []any
+	styleLayers = append(styleLayers, map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": "#f4f3ef"}})
+	if h.basemap.URL != "" {
+		sources["basemap"] = map[string]any{"type": "raster", "tiles": []string{h.basemap.URL}, "tileSize": 256,
+			"attribution": h.basemap.Attribution}
+		styleLayers = append(styleLayers, map[string]any{"id": "basemap", "type": "raster", "source": "basemap"})
+	}
+	density := []any{"interpolate", []any{"linear"}, []any{"coalesce", []any{"get", "density"}, 0}}
+	for _, st := range DensityStops {
+		density = append(density, st[0], st[1])
+	}
+	styleLayers = append(styleLayers,
+		// Invisible, but queryable: a click inside a street (where no
+		// community is drawn, e.g. below the communities' minzoom) finds it.
+		map[string]any{"id": "streets-fill", "type": "fill", "source": "streets", "source-layer": "streets",
+			"paint": map[string]any{"fill-color": "#000000", "fill-opacity": 0}},
+		map[string]any{"id": "communities-fill", "type": "fill", "source": "communities", "source-layer": "communities",
+			"paint": map[string]any{"fill-color": styleMatch("status", StatusColors, "#bab0ac"), "fill-opacity": 0.6}},
+		map[string]any{"id": "communities-density", "type": "fill", "source": "communities", "source-layer": "communities",
+			"layout": map[string]any{"visibility": "none"},
+			"paint":  map[string]any{"fill-color": density, "fill-opacity": 0.75}},
+		map[string]any{"id": "communities-line", "type": "line", "source": "communities", "source-layer": "communities",
+			"paint": map[string]any{"line-color": "#ffffff", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 10, 0.3, 15, 1.2}}},
+		map[string]any{"id": "zones-fill", "type": "fill", "source": "zones", "source-layer": "zones",
+			"paint": map[string]any{"fill-color": styleMatch("kind", ZoneColors, "#000000"), "fill-opacity": 0.7}},
+		map[string]any{"id": "zones-line", "type": "line", "source": "zones", "source-layer": "zones",
+			"paint": map[string]any{"line-color": styleMatch("kind", ZoneColors, "#000000"), "line-width": 2,
+				"line-dasharray": []any{2, 1}}},
+		map[string]any{"id": "streets-line", "type": "line", "source": "streets", "source-layer": "streets",
+			"paint": map[string]any{"line-color": "#555555", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 8, 0.6, 14, 2}}},
+		map[string]any{"id": "districts-line", "type": "line", "source": "districts", "source-layer": "districts",
+			"paint": map[string]any{"line-color": "#222222", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 1.2, 14, 3.5}}},
+		map[string]any{"id": "selected-line", "type": "line", "source": "communities", "source-layer": "communities",
+			"filter": []any{"==", []any{"get", "code"}, ""},
+			"paint":  map[string]any{"line-color": "#ffd400", "line-width": 4}},
+		map[string]any{"id": "selected-street-line", "type": "line", "source": "streets", "source-layer": "streets",
+			"filter": []any{"==", []any{"get", "code"}, ""},
+			"paint":  map[string]any{"line-color": "#ffd400", "line-width": 4}},
+	)
+	style := map[string]any{
+		"version": 8,
+		"name":    "jiedao",
+		"sources": sources,
+		"layers":  styleLayers,
+		"metadata": map[string]any{
+			"jiedao:status_colors": StatusColors,
+			"jiedao:zone_colors":   ZoneColors,
+			"jiedao:density_stops": DensityStops,
+			"jiedao:minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
+				"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones")},
+			"jiedao:generated": time.Now().UTC().Format(time.RFC3339),
+		},
+	}
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.JSON(http.StatusOK, style)
+}
