@@ -78,9 +78,9 @@ type Report struct {
 	Rejected  []Issue          `json:"rejected"`
 	// RepairedTotal and RejectedTotal count every issue; the lists hold the
 	// first MaxListed of each, so a report stays small whatever the file.
-	RepairedTotal int `json:"repaired_total"`
-	RejectedTotal int `json:"rejected_total"`
-	Seconds   float64          `json:"seconds"`
+	RepairedTotal int     `json:"repaired_total"`
+	RejectedTotal int     `json:"rejected_total"`
+	Seconds       float64 `json:"seconds"`
 }
 
 // Import reads a GeoJSON, Shapefile (plain or zipped) or GeoPackage file and
