@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -759,15 +760,80 @@ func (s *Server) readEdit(c echo.Context) (*units.Edit, error) {
 			return nil, param.BadRequest("allow_orphans", "want true or false")
 		}
 	}
+	if e.DryRun, err = dryRun(c); err != nil {
+		return nil, err
+	}
 	return e, nil
 }
 
+// writeParams refuses query parameters a write route does not take: a
+// typo (?dryrun=true) must not commit what the client meant to try.
+func writeParams(c echo.Context, allowed ...string) error {
+	for name := range c.QueryParams() {
+		if !slices.Contains(allowed, name) {
+			return param.BadRequest(name, "unknown parameter for "+c.Request().Method+" (this route takes "+strings.Join(allowed, ", ")+")")
+		}
+	}
+	return nil
+}
+
+// dryRun reads ?dry_run=: validate, report and roll back.
+func dryRun(c echo.Context) (bool, error) {
+	v := c.QueryParam("dry_run")
+	if v == "" {
+		return false, nil
+	}
+	b, err := strconv.ParseBool(v)
+	if err != nil {
+		return false, param.BadRequest("dry_run", "want true or false")
+	}
+	return b, nil
+}
+
+// ifMatch reads the If-Match a change needs: 428 without one; "*" matches
+// the current version (units.AnyVersion); a weak ETag never matches (RFC
+// 9110 compares If-Match strongly), nor does one that is not ours.
+func ifMatch(c echo.Context) (int64, error) {
+	im := strings.TrimSpace(c.Request().Header.Get("If-Match"))
+	switch {
+	case im == "":
+		return 0, echo.NewHTTPError(http.StatusPreconditionRequired, "If-Match with the unit's ETag (from GET /api/v1/units/{code}) is required")
+	case im == "*":
+		return units.AnyVersion, nil
+	case strings.HasPrefix(im, "W/"):
+		return -1, nil
+	}
+	if v, ok := parseETag(im); ok {
+		return v, nil
+	}
+	return -1, nil
+}
+
 func writeResult(c echo.Context, status int, r *units.WriteResult) error {
-	c.Response().Header().Set("ETag", etag(r.VersionID))
+	if !r.DryRun {
+		c.Response().Header().Set("ETag", etag(r.VersionID))
+	}
 	return c.JSON(status, r)
 }
 
+// withVersion fills a write's result with the version as the API renders
+// it (a dry run wrote none).
+func (s *Server) withVersion(c echo.Context, r *units.WriteResult) error {
+	if r.DryRun {
+		return nil
+	}
+	var err error
+	r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID)
+	return err
+}
+
+// editParams are the query parameters PUT and POST take.
+var editParams = []string{"approval", "valid_from", "crs", "allow_orphans", "dry_run"}
+
 func (s *Server) createUnit(c echo.Context) error {
+	if err := writeParams(c, editParams...); err != nil {
+		return err
+	}
 	e, err := s.readEdit(c)
 	if err != nil {
 		return err
@@ -776,7 +842,7 @@ func (s *Server) createUnit(c echo.Context) error {
 	if err != nil {
 		return apiError(err)
 	}
-	if r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID); err != nil {
+	if err := s.withVersion(c, r); err != nil {
 		return err
 	}
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/units/"+e.Code)
@@ -784,28 +850,41 @@ func (s *Server) createUnit(c echo.Context) error {
 }
 
 func (s *Server) putUnit(c echo.Context) error {
-	im := c.Request().Header.Get("If-Match")
-	if im == "" {
-		return echo.NewHTTPError(http.StatusPreconditionRequired, "If-Match with the unit's ETag (from GET /api/v1/units/{code}) is required")
+	if err := writeParams(c, editParams...); err != nil {
+		return err
+	}
+	v, err := ifMatch(c)
+	if err != nil {
+		return err
 	}
 	e, err := s.readEdit(c)
 	if err != nil {
 		return err
 	}
-	v, _ := parseETag(im) // not one of ours: matches nothing, hence 412
 	r, err := units.Update(c.Request().Context(), s.db, c.Param("code"), v, e, s.actor(c))
 	if err != nil {
 		return apiError(err)
 	}
-	if r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID); err != nil {
+	if err := s.withVersion(c, r); err != nil {
 		return err
 	}
 	return writeResult(c, http.StatusOK, r)
 }
 
 // deleteUnit retires a unit: approval and valid_to come from a JSON body
-// or the query; If-Match is optional here (checked when given).
+// or the query; If-Match is required, as for PUT.
 func (s *Server) deleteUnit(c echo.Context) error {
+	if err := writeParams(c, "approval", "valid_to", "dry_run"); err != nil {
+		return err
+	}
+	match, err := ifMatch(c)
+	if err != nil {
+		return err
+	}
+	dry, err := dryRun(c)
+	if err != nil {
+		return err
+	}
 	var body struct {
 		Approval string `json:"approval"`
 		ValidTo  string `json:"valid_to"`
@@ -831,17 +910,11 @@ func (s *Server) deleteUnit(c echo.Context) error {
 			return param.BadRequest("valid_to", err.Error())
 		}
 	}
-	var ifMatch int64
-	if im := c.Request().Header.Get("If-Match"); im != "" {
-		if ifMatch, _ = parseETag(im); ifMatch == 0 {
-			ifMatch = -1 // not one of ours: matches nothing
-		}
-	}
-	r, err := units.Retire(c.Request().Context(), s.db, c.Param("code"), ifMatch, validTo, body.Approval, s.actor(c))
+	r, err := units.Retire(c.Request().Context(), s.db, c.Param("code"), match, validTo, body.Approval, dry, s.actor(c))
 	if err != nil {
 		return apiError(err)
 	}
-	if r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID); err != nil {
+	if err := s.withVersion(c, r); err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, r)
@@ -852,6 +925,9 @@ func (s *Server) deleteUnit(c echo.Context) error {
 var importFields = []string{"level", "crs", "code_field", "name_field", "parent_field", "households_field", "population_field",
 	"kind_field", "valid_from", "approval", "encoding", "provisional_codes", "allow_orphans", "dry_run"}
 
+// uploadPrefix names the temp folders of uploads (swept at start).
+const uploadPrefix = "jiedao-upload-"
+
 // postImport streams a multipart upload to a temporary file and imports it
 // with the CLI's options: 201 committed, 200 dry run, 422 rejected (with
 // the report), 413 beyond the upload limit.
@@ -860,7 +936,7 @@ func (s *Server) postImport(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "want multipart/form-data with a file field: "+err.Error())
 	}
-	dir, err := os.MkdirTemp("", "jiedao-upload-")
+	dir, err := os.MkdirTemp("", uploadPrefix)
 	if err != nil {
 		return fmt.Errorf("upload: %w", err)
 	}

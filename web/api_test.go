@@ -617,8 +617,24 @@ func TestAPIWritesETagFeed(t *testing.T) {
 	}
 
 	later := boundaries.Today().AddDate(1, 0, 0).Format("2006-01-02")
-	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+parent, ed, strings.NewReader(`{"approval":"x","valid_to":"`+later+`"}`), nil, nil), 409)
-	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code, ed, strings.NewReader(`{"approval":"x"}`), nil, nil), 422)
+	any := map[string]string{"If-Match": "*"}
+	// DELETE needs If-Match like PUT; "*" takes the current version.
+	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code, ed, strings.NewReader(`{"approval":"x","valid_to":"2023-01-01"}`), nil, nil), 428)
+	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+parent, ed, strings.NewReader(`{"approval":"x","valid_to":"`+later+`"}`), any, nil), 409)
+	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code, ed, strings.NewReader(`{"approval":"x"}`), any, nil), 422)
+	// A weak ETag never matches If-Match; an unknown parameter is refused
+	// rather than ignored; a dry run answers and writes nothing.
+	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code, ed, strings.NewReader(`{"approval":"x","valid_to":"2023-01-01"}`),
+		map[string]string{"If-Match": "W/" + etag2}, nil), 412)
+	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code+"?dryrun=true", ed, strings.NewReader(`{"approval":"x","valid_to":"2023-01-01"}`),
+		map[string]string{"If-Match": etag2}, nil), 400)
+	var dry units.WriteResult
+	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code+"?dry_run=true", ed, strings.NewReader(`{"approval":"x","valid_to":"2023-01-01"}`),
+		map[string]string{"If-Match": etag2}, &dry), 200)
+	if !dry.DryRun {
+		t.Fatalf("dry run: %+v", dry)
+	}
+	wantStatus(t, call(t, "GET", url+"/api/v1/units/"+code, "", nil, nil, nil), 200)
 	var retired units.WriteResult
 	wantStatus(t, call(t, "DELETE", url+"/api/v1/units/"+code, ed, strings.NewReader(`{"approval":"京民发〔2023〕3号","valid_to":"2023-01-01"}`),
 		map[string]string{"If-Match": etag2}, &retired), 200)

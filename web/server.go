@@ -9,12 +9,19 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/web/ogc"
@@ -57,7 +64,7 @@ func New(st *store.Store, cfg Config) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
 	e.Pre(headAsGet())
-	e.Use(middleware.Recover(), middleware.RequestID(), requestLog())
+	e.Use(middleware.Recover(), middleware.RequestID(), requestLog(), cleanInput())
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	s.routesAnalysis(e)
@@ -76,6 +83,7 @@ func New(st *store.Store, cfg Config) *echo.Echo {
 // Serve listens until ctx is cancelled, then lets in-flight requests finish.
 func Serve(ctx context.Context, st *store.Store, cfg Config) error {
 	st.Watch(ctx)
+	recoverFromCrash(ctx, st)
 	e := New(st, cfg)
 	api := cfg.API.withDefaults()
 	srv := &http.Server{Addr: cfg.Addr, Handler: e, ReadHeaderTimeout: api.ReadHeaderTimeout,
@@ -178,6 +186,65 @@ func requestLog() echo.MiddlewareFunc {
 				"status", c.Response().Status, "ms", time.Since(start).Milliseconds(),
 				"request_id", c.Response().Header().Get(echo.HeaderXRequestID))
 			return nil
+		}
+	}
+}
+
+// recoverFromCrash cleans what a process that died left: imports still
+// "running" that no live transaction holds become failed ("interrupted"),
+// and upload folders older than an hour are removed (younger ones may be
+// another process's uploads in progress).
+func recoverFromCrash(ctx context.Context, st *store.Store) {
+	if n, err := importer.Interrupted(ctx, st); err != nil {
+		slog.Warn("interrupted imports", "err", err)
+	} else if n > 0 {
+		slog.Info("imports interrupted by a crash marked failed", "imports", n)
+	}
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), uploadPrefix+"*"))
+	for _, d := range dirs {
+		if fi, err := os.Stat(d); err == nil && fi.IsDir() && time.Since(fi.ModTime()) > time.Hour {
+			if err := os.RemoveAll(d); err == nil {
+				slog.Info("stale upload folder removed", "dir", d)
+			}
+		}
+	}
+}
+
+// cleanInput refuses a NUL byte or invalid UTF-8 in any query parameter
+// (name or value) or path segment with a 400 naming it: PostgreSQL text
+// cannot hold NUL, and neither belongs in a code, a name or a date.
+func cleanInput() echo.MiddlewareFunc {
+	bad := func(s string) string {
+		switch {
+		case strings.IndexByte(s, 0) >= 0:
+			return "contains a NUL byte"
+		case !utf8.ValidString(s):
+			return "is not valid UTF-8"
+		}
+		return ""
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			for name, vs := range c.QueryParams() {
+				if why := bad(name); why != "" {
+					return param.BadRequest(strconv.Quote(name), "the parameter name "+why)
+				}
+				for _, v := range vs {
+					if why := bad(v); why != "" {
+						return param.BadRequest(name, why)
+					}
+				}
+			}
+			for i, name := range c.ParamNames() {
+				v := c.ParamValues()[i]
+				if u, err := url.PathUnescape(v); err == nil {
+					v = u
+				}
+				if why := bad(v); why != "" {
+					return param.BadRequest(name, "path segment "+why)
+				}
+			}
+			return next(c)
 		}
 	}
 }

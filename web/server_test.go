@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 )
@@ -136,6 +137,30 @@ func TestHeadLikeGet(t *testing.T) {
 		if head.StatusCode != get.StatusCode || head.Header.Get("Content-Type") != get.Header.Get("Content-Type") || len(b) != 0 {
 			t.Errorf("HEAD %s: %d %q %d bytes; GET %d %q", path, head.StatusCode, head.Header.Get("Content-Type"), len(b),
 				get.StatusCode, get.Header.Get("Content-Type"))
+		}
+	}
+}
+
+// A NUL byte or invalid UTF-8 in any parameter or path segment is a 400
+// naming it, never a 500.
+func TestBadBytesAre400(t *testing.T) {
+	url, _ := testServer(t, Config{})
+	for _, c := range []struct{ path, name string }{
+		{"/api/v1/units?q=%00", "q"},
+		{"/ogc/collections/communities/items?name=%ff", "name"},
+		{"/map/api/search?q=%00", "q"},
+		{"/api/v1/units/%00", "code"},
+		{"/api/v1/lookup?lon=116.4&lat=39.9&at=%ff", "at"},
+		{"/tiles/communities/12/3368/1555.mvt?profile=%00", "profile"},
+	} {
+		res, err := http.Get(url + c.path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != 400 || !strings.Contains(string(b), c.name) {
+			t.Errorf("GET %s: %d %s; want 400 naming %s", c.path, res.StatusCode, b, c.name)
 		}
 	}
 }

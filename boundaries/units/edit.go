@@ -55,6 +55,8 @@ type Edit struct {
 	ValidFrom time.Time
 	// AllowOrphans accepts a parent that names no loaded unit.
 	AllowOrphans bool
+	// DryRun runs every check and the write, then rolls back.
+	DryRun bool
 }
 
 // readOnlyProps are fields of a unit as the API returns it; a client may
@@ -202,6 +204,8 @@ func propCount(k string, raw json.RawMessage) (OptInt, error) {
 
 // WriteResult is a version written by the API.
 type WriteResult struct {
+	// DryRun: the write was checked and rolled back; nothing changed.
+	DryRun       bool            `json:"dry_run,omitempty"`
 	VersionID    int64           `json:"version_id"`
 	OldVersionID int64           `json:"old_version_id,omitempty"`
 	Repaired     []string        `json:"repaired"`
@@ -242,6 +246,24 @@ func Lock(ctx context.Context, tx pgx.Tx, code string) (*Current, error) {
 	}
 	c.Level = boundaries.Level(lvl)
 	return &c, nil
+}
+
+// AnyVersion as an ifMatch matches the current version, whichever it is.
+const AnyVersion = 0
+
+// errDryRun rolls back a dry run's transaction.
+var errDryRun = errors.New("dry run")
+
+// settle turns a dry run's rollback into its result.
+func settle(res *WriteResult, err error) (*WriteResult, error) {
+	if errors.Is(err, errDryRun) {
+		res.DryRun = true
+		return res, nil
+	}
+	if err != nil {
+		return nil, err
+	}
+	return res, nil
 }
 
 // lockMatching locks the current version of a code that must exist and,
@@ -440,17 +462,24 @@ func Create(ctx context.Context, st *store.Store, e *Edit, a Actor) (*WriteResul
 			e.Code, *e.Name, string(e.Level), parent, kind, hh, pop, g, e.ValidFrom, e.Approval, a.Source()).Scan(&res.VersionID); err != nil {
 			return MapWriteErr(fmt.Errorf("create unit %s: %w", e.Code, err))
 		}
-		return finishWrite(ctx, tx, a, "create", e.Code, 0, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")})
+		if err := finishWrite(ctx, tx, a, "create", e.Code, 0, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")}); err != nil {
+			return err
+		}
+		if e.DryRun {
+			return errDryRun
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, err
+	if res, err = settle(res, err); err != nil || res.DryRun {
+		return res, err
 	}
 	st.SyncVersion(ctx)
 	return res, nil
 }
 
 // Update writes a new version of a unit; ifMatch must be the current
-// version's id (the ETag the caller read), else ErrStale.
+// version's id (the ETag the caller read), else ErrStale; AnyVersion
+// (If-Match: *) takes whichever is current.
 func Update(ctx context.Context, st *store.Store, code string, ifMatch int64, e *Edit, a Actor) (*WriteResult, error) {
 	if err := e.checkRequired(); err != nil {
 		return nil, err
@@ -463,7 +492,7 @@ func Update(ctx context.Context, st *store.Store, code string, ifMatch int64, e 
 	}
 	res := &WriteResult{Repaired: []string{}}
 	err := st.Tx(ctx, func(tx pgx.Tx) error {
-		cur, err := lockMatching(ctx, tx, code, ifMatch, true)
+		cur, err := lockMatching(ctx, tx, code, ifMatch, ifMatch != AnyVersion)
 		if err != nil {
 			return err
 		}
@@ -509,10 +538,16 @@ func Update(ctx context.Context, st *store.Store, code string, ifMatch int64, e 
 			return MapWriteErr(fmt.Errorf("update unit %s: %w", code, err))
 		}
 		res.OldVersionID = cur.ID
-		return finishWrite(ctx, tx, a, "update", code, cur.ID, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")})
+		if err := finishWrite(ctx, tx, a, "update", code, cur.ID, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")}); err != nil {
+			return err
+		}
+		if e.DryRun {
+			return errDryRun
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, err
+	if res, err = settle(res, err); err != nil || res.DryRun {
+		return res, err
 	}
 	st.SyncVersion(ctx)
 	return res, nil
@@ -525,7 +560,8 @@ func equalPtr(a, b *string) bool {
 // Retire ends a unit: its current version gets valid_to and the
 // approval that ended it; no row is deleted. ifMatch, when not 0, must be
 // the current version's id. A unit with current children is not retired.
-func Retire(ctx context.Context, st *store.Store, code string, ifMatch int64, validTo time.Time, approval string, a Actor) (*WriteResult, error) {
+// dryRun checks and rolls back.
+func Retire(ctx context.Context, st *store.Store, code string, ifMatch int64, validTo time.Time, approval string, dryRun bool, a Actor) (*WriteResult, error) {
 	if strings.TrimSpace(approval) == "" {
 		return nil, boundaries.Invalid("approval (批复文号) is required")
 	}
@@ -553,10 +589,16 @@ func Retire(ctx context.Context, st *store.Store, code string, ifMatch int64, va
 			return err
 		}
 		res.VersionID = cur.ID
-		return finishWrite(ctx, tx, a, "retire", code, cur.ID, res, map[string]any{"approval": approval, "valid_to": validTo.Format("2006-01-02")})
+		if err := finishWrite(ctx, tx, a, "retire", code, cur.ID, res, map[string]any{"approval": approval, "valid_to": validTo.Format("2006-01-02")}); err != nil {
+			return err
+		}
+		if dryRun {
+			return errDryRun
+		}
+		return nil
 	})
-	if err != nil {
-		return nil, err
+	if res, err = settle(res, err); err != nil || res.DryRun {
+		return res, err
 	}
 	st.SyncVersion(ctx)
 	return res, nil

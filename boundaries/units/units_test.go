@@ -96,10 +96,10 @@ func TestEditsHistoryFeedAudit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := units.Retire(ctx, s, "110101001", 0, day(t, "2023-01-01"), "x", a); !errors.Is(err, boundaries.ErrConflict) {
+	if _, err := units.Retire(ctx, s, "110101001", 0, day(t, "2023-01-01"), "x", false, a); !errors.Is(err, boundaries.ErrConflict) {
 		t.Fatalf("retiring a street with children: %v", err)
 	}
-	retired, err := units.Retire(ctx, s, code, changed.VersionID, day(t, "2023-01-01"), "京民发〔2023〕3号", a)
+	retired, err := units.Retire(ctx, s, code, changed.VersionID, day(t, "2023-01-01"), "京民发〔2023〕3号", false, a)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -220,7 +220,7 @@ func TestConcurrentWritesOneWins(t *testing.T) {
 	for i := range n {
 		wg.Go(func() {
 			if i%3 == 2 {
-				_, err := units.Retire(ctx, s, "110101001", etag, day(t, "2022-01-01"), "京民发〔2022〕9号", a)
+				_, err := units.Retire(ctx, s, "110101001", etag, day(t, "2022-01-01"), "京民发〔2022〕9号", false, a)
 				errs <- err
 				return
 			}
