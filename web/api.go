@@ -40,7 +40,13 @@ type APIConfig struct {
 	// without one) on /api/v1; 0 = unlimited (JIEDAO_RATE_LIMIT, default 50).
 	RateLimit float64
 	// RateBurst is the bucket size (JIEDAO_RATE_BURST, default 2×RateLimit).
+	// The same buckets limit /ogc, /download and /map/api.
 	RateBurst int
+	// TileRateLimit is tiles per second per client on /tiles, which maps
+	// ask for by the dozen (JIEDAO_TILE_RATE_LIMIT, default 1000; burst 2×;
+	// 0 = unlimited). A read for another day than today, which may need a
+	// new analysis, costs newDayCost requests on either limiter.
+	TileRateLimit float64
 	// MaxBodyBytes bounds /api/v1 request bodies other than uploads
 	// (JIEDAO_MAX_BODY_MB, default 32 MB: 100,000 lookup points as JSON
 	// are about 6 MB).
@@ -71,6 +77,7 @@ type APIConfig struct {
 // Defaults of the API configuration.
 const (
 	DefaultRateLimit      = 50
+	DefaultTileRateLimit  = 1000
 	DefaultMaxBodyBytes   = 32 << 20
 	DefaultMaxUploadBytes = 200 << 20
 	DefaultMaxBatchPoints = 100_000
@@ -79,7 +86,7 @@ const (
 // APIConfigFromEnv reads this part's JIEDAO_* variables; a malformed value
 // is logged and the default used.
 func APIConfigFromEnv() APIConfig {
-	c := APIConfig{RateLimit: DefaultRateLimit}
+	c := APIConfig{RateLimit: DefaultRateLimit, TileRateLimit: DefaultTileRateLimit}
 	if v := os.Getenv("JIEDAO_PUBLIC_READ"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -98,6 +105,7 @@ func APIConfigFromEnv() APIConfig {
 		}
 	}
 	envFloat("JIEDAO_RATE_LIMIT", &c.RateLimit)
+	envFloat("JIEDAO_TILE_RATE_LIMIT", &c.TileRateLimit)
 	burst := 0.0
 	envFloat("JIEDAO_RATE_BURST", &burst)
 	c.RateBurst = int(burst)
@@ -171,6 +179,7 @@ type apiState struct {
 	cfg     APIConfig
 	loc     *lookup.Locator
 	limiter *rateLimiter
+	tiles   *rateLimiter
 	metrics *metrics
 }
 
@@ -179,14 +188,15 @@ func (s *Server) api() *apiState { return s.apiState }
 
 func (s *Server) routesAPI(e *echo.Echo) {
 	cfg := s.cfg.API.withDefaults()
-	st := &apiState{cfg: cfg, loc: lookup.New(s.db), limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst)}
+	st := &apiState{cfg: cfg, loc: lookup.New(s.db), limiter: newRateLimiter(cfg.RateLimit, cfg.RateBurst),
+		tiles: newRateLimiter(cfg.TileRateLimit, int(math.Ceil(2*cfg.TileRateLimit)))}
 	st.metrics = newMetrics(s.db, st.loc)
 	s.apiState = st
 	e.Use(st.metrics.middleware)
 	if len(st.cfg.CORSOrigins) > 0 {
 		e.Use(corsMiddleware(st.cfg.CORSOrigins))
 	}
-	e.Use(s.apiGuard)
+	e.Use(s.apiGuard, s.readGuard)
 	e.GET("/metrics", echo.WrapHandler(st.metrics.handler()))
 
 	e.GET("/api/v1/units", s.listUnits)

@@ -161,6 +161,40 @@ func (st *apiState) clientIP(c echo.Context) string {
 	return host
 }
 
+// newDayCost is what a read for another day than today costs in the rate
+// limit: it may need a new analysis (seconds of database time), where a
+// cached read costs microseconds.
+const newDayCost = 10
+
+// readGuard rate-limits the public read groups outside /api/v1 (tiles,
+// OGC API, downloads, the map's API) per client, tiles on their own
+// limiter. It runs after routing.
+func (s *Server) readGuard(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		p := c.Request().URL.Path
+		st := s.api()
+		lim := st.limiter
+		switch {
+		case strings.HasPrefix(p, "/tiles/"):
+			lim = st.tiles
+		case strings.HasPrefix(p, "/ogc"), strings.HasPrefix(p, "/download/"), strings.HasPrefix(p, "/map/api/"):
+		default:
+			return next(c)
+		}
+		cost := 1
+		for _, name := range []string{"at", "datetime"} {
+			if v := c.QueryParam(name); v != "" && !strings.HasPrefix(v, boundaries.Today().Format("2006-01-02")) {
+				cost = newDayCost
+			}
+		}
+		if ok, wait := lim.allowN("ip:"+st.clientIP(c), cost); !ok {
+			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))
+			return echo.NewHTTPError(http.StatusTooManyRequests, "rate limit exceeded; retry after the Retry-After seconds")
+		}
+		return next(c)
+	}
+}
+
 // rateLimiter is a token bucket per key or address; idle buckets are
 // dropped so the map does not grow without bound.
 type rateLimiter struct {
@@ -181,7 +215,10 @@ func newRateLimiter(rps float64, burst int) *rateLimiter {
 }
 
 // allow takes a token from the bucket, or says how long until one is due.
-func (r *rateLimiter) allow(key string) (bool, time.Duration) {
+func (r *rateLimiter) allow(key string) (bool, time.Duration) { return r.allowN(key, 1) }
+
+// allowN takes n tokens (at most the burst) from the bucket.
+func (r *rateLimiter) allowN(key string, n int) (bool, time.Duration) {
 	if r.rps <= 0 {
 		return true, 0
 	}
@@ -202,7 +239,7 @@ func (r *rateLimiter) allow(key string) (bool, time.Duration) {
 		r.seen[key] = b
 	}
 	b.last = now
-	res := b.lim.ReserveN(now, 1)
+	res := b.lim.ReserveN(now, min(n, r.burst))
 	if d := res.DelayFrom(now); d > 0 {
 		res.CancelAt(now)
 		return false, max(d, time.Second)

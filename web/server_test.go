@@ -164,3 +164,34 @@ func TestBadBytesAre400(t *testing.T) {
 		}
 	}
 }
+
+// Tiles, OGC API, downloads and the map's API are rate-limited per client
+// like /api/v1 (tiles on their own, higher limit); a read for another day,
+// which may need an analysis, costs more than a cached one.
+func TestReadRateLimits(t *testing.T) {
+	url, _ := testServer(t, Config{API: APIConfig{RateLimit: 5, TileRateLimit: 20}})
+	status := func(path string) (int, string) {
+		res, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode, res.Header.Get("Retry-After")
+	}
+	limited := 0
+	for range 60 {
+		if code, _ := status("/tiles/communities/5/26/12.mvt"); code == 429 {
+			limited++
+		}
+	}
+	if limited == 0 || limited > 30 {
+		t.Fatalf("%d of 60 quick tile requests limited, want some but not most (burst 40)", limited)
+	}
+	// OGC: burst 10 = one read for another day.
+	if code, _ := status("/ogc/collections?at=2020-01-01"); code != 200 {
+		t.Fatalf("first other-day read: %d", code)
+	}
+	if code, retry := status("/ogc/collections"); code != 429 || retry == "" {
+		t.Fatalf("after an other-day read: %d (Retry-After %q), want 429", code, retry)
+	}
+}
