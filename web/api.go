@@ -25,6 +25,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/lookup"
+	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/geo"
 	"github.com/jiedao/jiedao/web/param"
@@ -236,6 +237,8 @@ func apiError(err error) error {
 		return echo.NewHTTPError(http.StatusConflict, err.Error())
 	case errors.Is(err, boundaries.ErrBusy):
 		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+	case store.Unavailable(err):
+		return echo.NewHTTPError(http.StatusServiceUnavailable, "the database is out of reach; retry shortly")
 	}
 	return err
 }
@@ -452,6 +455,7 @@ func (s *Server) lookup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.markStale(c)
 	return c.JSON(http.StatusOK, res[0])
 }
 
@@ -523,6 +527,7 @@ func (s *Server) lookupBatch(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	s.markStale(c)
 	if isCSV {
 		return writeResultsCSV(c, res)
 	}
@@ -934,6 +939,14 @@ func (s *Server) deleteUnit(c echo.Context) error {
 // with underscores.
 var importFields = []string{"level", "crs", "code_field", "name_field", "parent_field", "households_field", "population_field",
 	"kind_field", "valid_from", "approval", "encoding", "provisional_codes", "allow_orphans", "dry_run"}
+
+// markStale flags an answer from memory while the database is out of
+// reach: it may not show the last writes.
+func (s *Server) markStale(c echo.Context) {
+	if s.db.Degraded() {
+		c.Response().Header().Set("X-Jiedao-Stale", "true")
+	}
+}
 
 // uploadPrefix names the temp folders of uploads (swept at start).
 const uploadPrefix = "jiedao-upload-"

@@ -1,7 +1,9 @@
 package web
 
 import (
+	"bytes"
 	"encoding/json"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -193,5 +195,44 @@ func TestReadRateLimits(t *testing.T) {
 	}
 	if code, retry := status("/ogc/collections"); code != 429 || retry == "" {
 		t.Fatalf("after an other-day read: %d (Retry-After %q), want 429", code, retry)
+	}
+}
+
+// With the database out of reach, cached tiles and the in-memory lookup
+// keep answering (marked stale); what needs the database is 503 with
+// Retry-After, not 500.
+func TestReadsDuringOutage(t *testing.T) {
+	url, store := testServer(t, Config{})
+	_, man := demoCity(t)
+	lon, lat := (man.BBox[0]+man.BBox[2])/2, (man.BBox[1]+man.BBox[3])/2
+	x, y := lonLatTile(lon, lat, 12)
+	tile := fmt.Sprintf("/tiles/communities/12/%d/%d.mvt", x, y)
+	look := fmt.Sprintf("/api/v1/lookup?lon=%f&lat=%f", lon, lat)
+	get := func(path string) (*http.Response, []byte) {
+		res, err := http.Get(url + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		return res, b
+	}
+	before, tb := get(tile)
+	_, lb := get(look)
+	if before.StatusCode != 200 {
+		t.Fatalf("tile before: %d", before.StatusCode)
+	}
+	store.Close()
+	res, b := get(tile)
+	if res.StatusCode != 200 || !bytes.Equal(b, tb) || res.Header.Get("X-Jiedao-Stale") != "true" {
+		t.Errorf("cached tile during the outage: %d stale=%q same=%v", res.StatusCode, res.Header.Get("X-Jiedao-Stale"), bytes.Equal(b, tb))
+	}
+	res, b = get(look)
+	if res.StatusCode != 200 || !bytes.Equal(b, lb) || res.Header.Get("X-Jiedao-Stale") != "true" {
+		t.Errorf("lookup during the outage: %d %s", res.StatusCode, b)
+	}
+	res, b = get("/api/v1/units?limit=1")
+	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" {
+		t.Errorf("units during the outage: %d %s, want 503 with Retry-After", res.StatusCode, b)
 	}
 }

@@ -83,6 +83,11 @@ func (r *Runs) Ensure(ctx context.Context, p *Profile, at time.Time, b Boundarie
 	// current.
 	dv, err := r.st.CurrentDataVersion(ctx)
 	if err != nil {
+		// Out of reach: the run last used for the key, if this process
+		// knows it, still names the right statuses until a write lands.
+		if c, ok := r.runs.Load(runKey{p.hash, at, r.st.LastDataVersion(), b.Scenario}); ok && store.Unavailable(err) {
+			return c.(cached).id, nil
+		}
 		return 0, err
 	}
 	key := runKey{p.hash, at, dv, b.Scenario}

@@ -116,13 +116,17 @@ func (l *Locator) index(ctx context.Context, run int64, at time.Time) (*lookupIn
 		at = boundaries.Today()
 	}
 	dv, err := l.st.CurrentDataVersion(ctx)
-	if err != nil {
-		return nil, err
-	}
 	key := locKey{run, at}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	idx := l.cache[key]
+	if err != nil {
+		// Out of reach: a stale answer beats none.
+		if idx != nil && store.Unavailable(err) {
+			return idx, nil
+		}
+		return nil, err
+	}
 	if idx != nil && idx.dataVersion == dv {
 		idx.used = time.Now()
 		return idx, nil

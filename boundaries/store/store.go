@@ -9,14 +9,18 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
+	"net"
 	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgxpool"
 	pgxgeom "github.com/twpayne/pgx-geom"
 
@@ -235,4 +239,24 @@ func AsOfExpr(alias, day string) string {
 // LevelOrder is the SQL sort key of alias's level, top down.
 func LevelOrder(alias string) string {
 	return `array_position(ARRAY['district','street','community'], ` + alias + `.level)`
+}
+
+// Unavailable reports whether err means the database could not be
+// reached (refused, reset, timed out connecting, pool closed) rather than
+// that a query failed: an outage, to be answered 503 and retried.
+func Unavailable(err error) bool {
+	if err == nil {
+		return false
+	}
+	var ce *pgconn.ConnectError
+	var ne net.Error
+	var oe *net.OpError
+	switch {
+	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &ne):
+		return true
+	case pgconn.SafeToRetry(err), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+		return true
+	}
+	// pgxpool says so in words only.
+	return strings.Contains(err.Error(), "closed pool")
 }

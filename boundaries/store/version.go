@@ -126,3 +126,12 @@ func (s *Store) SyncVersion(ctx context.Context) {
 		s.noteVersion(v)
 	}
 }
+
+// LastDataVersion is the data version last seen (0: never), for reads that
+// may be answered from memory while the database is out of reach.
+func (s *Store) LastDataVersion() int64 { return s.version.Load() }
+
+// Degraded reports that the data version is not being followed (the
+// listener is down: usually the database is): what is answered from memory
+// may be stale.
+func (s *Store) Degraded() bool { return !s.watching.Load() }

@@ -172,6 +172,13 @@ func (h *Handler) getTile(c echo.Context) error {
 	ctx := c.Request().Context()
 	ver, err := h.db.CurrentDataVersion(ctx)
 	if err != nil {
+		// Out of reach: answer from the cache under the last version seen,
+		// marked stale; what is not cached waits for the database (503).
+		key := tileKey{layer: l.Name, z: z, x: x, y: y, profile: p.Name, at: day.Format("2006-01-02"), version: h.db.LastDataVersion(), scenario: scenario}
+		if e, ok := h.cache.get(key); ok && store.Unavailable(err) {
+			c.Response().Header().Set("X-Jiedao-Stale", "true")
+			return tileWrite(c, e, false, "stale")
+		}
 		return fmt.Errorf("tile: data version: %w", err)
 	}
 	key := tileKey{layer: l.Name, z: z, x: x, y: y, profile: p.Name, at: day.Format("2006-01-02"), version: ver, scenario: scenario}
