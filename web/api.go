@@ -57,6 +57,9 @@ type APIConfig struct {
 	MaxUploadBytes int64
 	// MaxBatchPoints bounds POST /api/v1/lookup (default 100,000).
 	MaxBatchPoints int
+	// ImportLimits bound an upload's features and vertices and a zipped
+	// Shapefile's entries (JIEDAO_IMPORT_MAX_*; zero: the defaults).
+	ImportLimits importer.Limits
 	// CORSOrigins may call /api/v1 from browsers (JIEDAO_CORS_ORIGINS,
 	// comma-separated; "*" for any; empty = no CORS headers).
 	CORSOrigins []string
@@ -87,7 +90,7 @@ const (
 // APIConfigFromEnv reads this part's JIEDAO_* variables; a malformed value
 // is logged and the default used.
 func APIConfigFromEnv() APIConfig {
-	c := APIConfig{RateLimit: DefaultRateLimit, TileRateLimit: DefaultTileRateLimit}
+	c := APIConfig{RateLimit: DefaultRateLimit, TileRateLimit: DefaultTileRateLimit, ImportLimits: importer.LimitsFromEnv()}
 	if v := os.Getenv("JIEDAO_PUBLIC_READ"); v != "" {
 		b, err := strconv.ParseBool(v)
 		if err != nil {
@@ -1021,6 +1024,7 @@ func (s *Server) postImport(c echo.Context) error {
 		return err
 	}
 	opt.Source = name
+	opt.Limits = s.api().cfg.ImportLimits
 	rep, err := importer.Import(c.Request().Context(), s.db, path, opt)
 	if rep != nil {
 		if aerr := importer.Record(c.Request().Context(), s.db, s.actor(c), rep); aerr != nil {

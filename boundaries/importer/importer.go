@@ -53,6 +53,8 @@ type Options struct {
 	DryRun       bool
 	// Progress, when set, is called as the file is read.
 	Progress func(done, total int64)
+	// Limits bound what the file may hold (zero: DefaultLimits).
+	Limits Limits
 }
 
 // Issue is one line of an import report, naming the feature.
@@ -98,7 +100,10 @@ func Import(ctx context.Context, st *store.Store, path string, opt Options) (*Re
 	}
 	// The file is named by its source (an upload's own name, not the
 	// server's temp path); what it holds is the client's to fix (422).
-	rd, err := layerfile.Open(path, layerfile.Options{Encoding: opt.Encoding})
+	opt.Limits = opt.Limits.withDefaults()
+	lo := opt.Limits.open()
+	lo.Encoding = opt.Encoding
+	rd, err := layerfile.Open(path, lo)
 	if err != nil {
 		return nil, boundaries.Invalid("import %s: %v", opt.Source, err)
 	}
@@ -256,6 +261,7 @@ func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, opt
 	}
 	var next func() ([]any, bool)
 	var readErr error
+	lim := &counter{l: opt.Limits}
 	next = func() ([]any, bool) {
 		for {
 			f, ok := rd.Next()
@@ -263,6 +269,9 @@ func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, opt
 				return nil, false
 			}
 			rep.Features++
+			if readErr = lim.take(rep.Features, f.Index, f.Geom); readErr != nil {
+				return nil, false
+			}
 			if opt.Progress != nil && rep.Features%256 == 0 {
 				opt.Progress(rd.Progress())
 			}

@@ -466,3 +466,31 @@ func TestInterruptedImports(t *testing.T) {
 		}
 	}
 }
+
+// Import limits refuse a file with the limit it hit, naming it, and write
+// nothing.
+func TestImportLimits(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	path := pgtest.WriteFile(t, "three.geojson", pgtest.FC(
+		pgtest.Feature(`{"code":"110101001","name":"甲"}`, pgtest.PolyOf(pgtest.Rect(0, 0, 1, 1))),
+		pgtest.Feature(`{"code":"110101002","name":"乙"}`, pgtest.PolyOf(pgtest.Rect(1, 0, 2, 1))),
+		pgtest.Feature(`{"code":"110101003","name":"丙"}`, pgtest.PolyOf(pgtest.Rect(2, 0, 3, 1)))))
+	for _, c := range []struct {
+		l    importer.Limits
+		want string
+	}{
+		{importer.Limits{Features: 2}, "more than 2 features"},
+		{importer.Limits{FeatureVertices: 4}, "feature 0 has 5 vertices"},
+		{importer.Limits{Vertices: 12}, "more than 12 vertices by feature 2"},
+	} {
+		_, err := importer.Import(ctx, s, path, importer.Options{Level: boundaries.Street, Limits: c.l})
+		var ve *boundaries.ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want a validation error with %q", c.l, err, c.want)
+		}
+	}
+	if n, _ := units.Count(ctx, s); n != 0 {
+		t.Fatalf("%d units written", n)
+	}
+}

@@ -22,6 +22,7 @@ type PointsOptions struct {
 	Source          string
 	Append          bool // keep the points already loaded
 	Progress        func(done, total int64)
+	Limits          Limits // zero: DefaultLimits
 }
 
 // Points loads building or address points with households and
@@ -51,7 +52,8 @@ func countSource(ctx context.Context, st *store.Store, path string, opt PointsOp
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", what, path, err)
 	}
-	rd, err := layerfile.Open(path, layerfile.Options{})
+	opt.Limits = opt.Limits.withDefaults()
+	rd, err := layerfile.Open(path, opt.Limits.open())
 	if err != nil {
 		return nil, boundaries.Invalid("%s %s: %v", what, opt.Source, err)
 	}
@@ -100,6 +102,7 @@ func stageCountSource(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, src p
 
 // pointRows streams rd's features as pstage rows, counting, reporting progress, rejecting.
 func pointRows(rd layerfile.Reader, crs geo.CRS, srid int, opt PointsOptions, areas bool, rep *Report) pgx.CopyFromSource {
+	lim := &counter{l: opt.Limits}
 	return pgx.CopyFromFunc(func() ([]any, error) {
 		for {
 			f, ok := rd.Next()
@@ -107,6 +110,9 @@ func pointRows(rd layerfile.Reader, crs geo.CRS, srid int, opt PointsOptions, ar
 				return nil, nil
 			}
 			rep.Features++
+			if err := lim.take(rep.Features, f.Index, f.Geom); err != nil {
+				return nil, err
+			}
 			if opt.Progress != nil && rep.Features%1024 == 0 {
 				opt.Progress(rd.Progress())
 			}

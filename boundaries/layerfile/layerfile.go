@@ -68,6 +68,11 @@ type Options struct {
 	// to case); "" means the only, or else the first, feature table listed in
 	// gpkg_contents. Ignored for other formats.
 	Layer string
+	// MaxZipBytes and MaxZipRatio refuse a zipped Shapefile entry that
+	// uncompresses to more bytes, or more times its compressed size (a zip
+	// bomb: zeros compress a thousandfold). Zero: no limit.
+	MaxZipBytes int64
+	MaxZipRatio float64
 }
 
 // Reader streams the features of one file.

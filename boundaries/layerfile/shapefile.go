@@ -173,6 +173,11 @@ func openZippedShapefile(zipPath string, opts Options) (Reader, error) {
 		return nil
 	}
 
+	for _, zf := range []*zip.File{shp, sidecar(".dbf")} {
+		if err := checkZipEntry(zf, opts); err != nil {
+			return fail(err)
+		}
+	}
 	rc, err := shp.Open()
 	if err != nil {
 		return fail(fmt.Errorf("%s: %w", shp.Name, err))
@@ -203,6 +208,24 @@ func openZippedShapefile(zipPath string, opts Options) (Reader, error) {
 		}
 	}
 	return newSHPReader(zipPath, src, opts)
+}
+
+// checkZipEntry applies the zip limits to one entry (nil: absent). The
+// declared sizes can be trusted: archive/zip refuses to read past the
+// uncompressed size an entry declares.
+func checkZipEntry(zf *zip.File, opts Options) error {
+	if zf == nil {
+		return nil
+	}
+	if opts.MaxZipBytes > 0 && zf.UncompressedSize64 > uint64(opts.MaxZipBytes) {
+		return fmt.Errorf("%s: %d bytes uncompressed, over the limit of %d (JIEDAO_IMPORT_MAX_ZIP_MB)", zf.Name, zf.UncompressedSize64, opts.MaxZipBytes)
+	}
+	if opts.MaxZipRatio > 0 && zf.UncompressedSize64 > 1<<20 &&
+		float64(zf.UncompressedSize64) > opts.MaxZipRatio*float64(max(zf.CompressedSize64, 1)) {
+		return fmt.Errorf("%s: uncompresses %.0f times its size, over the limit of %g (JIEDAO_IMPORT_MAX_ZIP_RATIO): refused as a zip bomb",
+			zf.Name, float64(zf.UncompressedSize64)/float64(max(zf.CompressedSize64, 1)), opts.MaxZipRatio)
+	}
+	return nil
 }
 
 func isJunkZipEntry(name string) bool {

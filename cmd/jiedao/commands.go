@@ -71,6 +71,9 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.BoolVar(&o.ProvisionalCodes, "provisional-codes", false, "give features without a code a stable provisional code")
 	fs.BoolVar(&o.AllowOrphans, "allow-orphans", false, "accept parent codes that name no loaded unit")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "validate only; write nothing")
+	o.Limits = importer.LimitsFromEnv()
+	fs.IntVar(&o.Limits.Features, "max-features", o.Limits.Features, "refuse a file with more features (default $JIEDAO_IMPORT_MAX_FEATURES or 2,000,000)")
+	fs.IntVar(&o.Limits.Vertices, "max-vertices", o.Limits.Vertices, "refuse a file with more vertices in all (default $JIEDAO_IMPORT_MAX_VERTICES or 200,000,000)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pos, err := parse(fs, args)
 	if err != nil {

@@ -23,7 +23,8 @@ Usage:
   jiedao import --level street|community|district [--crs wgs84|cgcs2000|gcj02|bd09|EPSG:<n>]
                 [--code-field F] [--name-field F] [--parent-field F] [--households-field F]
                 [--population-field F] [--kind-field F] [--valid-from YYYY-MM-DD] [--approval TEXT]
-                [--provisional-codes] [--allow-orphans] [--encoding GBK] [--dry-run] [--json] FILE
+                [--provisional-codes] [--allow-orphans] [--encoding GBK] [--dry-run]
+                [--max-features N] [--max-vertices N] [--json] FILE
   jiedao import-counts [--code-field F] [--households-field F] [--population-field F] [--valid-from D] FILE.csv
   jiedao import-points [--crs …] [--households-field F] [--population-field F] [--append] FILE
   jiedao import-areas [--crs …] [--households-field F] [--population-field F] [--append] FILE
