@@ -94,8 +94,22 @@ down() {
   as_pg "$PGBIN/pg_ctl" -D "$pgroot/data" -m fast stop >&2 || true
 }
 
+# app URL — make sure the login jiedao_server exists, holding only the
+# application's role jiedao_app (created by the migrations: run
+# `jiedao migrate` as the owner first), and print URL with that login.
+# serve then cannot migrate, rewrite versions in place or raise key roles.
+app() {
+  local url=$1
+  "$PGBIN/psql" "$url" -v ON_ERROR_STOP=1 -qtAc "DO \$\$ BEGIN
+      IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'jiedao_server') THEN
+        CREATE ROLE jiedao_server LOGIN IN ROLE jiedao_app;
+      END IF; END \$\$" >&2
+  echo "$url" | sed -E 's#^(postgres(ql)?://)[^@/]*@#\1jiedao_server@#'
+}
+
 case "${1:-up}" in
   up) up ;;
   down) down ;;
-  *) echo "usage: $0 up|down" >&2; exit 2 ;;
+  app) app "$2" ;;
+  *) echo "usage: $0 up|down|app URL" >&2; exit 2 ;;
 esac

@@ -13,6 +13,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -224,6 +225,38 @@ func (s *Store) Migrate(ctx context.Context) error {
 		slog.Info("migration applied", "name", name)
 	}
 	return nil
+}
+
+// Pending lists the embedded migrations the database has not applied (all
+// of them on a fresh database).
+func (s *Store) Pending(ctx context.Context) ([]string, error) {
+	names, err := fs.Glob(data.Migrations, "migrations/*.sql")
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	var exists bool
+	if err := s.primary.QueryRow(ctx, `SELECT to_regclass('schema_migrations') IS NOT NULL`).Scan(&exists); err != nil {
+		return nil, fmt.Errorf("pending migrations: %w", err)
+	}
+	if !exists {
+		return names, nil
+	}
+	rows, err := s.primary.Query(ctx, `SELECT name FROM schema_migrations`)
+	if err != nil {
+		return nil, fmt.Errorf("pending migrations: %w", err)
+	}
+	done, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return nil, fmt.Errorf("pending migrations: %w", err)
+	}
+	var out []string
+	for _, n := range names {
+		if !slices.Contains(done, n) {
+			out = append(out, n)
+		}
+	}
+	return out, nil
 }
 
 // AsOf is the SQL predicate "the version of alias valid on day $n".

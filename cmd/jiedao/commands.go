@@ -31,8 +31,18 @@ func openStore(ctx context.Context, url string) (*store.Store, error) {
 	if err != nil {
 		return nil, err
 	}
+	// Migrate only what is missing: a login holding only jiedao_app (as
+	// serve should run) cannot migrate, and needs not when the owner has.
+	pending, err := s.Pending(ctx)
+	if err == nil && len(pending) == 0 {
+		return s, nil
+	}
 	if err := s.Migrate(ctx); err != nil {
 		s.Close()
+		if len(pending) > 0 {
+			return nil, fmt.Errorf("the database schema is older than this jiedao (%d migrations pending, first %s) and this login cannot apply them: "+
+				"run `jiedao migrate` as the database owner: %w", len(pending), pending[0], err)
+		}
 		return nil, err
 	}
 	return s, nil

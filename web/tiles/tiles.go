@@ -171,17 +171,10 @@ func (h *Handler) getTile(c echo.Context) error {
 	}
 	ctx := c.Request().Context()
 	ver, err := h.db.CurrentDataVersion(ctx)
-	if err != nil {
-		// Out of reach: answer from the cache under the last version seen,
-		// marked stale; what is not cached waits for the database (503).
-		key := tileKey{layer: l.Name, z: z, x: x, y: y, profile: p.Name, at: day.Format("2006-01-02"), version: h.db.LastDataVersion(), scenario: scenario}
-		if e, ok := h.cache.get(key); ok && store.Unavailable(err) {
-			c.Response().Header().Set("X-Jiedao-Stale", "true")
-			return tileWrite(c, e, false, "stale")
-		}
-		return fmt.Errorf("tile: data version: %w", err)
-	}
 	key := tileKey{layer: l.Name, z: z, x: x, y: y, profile: p.Name, at: day.Format("2006-01-02"), version: ver, scenario: scenario}
+	if err != nil {
+		return h.stale(c, key, err)
+	}
 	gz := tileAcceptsGzip(c.Request())
 	if h.notModified(c, key.etag(), gz) {
 		return nil
@@ -252,6 +245,18 @@ func (h *Handler) getTile(c echo.Context) error {
 	}
 	h.misses.Add(1)
 	return tileWrite(c, e, gz, state)
+}
+
+// stale answers while the data version cannot be read (the database is
+// out of reach): from the cache under the last version seen, marked stale;
+// a tile not cached waits for the database (503).
+func (h *Handler) stale(c echo.Context, key tileKey, err error) error {
+	key.version = h.db.LastDataVersion()
+	if e, ok := h.cache.get(key); ok && store.Unavailable(err) {
+		c.Response().Header().Set("X-Jiedao-Stale", "true")
+		return tileWrite(c, e, false, "stale")
+	}
+	return fmt.Errorf("tile: data version: %w", err)
 }
 
 // tileETag is the ETag of one representation: gzip and identity bytes
