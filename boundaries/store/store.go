@@ -9,7 +9,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
 	"log/slog"
 	"net"
@@ -276,18 +275,19 @@ func LevelOrder(alias string) string {
 
 // Unavailable reports whether err means the database could not be
 // reached (refused, reset, timed out connecting, pool closed) rather than
-// that a query failed: an outage, to be answered 503 and retried.
+// that a query failed: an outage, to be answered 503 and retried. Only
+// errors of the connection count: a client's truncated body (also an
+// unexpected EOF) is not an outage.
 func Unavailable(err error) bool {
 	if err == nil {
 		return false
 	}
 	var ce *pgconn.ConnectError
-	var ne net.Error
 	var oe *net.OpError
 	switch {
-	case errors.As(err, &ce), errors.As(err, &oe), errors.As(err, &ne):
+	case errors.As(err, &ce), errors.As(err, &oe):
 		return true
-	case pgconn.SafeToRetry(err), errors.Is(err, io.ErrUnexpectedEOF), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
+	case pgconn.SafeToRetry(err), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
 		return true
 	}
 	// pgxpool says so in words only.
