@@ -3,15 +3,18 @@ SHELL := /bin/bash
 export JIEDAO_DATA_DIR ?= $(CURDIR)/.jiedao
 GO ?= go
 
-.PHONY: run test build vet bench db-up db-down
+.PHONY: run test build vet bench db-up db-down fuzz soak
 
 build:
 	$(GO) build -o bin/jiedao ./cmd/jiedao
 
 # Uses $DATABASE_URL when set; otherwise installs PostGIS if missing and
 # starts a private cluster under $JIEDAO_DATA_DIR.
+# The private cluster is migrated as its owner, then served by the login
+# jiedao_server, which holds only the role jiedao_app (README: Roles).
 run: build
-	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; fi; \
+	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; \
+	  ./bin/jiedao migrate --db "$$url" && url=$$(scripts/devdb.sh app "$$url") || exit 1; fi; \
 	DATABASE_URL="$$url" exec ./bin/jiedao serve --demo-if-empty
 
 test:
@@ -34,3 +37,26 @@ db-down:
 bench:
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; fi; \
 	DATABASE_URL="$$url" JIEDAO_BENCH=1 $(GO) test -run '^$$' -bench . -benchtime 3x -timeout 60m ./boundaries/... ./web/
+
+# Fuzzing (no database): every fuzz target for $(FUZZTIME) each, one after
+# another (make fuzz FUZZTIME=10s for a quick pass). Plain `go test` runs
+# their seed corpora. A new Fuzz function gets a line here.
+FUZZTIME ?= 60s
+
+fuzz:
+	$(GO) test -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME) ./boundaries/cql2/
+	$(GO) test -run '^$$' -fuzz '^FuzzParseFeature$$' -fuzztime $(FUZZTIME) ./boundaries/units/
+	$(GO) test -run '^$$' -fuzz '^FuzzGPKGAdd$$' -fuzztime $(FUZZTIME) ./boundaries/layerfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzGPKGGeometry$$' -fuzztime $(FUZZTIME) ./boundaries/layerfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzGeoJSON$$' -fuzztime $(FUZZTIME) ./boundaries/layerfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzShapefile$$' -fuzztime $(FUZZTIME) ./boundaries/layerfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzDBF$$' -fuzztime $(FUZZTIME) ./boundaries/layerfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzZip$$' -fuzztime $(FUZZTIME) ./boundaries/layerfile/
+	$(GO) test -run '^$$' -fuzz '^FuzzLookupCSV$$' -fuzztime $(FUZZTIME) ./web/
+	$(GO) test -run '^$$' -fuzz '^FuzzTileCoords$$' -fuzztime $(FUZZTIME) ./web/tiles/
+
+# The soak and fault suite (not part of make test): its own PostGIS and
+# server, the beijing demo, load, an outage and hostile inputs; about 4
+# minutes. SOAK_SECONDS sets the load phase (default 60).
+soak:
+	scripts/soak.sh

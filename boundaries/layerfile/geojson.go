@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -82,7 +83,7 @@ func (r *geojsonReader) Close() error {
 }
 
 func (r *geojsonReader) fatal(format string, args ...any) (Feature, bool) {
-	r.err = fmt.Errorf("read %s: "+format, append([]any{r.path}, args...)...)
+	r.err = fmt.Errorf("read %s: "+format, append([]any{filepath.Base(r.path)}, args...)...)
 	r.state = gjEnd
 	return Feature{}, false
 }

@@ -122,10 +122,50 @@ func Open(path string, opts Options) (Reader, error) {
 		err = fmt.Errorf("unsupported file type %q (want .geojson, .json, .shp, .zip or .gpkg)", ext)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("open %s: %w", filepath.Base(path), err)
+		return nil, pathless{dir: filepath.Dir(path)}.wrap(fmt.Errorf("open %s: %w", filepath.Base(path), err))
 	}
-	return r, nil
+	return &pathlessReader{Reader: r, p: pathless{dir: filepath.Dir(path)}}, nil
 }
+
+// pathless takes the file's folder out of error messages: they reach API
+// clients in import reports, and an upload's folder is the server's
+// business. Errors of the libraries underneath (os, archive/zip) name
+// paths whatever the reader does.
+type pathless struct{ dir string }
+
+// pathlessError keeps the chain (errors.Is/As) with a cleaned message.
+type pathlessError struct {
+	msg string
+	err error
+}
+
+func (e *pathlessError) Error() string { return e.msg }
+func (e *pathlessError) Unwrap() error { return e.err }
+
+func (p pathless) wrap(err error) error {
+	if err == nil || p.dir == "" || p.dir == "." {
+		return err
+	}
+	msg := strings.ReplaceAll(err.Error(), p.dir+string(filepath.Separator), "")
+	if msg == err.Error() {
+		return err
+	}
+	return &pathlessError{msg: msg, err: err}
+}
+
+// pathlessReader cleans the errors of the reader it wraps.
+type pathlessReader struct {
+	Reader
+	p pathless
+}
+
+func (r *pathlessReader) Next() (Feature, bool) {
+	f, ok := r.Reader.Next()
+	f.Err = r.p.wrap(f.Err)
+	return f, ok
+}
+
+func (r *pathlessReader) Err() error { return r.p.wrap(r.Reader.Err()) }
 
 // featureErr wraps a per-feature problem with the file's name (not the
 // server's path: reports go to API clients) and the index, so the message

@@ -173,8 +173,13 @@ func openZippedShapefile(zipPath string, opts Options) (Reader, error) {
 		return nil
 	}
 
+	// Declared compressed sizes can lie; the archive's own size cannot.
+	var archive int64
+	if fi, err := os.Stat(zipPath); err == nil {
+		archive = fi.Size()
+	}
 	for _, zf := range []*zip.File{shp, sidecar(".dbf")} {
-		if err := checkZipEntry(zf, opts); err != nil {
+		if err := checkZipEntry(zf, archive, opts); err != nil {
 			return fail(err)
 		}
 	}
@@ -211,19 +216,23 @@ func openZippedShapefile(zipPath string, opts Options) (Reader, error) {
 }
 
 // checkZipEntry applies the zip limits to one entry (nil: absent). The
-// declared sizes can be trusted: archive/zip refuses to read past the
-// uncompressed size an entry declares.
-func checkZipEntry(zf *zip.File, opts Options) error {
+// declared uncompressed size can be trusted (archive/zip refuses to read
+// past it); the compressed size is bounded by the archive's real size.
+func checkZipEntry(zf *zip.File, archive int64, opts Options) error {
 	if zf == nil {
 		return nil
+	}
+	compressed := zf.CompressedSize64
+	if archive > 0 {
+		compressed = min(compressed, uint64(archive))
 	}
 	if opts.MaxZipBytes > 0 && zf.UncompressedSize64 > uint64(opts.MaxZipBytes) {
 		return fmt.Errorf("%s: %d bytes uncompressed, over the limit of %d (JIEDAO_IMPORT_MAX_ZIP_MB)", zf.Name, zf.UncompressedSize64, opts.MaxZipBytes)
 	}
 	if opts.MaxZipRatio > 0 && zf.UncompressedSize64 > 1<<20 &&
-		float64(zf.UncompressedSize64) > opts.MaxZipRatio*float64(max(zf.CompressedSize64, 1)) {
+		float64(zf.UncompressedSize64) > opts.MaxZipRatio*float64(max(compressed, 1)) {
 		return fmt.Errorf("%s: uncompresses %.0f times its size, over the limit of %g (JIEDAO_IMPORT_MAX_ZIP_RATIO): refused as a zip bomb",
-			zf.Name, float64(zf.UncompressedSize64)/float64(max(zf.CompressedSize64, 1)), opts.MaxZipRatio)
+			zf.Name, float64(zf.UncompressedSize64)/float64(max(compressed, 1)), opts.MaxZipRatio)
 	}
 	return nil
 }
@@ -402,14 +411,10 @@ func (r *shpReader) nextShape() (g geom.T, ok bool, shapeErr error) {
 	n := 2 * int64(binary.BigEndian.Uint32(head[4:8]))
 	if r.offset+8+n > r.limit {
 		r.err = fmt.Errorf("read %s feature %d: record of %d bytes at offset %d runs past the end of the .shp (%d bytes)",
-			r.path, r.index-1, n, r.offset, r.limit)
+			filepath.Base(r.path), r.index-1, n, r.offset, r.limit)
 		return nil, false, nil
 	}
-	if int64(cap(r.buf)) < n {
-		r.buf = make([]byte, n)
-	}
-	r.buf = r.buf[:n]
-	if _, err := io.ReadFull(r.shp, r.buf); err != nil {
+	if err := r.readRecord(n); err != nil {
 		r.err = fmt.Errorf("read %s feature %d: record content: %w", filepath.Base(r.path), r.index-1, err)
 		return nil, false, nil
 	}
@@ -420,6 +425,29 @@ func (r *shpReader) nextShape() (g geom.T, ok bool, shapeErr error) {
 		return nil, true, err
 	}
 	return g, true, nil
+}
+
+// readRecord reads n bytes of record content into r.buf. The length comes
+// from the file, and a zip entry's declared size can lie: the buffer grows
+// with the bytes that actually arrive (in steps of at most 1 MiB), so a
+// tiny archive cannot make it allocate what the record claims.
+func (r *shpReader) readRecord(n int64) error {
+	const step = 1 << 20
+	r.buf = r.buf[:0]
+	for int64(len(r.buf)) < n {
+		k := min(n-int64(len(r.buf)), step)
+		if int64(cap(r.buf)-len(r.buf)) < k {
+			grown := make([]byte, len(r.buf), int64(len(r.buf))+max(k, int64(cap(r.buf))))
+			copy(grown, r.buf)
+			r.buf = grown
+		}
+		m, err := io.ReadFull(r.shp, r.buf[len(r.buf):int64(len(r.buf))+k])
+		r.buf = r.buf[:len(r.buf)+m]
+		if err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // prjAuthority matches a top-level AUTHORITY["EPSG","nnnn"] at the very end

@@ -259,6 +259,9 @@ func parsePoint(b []byte, hasZ, hasM bool) (geom.T, error) {
 			}
 		}
 	}
+	if err := checkFiniteFlat(coords, layout.Stride()); err != nil {
+		return nil, err
+	}
 	return geom.NewPointFlat(layout, coords), nil
 }
 
