@@ -254,8 +254,9 @@ const AnyVersion = 0
 // errDryRun rolls back a dry run's transaction.
 var errDryRun = errors.New("dry run")
 
-// settle turns a dry run's rollback into its result.
-func settle(res *WriteResult, err error) (*WriteResult, error) {
+// settle ends a write: a dry run's rollback is its result; a committed
+// write is seen by this process's next read at once.
+func settle(ctx context.Context, st *store.Store, res *WriteResult, err error) (*WriteResult, error) {
 	if errors.Is(err, errDryRun) {
 		res.DryRun = true
 		return res, nil
@@ -263,6 +264,7 @@ func settle(res *WriteResult, err error) (*WriteResult, error) {
 	if err != nil {
 		return nil, err
 	}
+	st.SyncVersion(ctx)
 	return res, nil
 }
 
@@ -462,19 +464,9 @@ func Create(ctx context.Context, st *store.Store, e *Edit, a Actor) (*WriteResul
 			e.Code, *e.Name, string(e.Level), parent, kind, hh, pop, g, e.ValidFrom, e.Approval, a.Source()).Scan(&res.VersionID); err != nil {
 			return MapWriteErr(fmt.Errorf("create unit %s: %w", e.Code, err))
 		}
-		if err := finishWrite(ctx, tx, a, "create", e.Code, 0, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")}); err != nil {
-			return err
-		}
-		if e.DryRun {
-			return errDryRun
-		}
-		return nil
+		return finishWrite(ctx, tx, a, "create", e.Code, 0, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")}, e.DryRun)
 	})
-	if res, err = settle(res, err); err != nil || res.DryRun {
-		return res, err
-	}
-	st.SyncVersion(ctx)
-	return res, nil
+	return settle(ctx, st, res, err)
 }
 
 // Update writes a new version of a unit; ifMatch must be the current
@@ -538,19 +530,9 @@ func Update(ctx context.Context, st *store.Store, code string, ifMatch int64, e 
 			return MapWriteErr(fmt.Errorf("update unit %s: %w", code, err))
 		}
 		res.OldVersionID = cur.ID
-		if err := finishWrite(ctx, tx, a, "update", code, cur.ID, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")}); err != nil {
-			return err
-		}
-		if e.DryRun {
-			return errDryRun
-		}
-		return nil
+		return finishWrite(ctx, tx, a, "update", code, cur.ID, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")}, e.DryRun)
 	})
-	if res, err = settle(res, err); err != nil || res.DryRun {
-		return res, err
-	}
-	st.SyncVersion(ctx)
-	return res, nil
+	return settle(ctx, st, res, err)
 }
 
 func equalPtr(a, b *string) bool {
@@ -589,23 +571,14 @@ func Retire(ctx context.Context, st *store.Store, code string, ifMatch int64, va
 			return err
 		}
 		res.VersionID = cur.ID
-		if err := finishWrite(ctx, tx, a, "retire", code, cur.ID, res, map[string]any{"approval": approval, "valid_to": validTo.Format("2006-01-02")}); err != nil {
-			return err
-		}
-		if dryRun {
-			return errDryRun
-		}
-		return nil
+		return finishWrite(ctx, tx, a, "retire", code, cur.ID, res, map[string]any{"approval": approval, "valid_to": validTo.Format("2006-01-02")}, dryRun)
 	})
-	if res, err = settle(res, err); err != nil || res.DryRun {
-		return res, err
-	}
-	st.SyncVersion(ctx)
-	return res, nil
+	return settle(ctx, st, res, err)
 }
 
-// finishWrite bumps the data version (as the importer does) and audits.
-func finishWrite(ctx context.Context, tx pgx.Tx, a Actor, action, code string, oldV int64, res *WriteResult, detail map[string]any) error {
+// finishWrite bumps the data version (as the importer does) and audits;
+// a dry run then rolls back (errDryRun).
+func finishWrite(ctx context.Context, tx pgx.Tx, a Actor, action, code string, oldV int64, res *WriteResult, detail map[string]any, dryRun bool) error {
 	if err := store.BumpDataVersion(ctx, tx); err != nil {
 		return err
 	}
@@ -613,5 +586,11 @@ func finishWrite(ctx context.Context, tx pgx.Tx, a Actor, action, code string, o
 	if action == "retire" {
 		newV = 0
 	}
-	return Audit(ctx, tx, a, action, code, oldV, newV, detail)
+	if err := Audit(ctx, tx, a, action, code, oldV, newV, detail); err != nil {
+		return err
+	}
+	if dryRun {
+		return errDryRun
+	}
+	return nil
 }
