@@ -789,7 +789,11 @@ func (s *Server) readEdit(c echo.Context) (*units.Edit, error) {
 func writeParams(c echo.Context, allowed ...string) error {
 	for name := range c.QueryParams() {
 		if !slices.Contains(allowed, name) {
-			return param.BadRequest(name, "unknown parameter for "+c.Request().Method+" (this route takes "+strings.Join(allowed, ", ")+")")
+			takes := "no query parameters: the request body carries everything"
+			if len(allowed) > 0 {
+				takes = strings.Join(allowed, ", ")
+			}
+			return param.BadRequest(name, "unknown parameter for "+c.Request().Method+" (this route takes "+takes+")")
 		}
 	}
 	return nil
@@ -958,6 +962,9 @@ const uploadPrefix = "jiedao-upload-"
 // with the CLI's options: 201 committed, 200 dry run, 422 rejected (with
 // the report), 413 beyond the upload limit.
 func (s *Server) postImport(c echo.Context) error {
+	if err := writeParams(c); err != nil {
+		return err
+	}
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
 		return echo.NewHTTPError(http.StatusBadRequest, "want multipart/form-data with a file field: "+err.Error())

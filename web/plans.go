@@ -60,6 +60,9 @@ func pathID(c echo.Context) (int64, error) {
 }
 
 func (s *Server) postPlan(c echo.Context) error {
+	if err := writeParams(c); err != nil {
+		return err
+	}
 	var body struct {
 		Profile  string `json:"profile"`
 		Street   string `json:"street"`
@@ -129,6 +132,9 @@ func (s *Server) getPlan(c echo.Context) error {
 }
 
 func (s *Server) postScenario(c echo.Context) error {
+	if err := writeParams(c); err != nil {
+		return err
+	}
 	var body struct {
 		Name   string `json:"name"`
 		PlanID int64  `json:"plan_id"`
@@ -234,6 +240,9 @@ func (s *Server) scenarioDiff(c echo.Context) error {
 }
 
 func (s *Server) adoptScenario(c echo.Context) error {
+	if err := writeParams(c); err != nil {
+		return err
+	}
 	id, err := pathID(c)
 	if err != nil {
 		return err
