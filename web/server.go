@@ -64,7 +64,7 @@ func New(st *store.Store, cfg Config) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
 	e.Pre(headAsGet())
-	e.Use(middleware.Recover(), middleware.RequestID(), requestLog(), cleanInput())
+	e.Use(middleware.Recover(), middleware.RequestID(), requestLog(), cleanInput(), heavyLimit(st.PoolSize()))
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	s.routesAnalysis(e)
@@ -244,6 +244,35 @@ func cleanInput() echo.MiddlewareFunc {
 					return param.BadRequest(name, "path segment "+why)
 				}
 			}
+			return next(c)
+		}
+	}
+}
+
+// heavyLimit keeps heavy requests (OGC item pages, downloads, imports,
+// plans) to half the pool's connections, so light ones (tiles, lookups,
+// TileJSON, the map's helpers) never queue behind them for a connection:
+// under 200 connections a few slow pages held all of them. Heavy requests
+// wait for a slot here instead, until their client gives up.
+func heavyLimit(pool int) echo.MiddlewareFunc {
+	slots := make(chan struct{}, max(1, pool/2))
+	heavy := func(r *http.Request) bool {
+		p := r.URL.Path
+		return strings.HasPrefix(p, "/download/") ||
+			strings.HasPrefix(p, "/ogc/collections/") && strings.Contains(p, "/items") ||
+			r.Method == http.MethodPost && (p == "/api/v1/imports" || p == "/api/v1/plans")
+	}
+	return func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if !heavy(c.Request()) {
+				return next(c)
+			}
+			select {
+			case slots <- struct{}{}:
+			case <-c.Request().Context().Done():
+				return c.Request().Context().Err()
+			}
+			defer func() { <-slots }()
 			return next(c)
 		}
 	}

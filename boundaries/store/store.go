@@ -12,8 +12,10 @@ import (
 	"io/fs"
 	"log/slog"
 	"net"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -69,6 +71,15 @@ func connect(ctx context.Context, url string, primary bool) (*pgxpool.Pool, erro
 	if err != nil {
 		return nil, fmt.Errorf("parse database url: %w", err)
 	}
+	// The URL's pool_max_conns wins; else JIEDAO_DB_POOL; else pgx's
+	// default (4, or the CPU count when larger).
+	if v := os.Getenv("JIEDAO_DB_POOL"); v != "" && !strings.Contains(url, "pool_max_conns") {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 2 || n > 1000 {
+			return nil, fmt.Errorf("JIEDAO_DB_POOL=%q: want a number of connections from 2 to 1000", v)
+		}
+		cfg.MaxConns = int32(n)
+	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
 		if primary {
 			if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS postgis"); err != nil {
@@ -91,6 +102,9 @@ func connect(ctx context.Context, url string, primary bool) (*pgxpool.Pool, erro
 // Primary is the pool of writes, migrations, analysis runs, imports and
 // plans.
 func (s *Store) Primary() *pgxpool.Pool { return s.primary }
+
+// PoolSize is the primary pool's connection budget.
+func (s *Store) PoolSize() int { return int(s.primary.Config().MaxConns) }
 
 // Reader is a pool for a read path (tiles, OGC items, downloads, lookups,
 // lists): the read pools in turn, else the primary.
