@@ -138,14 +138,7 @@ func layer(c echo.Context) (*layers.Layer, error) {
 }
 
 func (o *Handler) collection(c echo.Context) error {
-	l, err := layer(c)
-	if err != nil {
-		return err
-	}
-	if err := checkParams(c, routeParams(), nil); err != nil {
-		return err
-	}
-	f, err := pickFormat(c)
+	l, f, err := collectionRequest(c, routeParams(), false)
 	if err != nil {
 		return err
 	}
@@ -157,14 +150,7 @@ func (o *Handler) collection(c echo.Context) error {
 }
 
 func (o *Handler) queryables(c echo.Context) error {
-	l, err := layer(c)
-	if err != nil {
-		return err
-	}
-	if err := checkParams(c, routeParams(), nil); err != nil {
-		return err
-	}
-	f, err := pickFormat(c)
+	l, f, err := collectionRequest(c, routeParams(), false)
 	if err != nil {
 		return err
 	}
@@ -215,4 +201,26 @@ func crsParam(c echo.Context, name string) (geo.CRS, error) {
 		return crs, invalid(name, err.Error())
 	}
 	return crs, nil
+}
+
+// collectionRequest resolves what every collection route starts with: the
+// collection, the query parameters it allows (with the layer's queryables
+// when queryables is set) and the output format.
+func collectionRequest(c echo.Context, allowed []string, queryables bool) (*layers.Layer, string, error) {
+	l, err := layer(c)
+	if err != nil {
+		return nil, "", err
+	}
+	var ql *layers.Layer
+	if queryables {
+		ql = l
+	}
+	if err := checkParams(c, allowed, ql); err != nil {
+		return nil, "", err
+	}
+	f, err := pickFormat(c)
+	if err != nil {
+		return nil, "", err
+	}
+	return l, f, nil
 }

@@ -93,14 +93,7 @@ func (o *Handler) featureQuery(c echo.Context, l *layers.Layer, items bool) (lay
 }
 
 func (o *Handler) items(c echo.Context) error {
-	l, err := layer(c)
-	if err != nil {
-		return err
-	}
-	if err := checkParams(c, itemsParams, l); err != nil {
-		return err
-	}
-	f, err := pickFormat(c)
+	l, f, err := collectionRequest(c, itemsParams, true)
 	if err != nil {
 		return err
 	}
@@ -143,14 +136,7 @@ func (o *Handler) items(c echo.Context) error {
 }
 
 func (o *Handler) item(c echo.Context) error {
-	l, err := layer(c)
-	if err != nil {
-		return err
-	}
-	if err := checkParams(c, routeParams("crs"), nil); err != nil {
-		return err
-	}
-	f, err := pickFormat(c)
+	l, f, err := collectionRequest(c, routeParams("crs"), false)
 	if err != nil {
 		return err
 	}
