@@ -21,6 +21,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/plan"
 	"github.com/jiedao/jiedao/boundaries/scenario"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/geo"
 )
 
@@ -147,12 +148,12 @@ func ScenarioUnits(t testing.TB, pl *plan.Plan) []scenario.Unit {
 }
 
 // ScenarioRemoved are the communities a plan's document says it removes.
-func ScenarioRemoved(t testing.TB, pl *plan.Plan) []scenario.Base {
+func ScenarioRemoved(t testing.TB, pl *plan.Plan) []units.Base {
 	_, rm := planDocument(t, pl)
 	return rm
 }
 
-func planDocument(t testing.TB, pl *plan.Plan) ([]scenario.Unit, []scenario.Base) {
+func planDocument(t testing.TB, pl *plan.Plan) ([]scenario.Unit, []units.Base) {
 	t.Helper()
 	var b bytes.Buffer
 	if err := plan.WriteGeoJSON(&b, pl); err != nil {

@@ -13,18 +13,19 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 // Merged lists the communities a plan's merges take away with the
 // versions the plan read (plans saved before versions were recorded give
 // none, and the scenario takes the current ones).
-func (pl *Plan) Merged() []Removed {
+func (pl *Plan) Merged() []units.Base {
 	if len(pl.Removed) > 0 {
 		return pl.Removed
 	}
-	var out []Removed
+	var out []units.Base
 	for _, c := range pl.mergedCodes() {
-		out = append(out, Removed{Code: c})
+		out = append(out, units.Base{Code: c})
 	}
 	return out
 }
@@ -66,12 +67,12 @@ func WriteGeoJSON(w io.Writer, pl *Plan) error {
 		Geometry   json.RawMessage `json:"geometry"`
 	}
 	fc := struct {
-		Type     string    `json:"type"`
-		Features []feature `json:"features"`
-		Removed  []Removed `json:"removed"`
+		Type     string       `json:"type"`
+		Features []feature    `json:"features"`
+		Removed  []units.Base `json:"removed"`
 	}{Type: "FeatureCollection", Features: []feature{}, Removed: pl.Merged()}
 	if fc.Removed == nil {
-		fc.Removed = []Removed{}
+		fc.Removed = []units.Base{}
 	}
 	for _, u := range pl.Units {
 		fc.Features = append(fc.Features, feature{Type: "Feature", Geometry: u.Geometry, Properties: map[string]any{

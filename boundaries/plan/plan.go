@@ -21,6 +21,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 // Options choose the day and the area a plan covers: one street, the
@@ -101,14 +102,7 @@ type Plan struct {
 	Infeasible      []Issue   `json:"infeasible"`
 	// Removed are the live communities the plan's merges take away, with
 	// the versions it read.
-	Removed []Removed `json:"removed"`
-}
-
-// Removed is a live community a plan's merges take away, with the version
-// the plan read (nil: unknown, the current one is taken).
-type Removed struct {
-	Code        string `json:"code"`
-	BaseVersion *int64 `json:"base_version_id"`
+	Removed []units.Base `json:"removed"`
 }
 
 // ErrEmptyScope is returned by Plan when the street or district asked for
@@ -159,7 +153,7 @@ func Propose(ctx context.Context, st *store.Store, p *analysis.Profile, opt Opti
 		return nil, boundaries.Invalid("plan: choose a street, a district or all")
 	}
 	pl := &Plan{Profile: p.Name, At: at.Format("2006-01-02"), Scope: scope, Seed: opt.Seed, Order: Order,
-		Ops: []Op{}, Units: []Unit{}, Infeasible: []Issue{}, Removed: []Removed{}}
+		Ops: []Op{}, Units: []Unit{}, Infeasible: []Issue{}, Removed: []units.Base{}}
 	tx, err := st.Primary().Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
@@ -427,7 +421,7 @@ func (pn *planner) results(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if pn.plan.Removed, err = pgx.CollectRows(rows, pgx.RowToStructByPos[Removed]); err != nil {
+		if pn.plan.Removed, err = pgx.CollectRows(rows, pgx.RowToStructByPos[units.Base]); err != nil {
 			return err
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 // Scenarios are named sets of proposed community geometries, usually the
@@ -39,13 +40,6 @@ type Unit struct {
 	Geometry    json.RawMessage `json:"-"` // GeoJSON, WGS84
 }
 
-// Base is a live community a scenario removes, with the version
-// its plan read (nil: the version current when the scenario is made).
-type Base struct {
-	Code        string `json:"code"`
-	BaseVersion *int64 `json:"base_version_id"`
-}
-
 // Scenario is a stored scenario.
 type Scenario struct {
 	ID        int64           `json:"id"`
@@ -66,7 +60,7 @@ var ErrAdopted = fmt.Errorf("scenario already adopted: %w", boundaries.ErrConfli
 // FeatureCollection whose features carry code, name, street (or
 // parent_code), provisional, households, population and base_version_id,
 // and the communities the plan removes.
-func ParsePlan(b []byte) ([]Unit, []Base, error) {
+func ParsePlan(b []byte) ([]Unit, []units.Base, error) {
 	var fc struct {
 		Type     string `json:"type"`
 		Features []struct {
@@ -83,7 +77,7 @@ func ParsePlan(b []byte) ([]Unit, []Base, error) {
 				BaseVersion *int64 `json:"base_version_id"`
 			} `json:"properties"`
 		} `json:"features"`
-		Removed []Base `json:"removed"`
+		Removed []units.Base `json:"removed"`
 	}
 	if err := json.Unmarshal(b, &fc); err != nil {
 		return nil, nil, boundaries.Invalid("plan file is not GeoJSON (want the output of jiedao plan --format geojson): %v", err)
@@ -123,12 +117,12 @@ func ParsePlan(b []byte) ([]Unit, []Base, error) {
 //
 // The versions a unit or removal is checked against at adoption are those
 // its plan read (BaseVersion), else the ones current now.
-func Create(ctx context.Context, st *store.Store, name, profile string, plan any, units []Unit, removed []Base) (*Scenario, error) {
+func Create(ctx context.Context, st *store.Store, name, profile string, plan any, proposed []Unit, removed []units.Base) (*Scenario, error) {
 	name = strings.TrimSpace(name)
 	if name == "" {
 		return nil, boundaries.Invalid("scenario name is required")
 	}
-	if len(units) == 0 {
+	if len(proposed) == 0 {
 		return nil, boundaries.Invalid("scenario %s: the plan changes no unit", name)
 	}
 	summary, err := json.Marshal(plan)
@@ -149,7 +143,7 @@ func Create(ctx context.Context, st *store.Store, name, profile string, plan any
 			return fmt.Errorf("scenario %s: %w", name, err)
 		}
 		batch := &pgx.Batch{}
-		for _, u := range units {
+		for _, u := range proposed {
 			batch.Queue(`INSERT INTO scenario_units (scenario_id, code, name, parent_code, households, population, provisional, geom, base_version_id)
 				VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7,
 					ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($8), 4326)), 3)), $9)`,

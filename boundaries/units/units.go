@@ -41,6 +41,15 @@ type Version struct {
 	RetiredApproval *string `json:"retired_approval"`
 }
 
+// Base is a unit code with the version a change was made against (nil:
+// unknown, the version current when the change is recorded is taken): what
+// a plan read of a community it merges away, and what a scenario checks
+// at adoption before it writes over the code.
+type Base struct {
+	Code        string `json:"code"`
+	BaseVersion *int64 `json:"base_version_id"`
+}
+
 // Query filters List.
 type Query struct {
 	Level  boundaries.Level // "" = all
