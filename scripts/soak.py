@@ -284,10 +284,12 @@ def phase_outage():
     window = lambda t: t_restart0 - 0.5 <= t <= t_restart + 5 or t_stop0 - 0.5 <= t <= t_start + (recovered or 30) + 0.5
     out5 = sum(1 for t, _, s, _, _ in rows if s and s >= 500 and not window(t))
     in5 = sum(1 for t, _, s, _, _ in rows if s and s >= 500 and window(t))
+    n500 = sum(1 for _, _, s, _, _ in rows if s == 500)
     stale = sum(1 for t, k, s, _, st in rows if st and s == 200)
     cached_ok = sum(1 for t, k, s, _, _ in rows if k in ("tiles", "lookup") and s == 200 and t_stop + 1 < t < t_start)
     when = sorted({round(t - t0) for t, _, s, _, _ in rows if s and s >= 500 and not window(t)})
     print(f"  (restart {t_restart0-t0:.1f}–{t_restart-t0:.1f} s, stop {t_stop0-t0:.1f}–{t_start-t0:.1f} s; 5xx outside at seconds {when[:10]})")
+    print(f"  of the 5xx, 500 (not 503 + Retry-After): {n500}")
     print(f"  5xx outside the outage window {out5}, inside {in5}; answers marked stale {stale}; "
           f"cached tiles/lookups answered during the stop {cached_ok}")
     print(f"  recovery after start: {recovered if recovered is None else round(recovered, 2)} s (jiedao not restarted); alive {alive()}")
@@ -307,6 +309,8 @@ def phase_outage():
     print(f"  edit after recovery: PUT {s}; tile ETag changed {th.get('etag') != th2.get('etag')}; lookup sees it {renamed}")
     if out5:
         failures.append(f"outage: {out5} 5xx outside the window")
+    if n500:
+        failures.append(f"outage: {n500} answers 500 instead of 503")
     if recovered is None or recovered > 2:
         failures.append(f"outage: recovery {recovered} s > 2")
     if not alive():

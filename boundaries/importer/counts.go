@@ -25,6 +25,7 @@ type CountsOptions struct {
 	ValidFrom       time.Time
 	Source          string
 	DryRun          bool
+	Limits          Limits // rows (Features) and file size (CSVBytes); zero: DefaultLimits
 }
 
 // Counts joins households and population onto current units by code
@@ -34,13 +35,20 @@ func Counts(ctx context.Context, st *store.Store, path string, opt CountsOptions
 	start := time.Now()
 	defaults(path, &opt.Source, &opt.ValidFrom, map[*string]string{&opt.CodeField: "code",
 		&opt.HouseholdsField: "households", &opt.PopulationField: "population"})
+	opt.Limits = opt.Limits.withDefaults()
+	if fi, err := os.Stat(path); err == nil && fi.Size() > opt.Limits.CSVBytes {
+		return nil, boundaries.Invalid("import counts %s: limit: %d bytes, over %d (JIEDAO_IMPORT_MAX_CSV_MB)", opt.Source, fi.Size(), opt.Limits.CSVBytes)
+	}
 	raw, err := os.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("import counts: %w", err)
 	}
 	recs, err := readCSV(raw)
 	if err != nil {
-		return nil, fmt.Errorf("import counts %s: %w", opt.Source, err)
+		return nil, boundaries.Invalid("import counts %s: %v", opt.Source, err)
+	}
+	if len(recs)-1 > opt.Limits.Features {
+		return nil, boundaries.Invalid("import counts %s: limit: more than %d rows (JIEDAO_IMPORT_MAX_FEATURES)", opt.Source, opt.Limits.Features)
 	}
 	if len(recs) == 0 {
 		return nil, fmt.Errorf("import counts %s: empty file", opt.Source)

@@ -494,3 +494,24 @@ func TestImportLimits(t *testing.T) {
 		t.Fatalf("%d units written", n)
 	}
 }
+
+// A count table over the row or size limit is refused before anything is
+// written.
+func TestImportCountsLimits(t *testing.T) {
+	ctx := context.Background()
+	s, _ := pgtest.NewStore(t)
+	path := pgtest.WriteFile(t, "c.csv", "code,households\n110101001,1\n110101002,2\n110101003,3\n")
+	for _, c := range []struct {
+		l    importer.Limits
+		want string
+	}{
+		{importer.Limits{Features: 2}, "more than 2 rows"},
+		{importer.Limits{CSVBytes: 10}, "over 10"},
+	} {
+		_, err := importer.Counts(ctx, s, path, importer.CountsOptions{Limits: c.l})
+		var ve *boundaries.ValidationError
+		if !errors.As(err, &ve) || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%+v: %v, want a validation error with %q", c.l, err, c.want)
+		}
+	}
+}

@@ -22,14 +22,18 @@ type Limits struct {
 	// uncompressed size, and uncompressed over compressed size.
 	ZipBytes int64
 	ZipRatio float64
+	// CSVBytes bounds a count table, which is read whole (its encoding,
+	// UTF-8 or GBK, is judged on all of it).
+	CSVBytes int64
 }
 
 // DefaultLimits hold a national import (≈ 600,000 communities) with room.
 var DefaultLimits = Limits{Features: 2_000_000, FeatureVertices: 1_000_000, Vertices: 200_000_000,
-	ZipBytes: 4 << 30, ZipRatio: 100}
+	ZipBytes: 4 << 30, ZipRatio: 100, CSVBytes: 512 << 20}
 
 // LimitsFromEnv reads JIEDAO_IMPORT_MAX_FEATURES, _MAX_FEATURE_VERTICES,
-// _MAX_VERTICES, _MAX_ZIP_MB and _MAX_ZIP_RATIO over the defaults.
+// _MAX_VERTICES, _MAX_ZIP_MB, _MAX_ZIP_RATIO and _MAX_CSV_MB over the
+// defaults.
 func LimitsFromEnv() Limits {
 	l := DefaultLimits
 	for _, v := range []struct {
@@ -48,6 +52,11 @@ func LimitsFromEnv() Limits {
 	if s := os.Getenv("JIEDAO_IMPORT_MAX_ZIP_MB"); s != "" {
 		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
 			l.ZipBytes = n << 20
+		}
+	}
+	if s := os.Getenv("JIEDAO_IMPORT_MAX_CSV_MB"); s != "" {
+		if n, err := strconv.ParseInt(s, 10, 64); err == nil && n > 0 {
+			l.CSVBytes = n << 20
 		}
 	}
 	if s := os.Getenv("JIEDAO_IMPORT_MAX_ZIP_RATIO"); s != "" {
@@ -74,6 +83,9 @@ func (l Limits) withDefaults() Limits {
 	}
 	if l.ZipRatio <= 0 {
 		l.ZipRatio = d.ZipRatio
+	}
+	if l.CSVBytes <= 0 {
+		l.CSVBytes = d.CSVBytes
 	}
 	return l
 }

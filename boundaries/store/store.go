@@ -298,12 +298,19 @@ func Unavailable(err error) bool {
 	}
 	var ce *pgconn.ConnectError
 	var oe *net.OpError
+	var pe *pgconn.PgError
 	switch {
 	case errors.As(err, &ce), errors.As(err, &oe):
 		return true
 	case pgconn.SafeToRetry(err), errors.Is(err, syscall.ECONNREFUSED), errors.Is(err, syscall.ECONNRESET):
 		return true
+	case errors.As(err, &pe):
+		// 08: connection exception; 57P0x: the server is shutting down,
+		// crashed or not yet accepting connections.
+		return strings.HasPrefix(pe.Code, "08") || strings.HasPrefix(pe.Code, "57P0")
 	}
-	// pgxpool says so in words only.
-	return strings.Contains(err.Error(), "closed pool")
+	// pgx and pgxpool say so in words only: a connection lost mid-query,
+	// a pool closed.
+	msg := err.Error()
+	return strings.Contains(msg, "closed pool") || strings.Contains(msg, "failed to receive message") || strings.Contains(msg, "conn closed")
 }

@@ -13,7 +13,6 @@ import (
 
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/importer"
-	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/store"
 )
 
@@ -97,7 +96,7 @@ func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) er
 		case "csv":
 			return writeUnitsCSV(w, a)
 		case "geojson":
-			_, err := layers.NewReader(s, analysis.NewRuns(s)).ZonesGeoJSON(ctx, a.RunID, w)
+			_, err := reader(s).ZonesGeoJSON(ctx, a.RunID, w)
 			return err
 		}
 		return a.WriteText(w, p)

@@ -23,6 +23,9 @@ import (
 	"github.com/jiedao/jiedao/web"
 )
 
+// reader is the layer reader of a command's store.
+func reader(s *store.Store) *layers.Reader { return layers.NewReader(s, analysis.NewRuns(s)) }
+
 func openStore(ctx context.Context, url string) (*store.Store, error) {
 	if err := needDB(url); err != nil {
 		return nil, err
@@ -182,6 +185,7 @@ func cmdImportCounts(ctx context.Context, args []string, stdout, stderr io.Write
 	fs.StringVar(&o.PopulationField, "population-field", "population", "column holding population")
 	validFrom := fs.String("valid-from", "", "first day the counts are valid (default today)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "validate only; write nothing")
+	o.Limits = importer.LimitsFromEnv()
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	pos, err := parse(fs, args)
 	if err != nil {
@@ -300,7 +304,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		}
 		tmp := filepath.Join(dir, ".export-"+filepath.Base(*out))
 		defer os.Remove(tmp)
-		n, err := layers.NewReader(s, analysis.NewRuns(s)).ExportGPKG(ctx, tmp, o)
+		n, err := reader(s).ExportGPKG(ctx, tmp, o)
 		if err != nil {
 			return err
 		}
@@ -311,7 +315,7 @@ func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 		return os.Rename(tmp, *out)
 	}
 	return writeOut(*out, stdout, func(w io.Writer) error {
-		n, err := layers.NewReader(s, analysis.NewRuns(s)).Export(ctx, w, o)
+		n, err := reader(s).Export(ctx, w, o)
 		if err == nil && *out != "" {
 			slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
 		}
