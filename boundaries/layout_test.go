@@ -41,7 +41,7 @@ var allowed = map[string][]string{
 	"boundaries":           {},
 	"geo":                  {},
 	"data":                 {},
-	"boundaries/pgtest":    {"store", "importer", "analysis", "layers", "plan", "scenario", "demo", "data"}, // test support
+	"boundaries/pgtest":    {"store", "units", "importer", "analysis", "layers", "plan", "scenario", "demo", "data"}, // test support
 }
 
 // everyone may import these (but not themselves, and geo imports nothing
