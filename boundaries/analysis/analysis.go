@@ -40,6 +40,9 @@ type UnitResult struct {
 	StaffMin         *int64            `json:"staff_min"`
 	StaffMax         *int64            `json:"staff_max"`
 	OutsideShare     *float64          `json:"outside_share"`
+
+	// cand: compared pairwise for overlaps (kept for Advance).
+	cand bool
 }
 
 // Zone is a boundary problem with its geometry stored in PostGIS.
@@ -134,12 +137,13 @@ func Analyze(ctx context.Context, st *store.Store, p *Profile, at time.Time, b B
 		if err := tx.QueryRow(ctx, `SELECT units_version FROM meta`).Scan(&unitsVersion); err != nil {
 			return err
 		}
-		if err := tx.QueryRow(ctx, `INSERT INTO analysis_runs (profile, profile_hash, at, units_version, scenario_id)
-			VALUES ($1, $2, $3, $4, nullif($5::bigint, 0)) RETURNING id, generated_at`, p.Name, p.hash, at, unitsVersion, b.Scenario).
+		// Live runs keep what Advance needs to bring them up to date.
+		if err := tx.QueryRow(ctx, `INSERT INTO analysis_runs (profile, profile_hash, at, units_version, scenario_id, reusable)
+			VALUES ($1, $2, $3, $4, nullif($5::bigint, 0), $6) RETURNING id, generated_at`, p.Name, p.hash, at, unitsVersion, b.Scenario, b.Units == nil).
 			Scan(&a.RunID, &a.GeneratedAt); err != nil {
 			return err
 		}
-		if err := Compute(ctx, tx, a.RunID, at, p, src); err != nil {
+		if err := compute(ctx, tx, a.RunID, at, p, src, false); err != nil {
 			return err
 		}
 		if err := judge(ctx, tx, a, p); err != nil {
@@ -170,7 +174,7 @@ type step struct{ name, sql string }
 
 var steps = func() []step {
 	var out []step
-	for _, part := range strings.Split(stepsSQL, "-- step: ")[1:] {
+	for _, part := range strings.Split(stepsSQL, "\n-- step: ")[1:] {
 		name, sql, _ := strings.Cut(part, "\n")
 		// The comments above the next step belong to it.
 		if k := strings.LastIndex(sql, ";\n"); k >= 0 {
@@ -194,16 +198,35 @@ var steps = func() []step {
 // (union, difference, relate) run for the few parents that fail that test
 // and for units with no parent to compare against.
 func Compute(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Profile, table string) error {
+	return compute(ctx, tx, run, at, p, table, false)
+}
+
+// ctxColumns are the context columns of a full analysis: no unit is
+// context. A region's table carries its own (see incremental.sql).
+const ctxColumns = `false AS ctx, false AS ctx_cand, false AS ctx_pts, NULL::bigint AS ctx_h, NULL::bigint AS ctx_p, NULL::text AS ctx_method`
+
+// compute is Compute over table, a region (with context units) or not.
+func compute(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Profile, table string, region bool) error {
+	// PostGIS's declared function costs push even a region's small plans
+	// over jit_above_cost, and compiling them (~150 ms for the
+	// non-contiguous step) costs more than running them.
+	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
+		return fmt.Errorf("analysis: %w", err)
+	}
+	cols := ctxColumns
+	if region {
+		cols = `u.ctx, u.ctx_cand, u.ctx_pts, u.ctx_h, u.ctx_p, u.ctx_method`
+	}
 	for _, st := range steps {
 		var args []any
 		switch st.name {
 		case "current units":
 			args = []any{at}
-		case "zones: store":
+		case "zones: store", "zones: slivers":
 			args = []any{run, p.MinZoneArea(), p.MinOutsideShare()}
 		}
 		t0 := time.Now()
-		sql := strings.ReplaceAll(st.sql, "{{units}}", pgx.Identifier{table}.Sanitize())
+		sql := strings.NewReplacer("{{units}}", pgx.Identifier{table}.Sanitize(), "{{ctx}}", cols).Replace(st.sql)
 		if _, err := tx.Exec(ctx, sql, args...); err != nil {
 			return fmt.Errorf("%s: %w", st.name, err)
 		}
@@ -217,9 +240,11 @@ func Compute(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Profile
 func judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) error {
 	rows, err := tx.Query(ctx, `SELECT u.code, u.name, u.level, u.parent_code, c.h, c.p, c.method, u.area_m2 / 1e6,
 			c.p / nullif(u.area_m2 / 1e6, 0), c.h / nullif(u.area_m2 / 1e6, 0),
-			CASE WHEN u.parent_level IS NOT NULL THEN coalesce(z.area_m2, 0) / nullif(u.area_m2, 0) END
+			CASE WHEN u.parent_level IS NOT NULL THEN coalesce(z.area_m2, 0) / nullif(u.area_m2, 0) END,
+			EXISTS (SELECT 1 FROM cand x WHERE x.code = u.code)
 		FROM au u JOIN cnt c USING (code)
 		LEFT JOIN zraw z ON z.kind = 'crosses_parent' AND z.codes[1] = u.code
+		WHERE NOT u.ctx
 		ORDER BY `+store.LevelOrder("u")+`, u.code`)
 	if err != nil {
 		return fmt.Errorf("read measures: %w", err)
@@ -228,7 +253,7 @@ func judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) error {
 		var u UnitResult
 		var lvl string
 		if err := rows.Scan(&u.Code, &u.Name, &lvl, &u.ParentCode, &u.Households, &u.Population, &u.CountsMethod,
-			&u.AreaKM2, &u.Density, &u.HouseholdDensity, &u.OutsideShare); err != nil {
+			&u.AreaKM2, &u.Density, &u.HouseholdDensity, &u.OutsideShare, &u.cand); err != nil {
 			rows.Close()
 			return fmt.Errorf("read measures: %w", err)
 		}
@@ -250,11 +275,11 @@ func judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) error {
 		return fmt.Errorf("read measures: %w", err)
 	}
 	_, err = tx.CopyFrom(ctx, pgx.Identifier{"analysis_units"}, []string{"run_id", "code", "level", "households", "population",
-		"counts_method", "area_km2", "density", "household_density", "ratio_to_normal", "staff_min", "staff_max", "outside_share", "status", "reasons"},
+		"counts_method", "area_km2", "density", "household_density", "ratio_to_normal", "staff_min", "staff_max", "outside_share", "status", "reasons", "cand"},
 		pgx.CopyFromSlice(len(a.Units), func(i int) ([]any, error) {
 			u := a.Units[i]
 			return []any{a.RunID, u.Code, string(u.Level), u.Households, u.Population, u.CountsMethod, u.AreaKM2, u.Density,
-				u.HouseholdDensity, u.RatioToNormal, u.StaffMin, u.StaffMax, u.OutsideShare, u.Status, u.Reasons}, nil
+				u.HouseholdDensity, u.RatioToNormal, u.StaffMin, u.StaffMax, u.OutsideShare, u.Status, u.Reasons, u.cand}, nil
 		}))
 	if err != nil {
 		return fmt.Errorf("store results: %w", err)
@@ -300,8 +325,7 @@ func readZones(ctx context.Context, tx pgx.Tx, a *Analysis) error {
 		a.Summary.Zones[z.Kind]++
 	}
 	// Slivers: zones below the tolerance, counted not listed.
-	srows, err := tx.Query(ctx, `SELECT kind, count(*) FROM zraw z WHERE area_m2 > 0 AND NOT EXISTS
-		(SELECT 1 FROM zones y WHERE y.run_id = $1 AND y.kind = z.kind AND y.codes = z.codes AND y.part = z.part) GROUP BY kind`, a.RunID)
+	srows, err := tx.Query(ctx, `SELECT kind, count(*) FROM analysis_slivers WHERE run_id = $1 GROUP BY kind`, a.RunID)
 	if err != nil {
 		return err
 	}

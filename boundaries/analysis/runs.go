@@ -31,6 +31,9 @@ type Runs struct {
 	// and how long after its last use it is safe from pruning.
 	AdHocTTL time.Duration
 
+	// NoIncremental makes every missing run a full analysis (see Advance).
+	NoIncremental bool
+
 	run     sync.Mutex // one analysis at a time
 	mu      sync.Mutex // guards flights and waiting
 	flights map[runKey]*flight
@@ -159,6 +162,18 @@ func (r *Runs) fly(ctx context.Context, p *Profile, at time.Time, b Boundaries) 
 	if b.Check != nil {
 		if err := b.Check(ctx); err != nil {
 			return 0, err
+		}
+	}
+	// After an edit, the day's live run is brought up to date rather than
+	// remade; a failed advance leaves the run as it was, so a full
+	// analysis still answers.
+	if b.Units == nil && !r.NoIncremental {
+		id, ok, err := Advance(ctx, r.st, p, at)
+		if ok {
+			return id, nil
+		}
+		if err != nil {
+			slog.Warn("incremental analysis failed, running a full one", "err", err)
 		}
 	}
 	a, err := Analyze(ctx, r.st, p, at, b)

@@ -335,7 +335,7 @@ func (pn *planner) check(ctx context.Context) (*planCheck, error) {
 		WHERE pw.code = u.code AND (pw.h IS DISTINCT FROM u.h OR pw.p IS DISTINCT FROM u.p)`, codes, hs, ps); err != nil {
 		return nil, err
 	}
-	return c, pn.exec(ctx, `DROP TABLE plan_units, au, pa, pc, ic, cnt, suspect, cand, zraw`)
+	return c, pn.exec(ctx, `DROP TABLE plan_units, au, lv, pa, pc, ic, cnt, suspect, cand, zraw`)
 }
 
 func (pn *planner) initial(ctx context.Context) error {
