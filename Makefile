@@ -3,7 +3,7 @@ SHELL := /bin/bash
 export JIEDAO_DATA_DIR ?= $(CURDIR)/.jiedao
 GO ?= go
 
-.PHONY: run test build vet bench db-up db-down fuzz soak
+.PHONY: run test build vet bench db-up db-down fuzz soak mixed-load
 
 build:
 	$(GO) build -o bin/jiedao ./cmd/jiedao
@@ -60,3 +60,8 @@ fuzz:
 # minutes. SOAK_SECONDS sets the load phase (default 60).
 soak:
 	scripts/soak.sh
+
+# The 200-connection mixed load (60% tiles, 25% lookups, 15% OGC pages) on
+# the beijing demo; MIXED_SECONDS, MIXED_BASE … in scripts/mixed-load.sh.
+mixed-load:
+	@scripts/mixed-load.sh

@@ -8,9 +8,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
 	"github.com/jiedao/jiedao/boundaries/analysis"
@@ -25,7 +28,7 @@ func TestMapAPI(t *testing.T) {
 
 	t.Run("page and embedded files", func(t *testing.T) {
 		for _, c := range []struct{ path, ctype, contains string }{
-			{"/", "text/html", "maplibre-gl.js"},
+			{"/", "text/html", "/static/vendor/maplibre-gl."},
 			{"/static/map.js", "javascript", "jiedaoIdle"},
 			{"/static/map.css", "text/css", "WenQuanYi Micro Hei"},
 			{"/static/vendor/maplibre-gl.js", "javascript", "maplibregl"},
@@ -417,5 +420,100 @@ func void[T any](a chromedp.Action[T]) chromedp.Action[chromedp.Void] {
 	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
 		_, err := a(ctx, t)
 		return chromedp.Void{}, err
+	}
+}
+
+// pageLoad is what one load of the map page took from the network: bytes
+// as sent (headers and compressed bodies; 0 for a response the browser's
+// cache answered without asking) per URL path.
+type pageLoad struct {
+	mu       sync.Mutex
+	urls     map[network.RequestID]string
+	encoding map[string]string // path → Content-Encoding
+	bytes    map[string]float64
+	total    float64
+}
+
+func newPageLoad() *pageLoad {
+	return &pageLoad{urls: map[network.RequestID]string{}, encoding: map[string]string{}, bytes: map[string]float64{}}
+}
+
+func (p *pageLoad) event(ev any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch ev := ev.(type) {
+	case *network.EventResponseReceived:
+		u, _ := url.Parse(ev.Response.URL)
+		if u == nil {
+			return
+		}
+		p.urls[ev.RequestID] = u.Path
+		for k, v := range ev.Response.Headers {
+			if strings.EqualFold(k, "Content-Encoding") {
+				p.encoding[u.Path] = fmt.Sprint(v)
+			}
+		}
+	case *network.EventLoadingFinished:
+		p.bytes[p.urls[ev.RequestID]] += ev.EncodedDataLength
+		p.total += ev.EncodedDataLength
+	}
+}
+
+// TestMapTransfer loads the map page twice in headless Chromium and counts
+// the bytes each load took: the first must be compressed, the second (the
+// vendored files immutable in the cache, the page and tiles answered 304)
+// under 50 KB.
+func TestMapTransfer(t *testing.T) {
+	needChromium(t)
+	base, _ := testServer(t, Config{})
+	bctx := browser(t)
+	ready := `window.jiedaoIdle === true && window.jiedaoMap.queryRenderedFeatures({layers: ['communities-fill']}).length > 0 &&
+		document.querySelectorAll('#findings li.finding').length > 0`
+	var cur atomic.Pointer[pageLoad]
+	if err := chromedp.Listen(bctx, func(ev any) { cur.Load().event(ev) }); err != nil {
+		t.Fatal(err)
+	}
+	load := func(n int) *pageLoad {
+		t.Helper()
+		p := newPageLoad()
+		cur.Store(p)
+		if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/"),
+			void(chromedp.Poll[any](ready, chromedp.WithPollingTimeout(25*time.Second)))); err != nil {
+			t.Fatalf("load %d: map did not render: %v", n, err)
+		}
+		// Requests the page makes once idle (none expected) finish too.
+		time.Sleep(500 * time.Millisecond)
+		p.mu.Lock()
+		defer p.mu.Unlock()
+		var top []string
+		for path, b := range p.bytes {
+			if b > 2000 {
+				top = append(top, fmt.Sprintf("%s %.0f", path, b))
+			}
+		}
+		t.Logf("load %d: %.0f bytes over %d responses; over 2 kB: %v", n, p.total, len(p.urls), top)
+		return p
+	}
+	first := load(1)
+	for _, path := range []string{"/", "/static/vendor/maplibre-gl.js"} {
+		found := false
+		for got, enc := range first.encoding {
+			if got == path || strings.HasPrefix(got, strings.TrimSuffix(path, ".js")+".") {
+				found = true
+				if enc != "br" && enc != "gzip" {
+					t.Errorf("first load: %s sent with Content-Encoding %q", got, enc)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("first load: no compressed response for %s among %v", path, first.encoding)
+		}
+	}
+	if first.total > 1_000_000 {
+		t.Errorf("first load took %.0f bytes: MapLibre alone is 1 MB uncompressed", first.total)
+	}
+	second := load(2)
+	if second.total >= 50_000 {
+		t.Errorf("second load took %.0f bytes, want < 50 kB: %v", second.total, second.bytes)
 	}
 }

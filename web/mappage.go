@@ -1,13 +1,20 @@
 package web
 
 import (
+	"bytes"
+	"crypto/sha256"
 	"embed"
+	"encoding/hex"
 	"errors"
+	"fmt"
 	"io/fs"
+	"mime"
 	"net/http"
 	"os"
+	"path"
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/labstack/echo/v4"
 
@@ -43,18 +50,97 @@ func MapConfigFromEnv() MapConfig {
 //go:embed static
 var staticFS embed.FS
 
-func (s *Server) routesMap(e *echo.Echo) {
-	static, _ := fs.Sub(staticFS, "static")
-	files := http.FileServer(http.FS(static))
-	e.GET("/", func(c echo.Context) error {
-		b, err := fs.ReadFile(static, "index.html")
+// staticFiles are the embedded files, read, hashed and compressed once per
+// process (the first server starts it, the first request waits for it).
+var staticFiles = sync.OnceValues(loadStatic)
+
+// mapFiles is the map page and its files, ready to serve.
+type mapFiles struct {
+	page *encoded
+	// byPath maps a path under /static/ to its file: the content-hashed name
+	// (vendor/maplibre-gl.<hash>.js) the page links to, and the plain one.
+	byPath map[string]*encoded
+	hashed map[string]bool
+}
+
+// loadStatic reads every embedded file and links the page to their
+// content-hashed names, so a browser may keep them for a year
+// (immutable) and a new build still reaches it at once: new bytes, a new
+// name. The page itself is revalidated (no-cache, ETag → 304).
+func loadStatic() (*mapFiles, error) {
+	static, err := fs.Sub(staticFS, "static")
+	if err != nil {
+		return nil, fmt.Errorf("static files: %w", err)
+	}
+	m := &mapFiles{byPath: map[string]*encoded{}, hashed: map[string]bool{}}
+	var page []byte
+	links := map[string]string{}
+	err = fs.WalkDir(static, ".", func(name string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		b, err := fs.ReadFile(static, name)
 		if err != nil {
 			return err
 		}
-		c.Response().Header().Set("Cache-Control", "no-cache")
-		return c.HTMLBlob(http.StatusOK, b)
+		if name == "index.html" {
+			page = b
+			return nil
+		}
+		sum := sha256.Sum256(b)
+		hash := hex.EncodeToString(sum[:6])
+		ext := path.Ext(name)
+		ctype := mime.TypeByExtension(ext)
+		if ctype == "" {
+			ctype = "application/octet-stream"
+		}
+		f, err := precompress(ctype, b, hash)
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		hashed := strings.TrimSuffix(name, ext) + "." + hash + ext
+		m.byPath[name], m.byPath[hashed], m.hashed[hashed] = f, f, true
+		links[`"/static/`+name+`"`] = `"/static/` + hashed + `"`
+		return nil
 	})
-	e.GET("/static/*", echo.WrapHandler(http.StripPrefix("/static/", files)))
+	if err != nil {
+		return nil, fmt.Errorf("static files: %w", err)
+	}
+	for from, to := range links {
+		page = bytes.ReplaceAll(page, []byte(from), []byte(to))
+	}
+	sum := sha256.Sum256(page)
+	if m.page, err = precompress(echo.MIMETextHTMLCharsetUTF8, page, hex.EncodeToString(sum[:8])); err != nil {
+		return nil, fmt.Errorf("static files: index.html: %w", err)
+	}
+	return m, nil
+}
+
+func (s *Server) routesMap(e *echo.Echo) {
+	go staticFiles() // start compressing now, not on the first request
+	e.GET("/", func(c echo.Context) error {
+		m, err := staticFiles()
+		if err != nil {
+			return err
+		}
+		return m.page.serve(c, "no-cache")
+	})
+	e.GET("/static/*", func(c echo.Context) error {
+		m, err := staticFiles()
+		if err != nil {
+			return err
+		}
+		name := c.Param("*")
+		f := m.byPath[name]
+		if f == nil {
+			return echo.NewHTTPError(http.StatusNotFound, "no static file "+strconv.Quote(name))
+		}
+		if m.hashed[name] {
+			return f.serve(c, "public, max-age=31536000, immutable")
+		}
+		// A plain name (scripts that link MapLibre directly): revalidated.
+		return f.serve(c, "no-cache")
+	})
 	e.GET("/map/api/config", s.getMapConfig)
 	e.GET("/map/api/profile", s.getMapProfile)
 	e.GET("/map/api/history/:code", s.getMapHistory)

@@ -20,6 +20,7 @@ import (
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
 
+	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layers"
@@ -64,7 +65,9 @@ func New(st *store.Store, cfg Config) *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	e.HTTPErrorHandler = errorHandler
 	e.Pre(headAsGet())
-	e.Use(middleware.Recover(), middleware.RequestID(), requestLog(), cleanInput(), heavyLimit(st.PoolSize()))
+	// compress (compress.go) wraps all but Recover, so error bodies are
+	// compressed too and a panic still gets its 500.
+	e.Use(middleware.Recover(), compress(), middleware.RequestID(), requestLog(), cleanInput(), heavyLimit(st.PoolSize()))
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	s.routesAnalysis(e)
@@ -249,31 +252,84 @@ func cleanInput() echo.MiddlewareFunc {
 	}
 }
 
-// heavyLimit keeps heavy requests (OGC item pages, downloads, imports,
-// plans) to half the pool's connections, so light ones (tiles, lookups,
-// TileJSON, the map's helpers) never queue behind them for a connection:
-// under 200 connections a few slow pages held all of them. Heavy requests
-// wait for a slot here instead, until their client gives up.
+// heavyLimit gives heavy requests their own budgets, sized from the
+// primary pool's P connections, so light ones (tiles, lookups, TileJSON,
+// the map's helpers) never queue behind them for a connection: under 200
+// connections a few slow pages once held all of them.
+//
+//   - heavy: at most max(1, P/2) at a time — OGC item pages, downloads,
+//     imports, plans, whole analyses (/api/v1/analysis, /findings) and any
+//     read that may start an analysis run (another day, profile or scenario
+//     than today's default: a run takes a connection for seconds). The
+//     other P - P/2 connections are left to light requests.
+//   - bulk, within heavy: downloads, imports and plans, which take seconds
+//     to minutes, at most max(1, P/4), so item pages and analyses still get
+//     through while a download runs.
+//
+// Light requests are not limited here. A heavy one waits for its slots
+// until its client gives up. (A run that a light request starts after a
+// write, on today's default, is not counted: it is one at a time anyway.)
 func heavyLimit(pool int) echo.MiddlewareFunc {
-	slots := make(chan struct{}, max(1, pool/2))
-	heavy := func(r *http.Request) bool {
-		p := r.URL.Path
-		return strings.HasPrefix(p, "/download/") ||
-			strings.HasPrefix(p, "/ogc/collections/") && strings.Contains(p, "/items") ||
-			r.Method == http.MethodPost && (p == "/api/v1/imports" || p == "/api/v1/plans")
+	heavy := make(chan struct{}, max(1, pool/2))
+	bulk := make(chan struct{}, max(1, pool/4))
+	acquire := func(c echo.Context, slots chan struct{}) error {
+		select {
+		case slots <- struct{}{}:
+			return nil
+		case <-c.Request().Context().Done():
+			return c.Request().Context().Err()
+		}
 	}
 	return func(next echo.HandlerFunc) echo.HandlerFunc {
 		return func(c echo.Context) error {
-			if !heavy(c.Request()) {
+			isBulk, isHeavy := requestWeight(c.Request())
+			if isBulk {
+				// Bulk first, so no heavy slot is held while waiting for it.
+				if err := acquire(c, bulk); err != nil {
+					return err
+				}
+				defer func() { <-bulk }()
+			}
+			if !isHeavy {
 				return next(c)
 			}
-			select {
-			case slots <- struct{}{}:
-			case <-c.Request().Context().Done():
-				return c.Request().Context().Err()
+			if err := acquire(c, heavy); err != nil {
+				return err
 			}
-			defer func() { <-slots }()
+			defer func() { <-heavy }()
 			return next(c)
 		}
 	}
+}
+
+// requestWeight sorts a request for heavyLimit: bulk (and so heavy), heavy,
+// or light (neither).
+func requestWeight(r *http.Request) (isBulk, isHeavy bool) {
+	p := r.URL.Path
+	if strings.HasPrefix(p, "/download/") || r.Method == http.MethodPost && (p == "/api/v1/imports" || p == "/api/v1/plans") {
+		return true, true
+	}
+	if strings.HasPrefix(p, "/ogc/collections/") && strings.Contains(p, "/items") ||
+		p == "/api/v1/analysis" || p == "/api/v1/findings" {
+		return false, true
+	}
+	return false, mayAnalyse(r.URL.Query())
+}
+
+// mayAnalyse reports whether a read names a run other than today's under
+// the default profile, which the server keeps ready: another day (at=,
+// datetime=), another profile or a scenario may need a new analysis.
+func mayAnalyse(q url.Values) bool {
+	today := boundaries.Today().Format("2006-01-02")
+	if at := q.Get("at"); at != "" && at != today {
+		return true
+	}
+	if dt := q.Get("datetime"); dt != "" && !strings.HasPrefix(dt, today) {
+		return true
+	}
+	if pr := q.Get("profile"); pr != "" && pr != analysis.DefaultProfile {
+		return true
+	}
+	sc := q.Get("scenario")
+	return sc != "" && sc != "0"
 }

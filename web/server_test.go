@@ -2,13 +2,23 @@ package web
 
 import (
 	"bytes"
+	"compress/gzip"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
+	"regexp"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/jiedao/jiedao/boundaries"
 )
 
 func TestHealthAndReady(t *testing.T) {
@@ -234,5 +244,175 @@ func TestReadsDuringOutage(t *testing.T) {
 	res, b = get("/api/v1/units?limit=1")
 	if res.StatusCode != 503 || res.Header.Get("Retry-After") == "" {
 		t.Errorf("units during the outage: %d %s, want 503 with Retry-After", res.StatusCode, b)
+	}
+}
+
+// TestCompression: JSON of a kilobyte or more is gzipped when the client
+// asks, smaller JSON and clients that do not ask get it plain; the map
+// page links its files by content hash (immutable) and answers 304 to its
+// ETag; tiles, which gzip themselves, are not compressed twice.
+func TestCompression(t *testing.T) {
+	base, _ := testServer(t, Config{})
+	gunzip := func(b []byte) []byte {
+		t.Helper()
+		r, err := gzip.NewReader(bytes.NewReader(b))
+		if err != nil {
+			t.Fatalf("not gzip: %v", err)
+		}
+		out, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out
+	}
+	// /map/api/places/streets is several kilobytes, /healthz a few bytes.
+	res, b := tileGet(t, base+"/map/api/places/streets", "Accept-Encoding", "gzip")
+	if res.Header.Get("Content-Encoding") != "gzip" || !strings.Contains(res.Header.Get("Vary"), "Accept-Encoding") {
+		t.Fatalf("places: Content-Encoding %q, Vary %q", res.Header.Get("Content-Encoding"), res.Header.Get("Vary"))
+	}
+	var places []struct{ Code string }
+	if plain := gunzip(b); len(plain) < compressMinBytes || json.Unmarshal(plain, &places) != nil || len(places) == 0 {
+		t.Fatalf("places: %d bytes unzipped, %d places", len(plain), len(places))
+	}
+	if res, b := tileGet(t, base+"/map/api/places/streets"); res.Header.Get("Content-Encoding") != "" || !json.Valid(b) {
+		t.Errorf("places without Accept-Encoding: Content-Encoding %q", res.Header.Get("Content-Encoding"))
+	}
+	if res, b := tileGet(t, base+"/healthz", "Accept-Encoding", "gzip"); res.Header.Get("Content-Encoding") != "" || len(b) >= compressMinBytes || !json.Valid(b) {
+		t.Errorf("healthz (%d bytes): Content-Encoding %q", len(b), res.Header.Get("Content-Encoding"))
+	}
+
+	// The page: compressed, linking hashed files, 304 on its ETag.
+	res, b = tileGet(t, base+"/", "Accept-Encoding", "gzip")
+	etag := res.Header.Get("ETag")
+	if res.Header.Get("Content-Encoding") != "gzip" || etag == "" || res.Header.Get("Cache-Control") != "no-cache" {
+		t.Fatalf("page: %v", res.Header)
+	}
+	page := string(gunzip(b))
+	js := regexp.MustCompile(`/static/vendor/maplibre-gl\.[0-9a-f]{12}\.js`).FindString(page)
+	if js == "" {
+		t.Fatalf("page links no hashed maplibre-gl.js:\n%s", page)
+	}
+	for _, ae := range []string{"gzip", "br", ""} {
+		if res, b := tileGet(t, base+"/", "If-None-Match", etag, "Accept-Encoding", ae); res.StatusCode != 304 || len(b) != 0 {
+			t.Errorf("page with If-None-Match %s (Accept-Encoding %q): %d, %d bytes", etag, ae, res.StatusCode, len(b))
+		}
+	}
+	if res, _ := tileGet(t, base+"/", "If-None-Match", `"other"`); res.StatusCode != 200 {
+		t.Errorf("page with another ETag: %d", res.StatusCode)
+	}
+	res, b = tileGet(t, base+js, "Accept-Encoding", "br;q=0, gzip")
+	if res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" ||
+		res.Header.Get("Cache-Control") != "public, max-age=31536000, immutable" || !strings.Contains(string(gunzip(b)), "maplibregl") {
+		t.Errorf("%s: %d %v", js, res.StatusCode, res.Header)
+	}
+	if res, b := tileGet(t, base+js, "Accept-Encoding", "gzip, br"); res.Header.Get("Content-Encoding") != "br" || len(b) > 400_000 {
+		t.Errorf("%s with br: %q, %d bytes", js, res.Header.Get("Content-Encoding"), len(b))
+	}
+	if res, b := tileGet(t, base+js, "Accept-Encoding", "zstd"); res.Header.Get("Content-Encoding") != "" || !strings.Contains(string(b), "maplibregl") {
+		t.Errorf("%s, zstd only: sent %q (stored bytes only, never compressed per request)", js, res.Header.Get("Content-Encoding"))
+	}
+	if res, _ := tileGet(t, base+"/static/vendor/maplibre-gl.000000000000.js"); res.StatusCode != 404 {
+		t.Errorf("a stale hash: %d", res.StatusCode)
+	}
+
+	// Tiles are encoded by the tile handler only: raw when cold, then
+	// gzipped once.
+	_, man := demoCity(t)
+	x, y := lonLatTile((man.BBox[0]+man.BBox[2])/2, (man.BBox[1]+man.BBox[3])/2, 12)
+	tile := fmt.Sprintf("%s/tiles/communities/12/%d/%d.mvt", base, x, y)
+	if res, _ := tileGet(t, tile, "Accept-Encoding", "gzip, zstd"); res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "" {
+		t.Errorf("cold tile: %d, Content-Encoding %q", res.StatusCode, res.Header.Get("Content-Encoding"))
+	}
+	res, b = tileGet(t, tile, "Accept-Encoding", "gzip, zstd")
+	if res.Header.Get("Content-Encoding") != "gzip" || bytes.HasPrefix(gunzip(b), []byte{0x1f, 0x8b}) {
+		t.Errorf("cached tile: Content-Encoding %q, or gzipped twice", res.Header.Get("Content-Encoding"))
+	}
+}
+
+// TestHeavyLimit: with a pool of 4, two heavy requests at a time and one
+// bulk among them; light requests, and reads of today's default run, pass
+// while every heavy slot is held.
+func TestHeavyLimit(t *testing.T) {
+	e := echo.New()
+	release := make(chan struct{})
+	var running atomic.Int32
+	e.Use(heavyLimit(4))
+	block := func(c echo.Context) error {
+		running.Add(1)
+		defer running.Add(-1)
+		select {
+		case <-release:
+		case <-c.Request().Context().Done():
+		}
+		return c.NoContent(http.StatusOK)
+	}
+	e.GET("/ogc/collections/:c/items", block)
+	e.GET("/download/:f", block)
+	e.GET("/tiles/:l/:z/:x/:y", func(c echo.Context) error { return c.NoContent(http.StatusOK) })
+	srv := httptest.NewServer(e)
+	defer srv.Close()
+	wait := func(n int32) {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); running.Load() != n; {
+			if time.Now().After(deadline) {
+				t.Fatalf("%d heavy requests running, want %d", running.Load(), n)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	var wg sync.WaitGroup
+	start := func(path string) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if res, err := http.Get(srv.URL + path); err == nil {
+				res.Body.Close()
+			}
+		}()
+	}
+	start("/download/communities.gpkg")
+	wait(1)
+	start("/download/streets.gpkg") // bulk: waits for the first download
+	time.Sleep(50 * time.Millisecond)
+	wait(1)
+	start("/ogc/collections/communities/items")
+	wait(2)
+	start("/ogc/collections/streets/items") // heavy: both slots held
+	time.Sleep(50 * time.Millisecond)
+	wait(2)
+	today := boundaries.Today().Format("2006-01-02")
+	for _, light := range []string{"/tiles/communities/12/3372/1552.mvt", "/tiles/communities/12/3372/1552.mvt?at=" + today + "&profile=beijing-2020"} {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		req, _ := http.NewRequestWithContext(ctx, "GET", srv.URL+light, nil)
+		res, err := http.DefaultClient.Do(req)
+		cancel()
+		if err != nil {
+			t.Fatalf("light %s while heavy slots are full: %v", light, err)
+		}
+		res.Body.Close()
+	}
+	close(release)
+	wg.Wait()
+
+	for _, c := range []struct {
+		method, target string
+		bulk, heavy    bool
+	}{
+		{"GET", "/tiles/communities/12/1/1.mvt", false, false},
+		{"GET", "/api/v1/lookup?lon=116.4&lat=39.9&at=" + today, false, false},
+		{"GET", "/tiles/communities/12/1/1.mvt?at=2020-01-01", false, true},
+		{"GET", "/tiles/communities/12/1/1.mvt?profile=national-1989", false, true},
+		{"GET", "/tiles/communities/12/1/1.mvt?scenario=3", false, true},
+		{"GET", "/ogc/collections/communities/items?datetime=2020-01-01", false, true},
+		{"GET", "/ogc/collections/communities", false, false},
+		{"GET", "/api/v1/findings", false, true},
+		{"POST", "/api/v1/plans", true, true},
+		{"POST", "/api/v1/imports", true, true},
+		{"GET", "/api/v1/imports", false, false},
+	} {
+		r := httptest.NewRequest(c.method, c.target, nil)
+		if b, h := requestWeight(r); b != c.bulk || h != c.heavy {
+			t.Errorf("%s %s: bulk %v heavy %v, want %v %v", c.method, c.target, b, h, c.bulk, c.heavy)
+		}
 	}
 }
