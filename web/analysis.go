@@ -1,6 +1,7 @@
 package web
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -16,6 +17,11 @@ func (s *Server) routesAnalysis(e *echo.Echo) {
 	e.GET("/api/v1/findings", s.getFindings)
 }
 
+// analysis finds the run a request names and, unless the client already
+// holds it (If-None-Match: nil, no error, 304 sent), loads it. The ETag is
+// the run and the data version: every write to units moves the version
+// (and advances or replaces the run), so the pair names the content; it is
+// weak, the compressed and plain bodies being the same content.
 func (s *Server) analysis(c echo.Context) (*analysis.Analysis, error) {
 	p, day, err := s.profiles.ProfileAt(c)
 	if err != nil {
@@ -25,13 +31,29 @@ func (s *Server) analysis(c echo.Context) (*analysis.Analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	return s.layers.Analysis(c.Request().Context(), p, day, scenario)
+	ctx := c.Request().Context()
+	dv, err := s.db.CurrentDataVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	run, err := s.layers.Run(ctx, p, day, scenario)
+	if err != nil {
+		return nil, err
+	}
+	tag := fmt.Sprintf(`W/"run%d.v%d"`, run, dv)
+	h := c.Response().Header()
+	h.Set("ETag", tag)
+	h.Set("Cache-Control", "no-cache")
+	if etagMatch(c.Request().Header.Get("If-None-Match"), tag) {
+		return nil, c.NoContent(http.StatusNotModified)
+	}
+	return s.layers.Analysis(ctx, p, day, scenario)
 }
 
 // getAnalysis returns the same JSON as `jiedao analyze --format json`.
 func (s *Server) getAnalysis(c echo.Context) error {
 	a, err := s.analysis(c)
-	if err != nil {
+	if a == nil || err != nil {
 		return err
 	}
 	return c.JSON(http.StatusOK, a)
@@ -59,7 +81,7 @@ func (s *Server) getFindings(c echo.Context) error {
 		return param.BadRequest("status", "want one of "+strings.Join(statuses, ", "))
 	}
 	a, err := s.analysis(c)
-	if err != nil {
+	if a == nil || err != nil {
 		return err
 	}
 	f := Findings{Profile: a.Profile, At: a.At, Units: []analysis.UnitResult{}, Zones: []analysis.Zone{}}

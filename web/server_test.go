@@ -84,6 +84,23 @@ func TestAnalysisAPI(t *testing.T) {
 	}
 	getJSON(t, url+"/api/v1/findings?status=nonsense", 400, nil)
 	getJSON(t, url+"/api/v1/analysis?profile=nowhere", 400, nil)
+
+	// Revalidation: the same run and data version answer 304; another
+	// profile's run is another tag.
+	for _, path := range []string{"/api/v1/analysis", "/api/v1/findings?kind=orphan"} {
+		res, _ := tileGet(t, url+path)
+		tag := res.Header.Get("ETag")
+		if res.StatusCode != 200 || !strings.HasPrefix(tag, `W/"run`) {
+			t.Fatalf("%s: %d, ETag %q", path, res.StatusCode, tag)
+		}
+		if res, b := tileGet(t, url+path, "If-None-Match", tag); res.StatusCode != 304 || len(b) != 0 {
+			t.Errorf("%s with its ETag: %d, %d bytes, want 304 and none", path, res.StatusCode, len(b))
+		}
+	}
+	res, _ := tileGet(t, url+"/api/v1/analysis")
+	if other, _ := tileGet(t, url+"/api/v1/analysis?profile=national-1989", "If-None-Match", res.Header.Get("ETag")); other.StatusCode != 200 {
+		t.Errorf("another profile with the default's ETag: %d, want 200", other.StatusCode)
+	}
 }
 
 func getJSON(t *testing.T, url string, want int, v any) {
