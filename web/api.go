@@ -293,10 +293,15 @@ func (s *Server) listUnits(c echo.Context) error {
 	if q.Offset, err = queryInt(c, "offset", 0); err != nil {
 		return err
 	}
+	q.Cursor = c.QueryParam("cursor")
 	if q.Run, q.At, _, err = s.run(c); err != nil {
 		return err
 	}
 	page, err := s.layers.Page(c.Request().Context(), q)
+	var qe *boundaries.QueryError
+	if errors.As(err, &qe) {
+		return param.BadRequest(qe.Param, qe.Err.Error())
+	}
 	if err != nil {
 		return err
 	}

@@ -173,7 +173,7 @@ func TestAPIReads(t *testing.T) {
 		{"/api/v1/units?level=planet", "level"}, {"/api/v1/units?status=huge", "status"}, {"/api/v1/units?limit=-1", "limit"},
 		{"/api/v1/units?at=yesterday", "at"}, {"/api/v1/lookup?lon=abc&lat=39.9", "lon"}, {"/api/v1/lookup?lon=116.4&lat=95", "lat"},
 		{"/api/v1/lookup?lon=116.4", "lat"}, {"/api/v1/lookup?lon=116.4&lat=39.9&crs=mars", "crs"}, {"/api/v1/lookup?lon=116.4&lat=39.9&crs=EPSG:4548", "crs"},
-		{"/api/v1/changes?since=soon", "since"},
+		{"/api/v1/changes?since=soon", "since"}, {"/api/v1/units?cursor=nope", "cursor"}, {"/api/v1/units?cursor=WyJhIl0", "cursor"},
 	} {
 		var e struct {
 			Error struct{ Code, Message string } `json:"error"`
@@ -907,5 +907,49 @@ func TestAPIImportHostileGeoPackage(t *testing.T) {
 	}
 	if after, _ := units.Count(t.Context(), store); after != before {
 		t.Fatalf("units %d → %d: a refused import wrote", before, after)
+	}
+}
+
+// TestAPIUnitsCursor: walking /api/v1/units by next cursor returns what
+// walking by offset does, each unit once, and next is null on the last page.
+func TestAPIUnitsCursor(t *testing.T) {
+	url, _ := testServer(t, Config{})
+	_, man := demoCity(t)
+	type unitPage struct {
+		Total int               `json:"total"`
+		Next  *string           `json:"next"`
+		Items []json.RawMessage `json:"items"`
+	}
+	for _, filter := range []string{"", "&level=street", "&status=oversized&level=community"} {
+		var byCursor, byOffset []string
+		total := 0
+		for next := ""; ; {
+			var p unitPage
+			getJSON(t, url+"/api/v1/units?limit=23"+filter+next, 200, &p)
+			for _, it := range p.Items {
+				byCursor = append(byCursor, string(it))
+			}
+			total = p.Total
+			if p.Next == nil {
+				break
+			}
+			next = "&cursor=" + *p.Next
+		}
+		for off := 0; ; off += 23 {
+			var p unitPage
+			getJSON(t, fmt.Sprintf("%s/api/v1/units?limit=23&offset=%d%s", url, off, filter), 200, &p)
+			for _, it := range p.Items {
+				byOffset = append(byOffset, string(it))
+			}
+			if len(p.Items) < 23 {
+				break
+			}
+		}
+		if len(byCursor) != total || strings.Join(byCursor, "\n") != strings.Join(byOffset, "\n") {
+			t.Errorf("%q: cursor walk %d units, offset walk %d, total %d", filter, len(byCursor), len(byOffset), total)
+		}
+		if filter == "" && total != man.Counts.Districts+man.Counts.Streets+man.Counts.Communities {
+			t.Errorf("total %d", total)
+		}
 	}
 }

@@ -13,6 +13,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -467,5 +468,95 @@ func TestOGCGDAL(t *testing.T) {
 		if got[code] != w {
 			t.Errorf("%s: copied %v, database %v", code, got[code], w)
 		}
+	}
+}
+
+// TestOGCCursor: the next links (cursor) walk the same features as offsets,
+// with and without filters; a bad cursor, or one with an offset, is a 400
+// naming the parameter.
+func TestOGCCursor(t *testing.T) {
+	base, _ := testServer(t, Config{})
+	for _, q := range []string{"limit=50", "limit=7&status=oversized", "limit=33&crs=http://www.opengis.net/def/crs/EPSG/0/3857",
+		"limit=9&filter=households%20%3E%201000", "limit=3&collection=zones"} {
+		coll := "communities"
+		if strings.HasSuffix(q, "&collection=zones") {
+			coll, q = "zones", strings.TrimSuffix(q, "&collection=zones")
+		}
+		items := base + "/ogc/collections/" + coll + "/items?" + q
+		var byCursor, byOffset []string
+		matched := 0
+		for next := items; next != ""; {
+			var fc ogcFC
+			if st, _ := ogcGet(t, next, &fc); st != 200 {
+				t.Fatalf("%s: %d", next, st)
+			}
+			if strings.Contains(next, "offset=") {
+				t.Fatalf("next link %s carries an offset", next)
+			}
+			for _, f := range fc.Features {
+				byCursor = append(byCursor, f.ID)
+			}
+			matched = fc.NumberMatched
+			next = ogcHref(fc.Links, "next")
+		}
+		limit, _ := strconv.Atoi(strings.TrimPrefix(strings.Split(q, "&")[0], "limit="))
+		for off := 0; ; off += limit {
+			var fc ogcFC
+			ogcGet(t, fmt.Sprintf("%s&offset=%d", items, off), &fc)
+			for _, f := range fc.Features {
+				byOffset = append(byOffset, f.ID)
+			}
+			if len(fc.Features) < limit {
+				break
+			}
+		}
+		if len(byCursor) == 0 || len(byCursor) != matched || strings.Join(byCursor, ",") != strings.Join(byOffset, ",") {
+			t.Errorf("%s: cursor walk %d, offset walk %d, matched %d", q, len(byCursor), len(byOffset), matched)
+		}
+	}
+	var fc ogcFC
+	ogcGet(t, base+"/ogc/collections/communities/items?limit=5", &fc)
+	cur := ogcHref(fc.Links, "next")
+	for _, q := range []string{"cursor=nope", "cursor=WyJhIiwxXQ", "cursor=" + strings.Repeat("A", 3000),
+		strings.SplitN(cur, "?", 2)[1] + "&offset=5"} {
+		var e ogcErrDoc
+		if st, _ := ogcGet(t, base+"/ogc/collections/communities/items?"+q, &e); st != 400 || e.Code != "InvalidParameterValue" ||
+			!strings.Contains(e.Description, "parameter cursor") {
+			t.Errorf("%.80s: %d %+v", q, st, e)
+		}
+	}
+}
+
+// BenchmarkOGCItemsPage: one page of 1000 at offset 0 and 6500, and the
+// page after a cursor near the end; the pages should cost the same.
+//
+//	JIEDAO_BENCH_DB=$URL go test ./web -run '^$' -bench OGCItemsPage -benchtime 200x
+func BenchmarkOGCItemsPage(b *testing.B) {
+	base := benchServer(b)
+	items := base + "/ogc/collections/communities/items?limit=1000"
+	resp, err := http.Get(items + "&offset=5500")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var fc struct {
+		Links []ogc.Link `json:"links"`
+	}
+	err = json.NewDecoder(resp.Body).Decode(&fc)
+	resp.Body.Close()
+	if err != nil || ogcHref(fc.Links, "next") == "" {
+		b.Fatalf("no next page after offset 5500: %v", err)
+	}
+	for _, bc := range []struct{ name, url string }{{"offset=0", items + "&offset=0"}, {"offset=6500", items + "&offset=6500"},
+		{"cursor@6500", ogcHref(fc.Links, "next")}} {
+		b.Run(bc.name, func(b *testing.B) {
+			benchGet(b, bc.url) // fills the cache: not what is measured
+			b.ResetTimer()
+			var n int64
+			for i := 0; i < b.N; i++ {
+				n += benchGet(b, bc.url)
+			}
+			b.ReportMetric(float64(b.N)*1000/b.Elapsed().Seconds(), "items/s")
+			b.ReportMetric(float64(n)/1e6/b.Elapsed().Seconds(), "MB/s")
+		})
 	}
 }

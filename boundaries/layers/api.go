@@ -27,7 +27,11 @@ type PageQuery struct {
 	At     time.Time         // zero = today
 	Run    int64             // analysis run giving the statuses (see Reader.Run)
 	Limit  int               // 0 = 100
-	Offset int
+	Offset int               // rows skipped (after Cursor, when both are given)
+	// Cursor is Page.Next of the previous page: the page starts after it,
+	// by keyset, so every page costs the same. A malformed one is a
+	// QueryError on "cursor".
+	Cursor string
 }
 
 // Page is one page of units with the total matching.
@@ -35,7 +39,10 @@ type Page struct {
 	Total  int               `json:"total"`
 	Limit  int               `json:"limit"`
 	Offset int               `json:"offset"`
+	Next   *string           `json:"next"` // cursor of the next page, null on the last
 	Items  []json.RawMessage `json:"items"`
+	// lastKey is the sort key of the last item.
+	lastKey unitKey
 }
 
 // unitJSON is a unit version as one JSON object: the registry's fields and
@@ -48,8 +55,18 @@ func unitJSON() string {
 // unitsFrom is the unit layers' FROM clause for every level: $1 run, $2 day.
 const unitsFrom = `units u LEFT JOIN analysis_units r ON r.run_id = $1 AND r.code = u.code WHERE `
 
-// Page lists the units valid on a day, by level then code.
+// Page lists the units valid on a day, by level then code (then version).
+// The page's version ids are chosen first over the narrow rows (keyset
+// after the cursor, and/or OFFSET), and JSON is built for those only.
 func (r *Reader) Page(ctx context.Context, q PageQuery) (*Page, error) {
+	var after *unitKey
+	if q.Cursor != "" {
+		k, err := parseUnitCursor(q.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		after = &k
+	}
 	if q.At.IsZero() {
 		q.At = today()
 	}
@@ -65,28 +82,40 @@ func (r *Reader) Page(ctx context.Context, q PageQuery) (*Page, error) {
 	if err := r.st.Reader().QueryRow(ctx, `SELECT count(*) FROM `+unitsFrom+where, args...).Scan(&page.Total); err != nil {
 		return nil, fmt.Errorf("count units: %w", err)
 	}
-	rows, err := r.st.Reader().Query(ctx, `SELECT `+unitJSON()+` FROM `+unitsFrom+where+`
-		ORDER BY `+store.LevelOrder("u")+`, u.code LIMIT $7 OFFSET $8`, append(args, q.Limit, q.Offset)...)
+	lo := store.LevelOrder("u")
+	keyset := ""
+	if after != nil {
+		keyset = ` AND (` + lo + `, u.code, u.version_id) > ($9::int, $10::text, $11::bigint)`
+	}
+	args = append(args, q.Limit+1, q.Offset)
+	if after != nil {
+		args = append(args, after.Level, after.Code, after.Version)
+	}
+	rows, err := r.st.Reader().Query(ctx, `WITH page AS (
+			SELECT `+lo+` AS lo, u.code, u.version_id FROM `+unitsFrom+where+keyset+`
+			ORDER BY 1, 2, 3 LIMIT $7 OFFSET $8)
+		SELECT p.lo, p.code, p.version_id, `+unitJSON()+`
+		FROM page p JOIN units u ON u.version_id = p.version_id
+			LEFT JOIN analysis_units r ON r.run_id = $1 AND r.code = u.code
+		ORDER BY 1, 2, 3`, args...)
 	if err != nil {
 		return nil, fmt.Errorf("list units: %w", err)
 	}
-	page.Items, err = collectJSON(rows, page.Items)
-	if err != nil {
+	var k unitKey
+	var b []byte
+	if _, err := pgx.ForEachRow(rows, []any{&k.Level, &k.Code, &k.Version, &b}, func() error {
+		if len(page.Items) == q.Limit {
+			next := page.lastKey.cursor()
+			page.Next = &next
+			return nil
+		}
+		page.Items = append(page.Items, json.RawMessage(b))
+		page.lastKey = k
+		return nil
+	}); err != nil {
 		return nil, fmt.Errorf("list units: %w", err)
 	}
 	return page, nil
-}
-
-func collectJSON(rows pgx.Rows, out []json.RawMessage) ([]json.RawMessage, error) {
-	defer rows.Close()
-	for rows.Next() {
-		var b []byte
-		if err := rows.Scan(&b); err != nil {
-			return nil, err
-		}
-		out = append(out, json.RawMessage(b))
-	}
-	return out, rows.Err()
 }
 
 // Doc is one unit version as JSON with its version id (the ETag).

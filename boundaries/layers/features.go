@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
+	"slices"
 	"strconv"
 	"time"
 
@@ -76,8 +78,11 @@ type FeatureQuery struct {
 	CRS       geo.CRS // output CRS (zero: CRS84)
 	ID        string  // one feature
 	Limit     int     // 0: no limit
-	Offset    int
-	NoCount   bool // skip numberMatched
+	Offset    int     // rows skipped (after Cursor, when both are given)
+	// Cursor is FeatureCursor.NextPage of the previous page: the page
+	// starts after it. A malformed one is a QueryError on "cursor".
+	Cursor  string
+	NoCount bool // skip numberMatched
 }
 
 // featureSQL resolves the query into the layer, its FROM/WHERE clause with
@@ -209,55 +214,259 @@ func (l *Layer) featureJSON(c geo.CRS) string {
 		` || ',"properties":' || ` + l.propsJSON() + `::text || '}'`
 }
 
-// FeatureCursor streams the features of a page from the database cursor.
+// FeatureCursor is one page of features, in id order.
 type FeatureCursor struct {
 	Matched int64 // features matching the filters, -1 with NoCount
-	rowCursor
-	tx  pgx.Tx
-	ctx context.Context
+	// NextPage is the cursor of the page after this one ("" on the last):
+	// FeatureQuery.Cursor takes it.
+	NextPage string
+	feats    [][]byte
+	i        int
 }
 
-// Features runs an items query. Count and page are read in one
-// repeatable-read transaction so numberMatched agrees with the pages even
-// while an import commits. The caller must Close the cursor.
+// Next moves to the next feature of the page.
+func (c *FeatureCursor) Next() bool {
+	if c.i >= len(c.feats) {
+		return false
+	}
+	c.i++
+	return true
+}
+
+// Feature is the current feature's GeoJSON; it may be shared with the
+// cache, so callers must not modify it.
+func (c *FeatureCursor) Feature() []byte { return c.feats[c.i-1] }
+
+// Err is nil: the page is read whole before it is returned.
+func (c *FeatureCursor) Err() error { return nil }
+
+// Close releases the page.
+func (c *FeatureCursor) Close() { c.feats = nil }
+
+// Features runs an items query: the page's ids first, then the GeoJSON of
+// only those features, from the cache or, for the missing ones, from
+// PostGIS in one query. The ids come from the query's key list when it is
+// cached (numberMatched is its length), else from one repeatable-read
+// transaction that reads the list (or, for very large results, the count
+// and a keyset page) so count and page agree even while an import commits.
+// The caller must Close the cursor.
 func (r *Reader) Features(ctx context.Context, q FeatureQuery) (*FeatureCursor, error) {
+	var after *featureCursor
+	if q.Cursor != "" {
+		k, err := parseFeatureCursor(q.Cursor)
+		if err != nil {
+			return nil, err
+		}
+		after = &k
+	}
 	l, from, args, err := r.featureSQL(ctx, &q)
 	if err != nil {
 		return nil, err
 	}
-	tx, err := r.st.Reader().BeginTx(ctx, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly})
-	if err != nil {
-		return nil, fmt.Errorf("features %s: begin: %w", l.Name, err)
+	set := featureSet{layer: l.Name, run: args[0].(int64), day: args[1].(time.Time), crs: q.CRS.URI}
+	if set.data, err = r.st.CurrentDataVersion(ctx); err != nil {
+		return nil, fmt.Errorf("features %s: %w", l.Name, err)
 	}
-	c := &FeatureCursor{Matched: -1, tx: tx, ctx: ctx}
-	if !q.NoCount {
-		if err := tx.QueryRow(ctx, `SELECT count(*) FROM `+from, args...).Scan(&c.Matched); err != nil {
-			tx.Rollback(ctx) //nolint:errcheck
-			return nil, fmt.Errorf("features %s: count: %w", l.Name, err)
+	// The key list does not depend on the output CRS.
+	listKey := fmt.Sprintf("%s\x00%d\x00%s\x00%#v", l.Name, set.data, from, args) // %#v quotes strings: unambiguous
+	var p page
+	c := &FeatureCursor{Matched: -1}
+	if all, ok := r.features.list(listKey); ok && !q.NoCount {
+		if p, ok = pageOf(all, after, q.Limit, q.Offset); ok {
+			c.feats = make([][]byte, len(p.keys))
+			if r.features.get(set, p.keys, c.feats) > 0 {
+				err = r.fillFeatures(ctx, r.st.Reader(), l, q.CRS, set, from, args, &p, c)
+			}
+			return c.done(p, l, err)
+		}
+		p.matched = int64(len(all))
+	} else {
+		p.matched = -1
+	}
+	err = pgx.BeginTxFunc(ctx, r.st.Reader(), pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, func(tx pgx.Tx) error {
+		if p, err = r.readPage(ctx, tx, l, listKey, from, args, after, q, p.matched); err != nil {
+			return err
+		}
+		c.feats = make([][]byte, len(p.keys))
+		if r.features.get(set, p.keys, c.feats) > 0 {
+			return r.fillFeatures(ctx, tx, l, q.CRS, set, from, args, &p, c)
+		}
+		return nil
+	})
+	return c.done(p, l, err)
+}
+
+// page is the keys of one page and what is known around it.
+type page struct {
+	keys    []featureKey
+	first   int   // position of keys[0] among all the query's keys, -1 unknown
+	more    bool  // another page follows
+	matched int64 // numberMatched, -1 unknown
+}
+
+// done finishes the cursor of page p.
+func (c *FeatureCursor) done(p page, l *Layer, err error) (*FeatureCursor, error) {
+	if err != nil {
+		return nil, fmt.Errorf("features %s: %w", l.Name, err)
+	}
+	c.Matched = p.matched
+	if p.more && len(p.keys) > 0 {
+		// Any position is safe as a hint: it is checked against the key.
+		fc := featureCursor{featureKey: p.keys[len(p.keys)-1]}
+		if p.first >= 0 {
+			fc.Pos = int64(p.first + len(p.keys) - 1)
+		}
+		c.NextPage = fc.String()
+	}
+	return c, nil
+}
+
+// pageOf slices a page from all the query's keys; false when the cursor's
+// position does not hold its key (the data moved since).
+func pageOf(all []featureKey, after *featureCursor, limit, offset int) (page, bool) {
+	start := 0
+	if after != nil {
+		if after.Pos >= int64(len(all)) || all[after.Pos] != after.featureKey {
+			return page{}, false
+		}
+		start = int(after.Pos) + 1
+	}
+	start = min(start+offset, len(all))
+	end := len(all)
+	if limit > 0 {
+		end = min(start+limit, len(all))
+	}
+	return page{keys: all[start:end], first: start, more: end < len(all), matched: int64(len(all))}, true
+}
+
+// readPage reads the keys of a page in tx. Unless told not to count (or
+// matched is known), it reads all the query's keys, caches them and slices
+// the page; a result too large to keep is counted, and then, like a cursor
+// the list cannot place, paged by keyset.
+func (r *Reader) readPage(ctx context.Context, tx pgx.Tx, l *Layer, listKey, from string, args []any,
+	after *featureCursor, q FeatureQuery, matched int64) (page, error) {
+	if !q.NoCount && matched < 0 {
+		if n, ok := r.features.count(listKey); ok && n > maxListKeys {
+			matched = n
+		} else {
+			all, _, err := pageKeys(ctx, tx, l, from, args, nil, 0, 0)
+			if err != nil {
+				return page{}, err
+			}
+			if len(all) <= maxListKeys {
+				r.features.putList(listKey, all)
+			} else {
+				r.features.putCount(listKey, int64(len(all)))
+			}
+			if p, ok := pageOf(all, after, q.Limit, q.Offset); ok {
+				return p, nil
+			}
+			matched = int64(len(all))
 		}
 	}
-	sql := `SELECT ` + l.featureJSON(q.CRS) + ` FROM ` + from + ` ORDER BY ` + l.ID
-	if q.Limit > 0 {
-		args = append(args, q.Limit)
+	var k *featureKey
+	if after != nil {
+		k = &after.featureKey
+	}
+	keys, more, err := pageKeys(ctx, tx, l, from, args, k, q.Limit, q.Offset)
+	return page{keys: keys, first: -1, more: more, matched: matched}, err
+}
+
+// versionSQL is the second sort key: the version id where the layer has
+// one (0 for a unit a scenario proposes), else 0.
+func (l *Layer) versionSQL() string {
+	if f, ok := l.Field("version_id"); ok {
+		return "coalesce(" + f.SQL + ", 0)"
+	}
+	return "0::bigint"
+}
+
+// pageKeys selects the sort keys of a page, one more than limit to know
+// whether another page follows. Only ids are read, so OFFSET skips narrow
+// rows rather than encoded features.
+func pageKeys(ctx context.Context, tx pgx.Tx, l *Layer, from string, args []any, after *featureKey, limit, offset int) ([]featureKey, bool, error) {
+	args = slices.Clone(args)
+	vid := l.versionSQL()
+	sql := `SELECT (` + l.ID + `)::text, ` + vid + ` FROM ` + from
+	if after != nil {
+		args = append(args, after.ID, after.Version)
+		sql += fmt.Sprintf(" AND ((%s)::text, %s) > ($%d::text, $%d::bigint)", l.ID, vid, len(args)-1, len(args))
+	}
+	sql += ` ORDER BY 1, 2`
+	if limit > 0 {
+		args = append(args, limit+1)
 		sql += fmt.Sprintf(" LIMIT $%d", len(args))
 	}
-	if q.Offset > 0 {
-		args = append(args, q.Offset)
+	if offset > 0 {
+		args = append(args, offset)
 		sql += fmt.Sprintf(" OFFSET $%d", len(args))
 	}
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
-		tx.Rollback(ctx) //nolint:errcheck
-		return nil, fmt.Errorf("features %s: %w", l.Name, err)
+		return nil, false, fmt.Errorf("page ids: %w", err)
 	}
-	c.rows = rows
-	return c, nil
+	var keys []featureKey
+	var k featureKey
+	if _, err := pgx.ForEachRow(rows, []any{&k.ID, &k.Version}, func() error {
+		keys = append(keys, k)
+		return nil
+	}); err != nil {
+		return nil, false, fmt.Errorf("page ids: %w", err)
+	}
+	if limit > 0 && len(keys) > limit {
+		return keys[:limit], true, nil
+	}
+	return keys, false, nil
 }
 
-// Close releases the cursor and its transaction.
-func (c *FeatureCursor) Close() {
-	c.rows.Close()
-	c.tx.Rollback(context.WithoutCancel(c.ctx)) //nolint:errcheck
+// querier is a transaction or a pool.
+type querier interface {
+	Query(ctx context.Context, sql string, args ...any) (pgx.Rows, error)
+}
+
+// fillFeatures encodes the features of p missing from c (nil) in one
+// query, puts them in c and in the cache. A feature the query no longer
+// finds (a write landed since its key was listed) is left out of the page.
+func (r *Reader) fillFeatures(ctx context.Context, db querier, l *Layer, crs geo.CRS, set featureSet, from string, args []any, p *page, c *FeatureCursor) error {
+	var ids []string
+	for i, k := range p.keys {
+		if c.feats[i] == nil {
+			ids = append(ids, k.ID)
+		}
+	}
+	args = append(slices.Clone(args), ids)
+	rows, err := db.Query(ctx, `SELECT (`+l.ID+`)::text, `+l.versionSQL()+`, `+l.featureJSON(crs)+` FROM `+from+
+		fmt.Sprintf(" AND (%s)::text = ANY($%d::text[])", l.ID, len(args)), args...)
+	if err != nil {
+		return fmt.Errorf("encode features: %w", err)
+	}
+	got := make(map[featureKey][]byte, len(ids))
+	var k featureKey
+	var b []byte
+	if _, err := pgx.ForEachRow(rows, []any{&k.ID, &k.Version, &b}, func() error {
+		got[k] = b // a fresh slice per row: pgx copies when scanning into []byte
+		return nil
+	}); err != nil {
+		return fmt.Errorf("encode features: %w", err)
+	}
+	var fk []featureKey
+	var fb [][]byte
+	n := 0
+	for i, k := range p.keys {
+		f := c.feats[i]
+		if f == nil {
+			if f = got[k]; f == nil {
+				slog.Debug("feature gone since its page was listed", "layer", l.Name, "id", k.ID, "version", k.Version)
+				continue
+			}
+			fk, fb = append(fk, k), append(fb, f)
+		}
+		c.feats[n] = f
+		n++
+	}
+	c.feats = c.feats[:n]
+	r.features.put(set, fk, fb)
+	return nil
 }
 
 // Feature returns one feature's GeoJSON, or ErrNotFound.

@@ -131,12 +131,15 @@ func (l *Layer) From(scenario bool) string {
 // Reader reads the layers of a store, finding (or making) the analysis
 // run each read needs.
 type Reader struct {
-	st   *store.Store
-	runs *analysis.Runs
+	st       *store.Store
+	runs     *analysis.Runs
+	features *featureCache // encoded items, see featurecache.go
 }
 
 // NewReader returns the layer reader of a store and its runs.
-func NewReader(st *store.Store, runs *analysis.Runs) *Reader { return &Reader{st: st, runs: runs} }
+func NewReader(st *store.Store, runs *analysis.Runs) *Reader {
+	return &Reader{st: st, runs: runs, features: newFeatureCache(featureCacheMB())}
+}
 
 // Run is the analysis run of the live boundaries (scenario 0) or of a
 // scenario's on a day under a profile; an unknown scenario is ErrNotFound.

@@ -90,6 +90,9 @@ func itemsHTML(c echo.Context, l *layers.Layer, cur *layers.FeatureCursor, links
 		return fmt.Errorf("items %s: %w", l.Name, err)
 	}
 	p.Summary = fmt.Sprintf("%d of %d features, from %d", len(p.Rows), cur.Matched, q.Offset+1)
+	if q.Cursor != "" {
+		p.Summary = fmt.Sprintf("%d of %d features", len(p.Rows), cur.Matched)
+	}
 	c.Response().Header().Set(echo.HeaderContentType, echo.MIMETextHTMLCharsetUTF8)
 	c.Response().WriteHeader(http.StatusOK)
 	return pageTemplate.Execute(c.Response(), p)

@@ -52,6 +52,11 @@ func (o *Handler) featureQuery(c echo.Context, l *layers.Layer, items bool) (lay
 		}
 		q.Offset = n
 	}
+	// The cursor comes from a next link; an offset with it would be
+	// ambiguous (from the start, or after the cursor?).
+	if q.Cursor = c.QueryParam("cursor"); q.Cursor != "" && c.QueryParam("offset") != "" {
+		return q, invalid("cursor", "give cursor or offset, not both")
+	}
 	if v := c.QueryParam("bbox"); v != "" {
 		for _, part := range strings.Split(v, ",") {
 			x, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
@@ -108,8 +113,10 @@ func (o *Handler) items(c echo.Context) error {
 	defer cur.Close()
 	path := baseURL(c) + "/collections/" + l.Name + "/items"
 	links := selfLinks(c, path, f, mediaGeoJSON)
-	if int64(q.Offset+q.Limit) < cur.Matched {
-		links = append(links, Link{Href: withQuery(c, path, map[string]string{"offset": strconv.Itoa(q.Offset + q.Limit),
+	// next pages by keyset, so page n costs what page 1 does; prev only
+	// where the offset is known.
+	if cur.NextPage != "" {
+		links = append(links, Link{Href: withQuery(c, path, map[string]string{"cursor": cur.NextPage, "offset": "",
 			"limit": strconv.Itoa(q.Limit)}), Rel: "next", Type: mediaGeoJSON, Title: "next page"})
 	}
 	if q.Offset > 0 {

@@ -61,7 +61,7 @@ var conformanceClasses = []string{
 var viewParams = []string{"profile", "at", "datetime", "scenario"}
 
 // itemsParams are the items parameters other than the queryables.
-var itemsParams = append([]string{"f", "limit", "offset", "bbox", "bbox-crs", "crs",
+var itemsParams = append([]string{"f", "limit", "offset", "cursor", "bbox", "bbox-crs", "crs",
 	"filter", "filter-lang", "filter-crs"}, viewParams...)
 
 // routeParams are the format parameter, the view parameters and extra.
