@@ -180,7 +180,7 @@ type counts struct {
 // changed codes (retired ones are in no region), counting what goes.
 func removeRegion(ctx context.Context, tx pgx.Tx, run int64) (counts, error) {
 	c := counts{status: map[boundaries.Level]map[boundaries.Status]int{}}
-	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE gone ON COMMIT DROP AS SELECT code FROM rc UNION SELECT code FROM dc`); err != nil {
+	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE gone ON COMMIT DROP AS SELECT code FROM rc UNION SELECT code FROM dc; ANALYZE gone`); err != nil {
 		return c, fmt.Errorf("region: %w", err)
 	}
 	rows, err := tx.Query(ctx, `WITH d AS (DELETE FROM analysis_units a USING gone g WHERE a.run_id = $1 AND a.code = g.code
