@@ -95,10 +95,15 @@ func TileFields(l *Layer) []TileField {
 // parameters are $1 run id, $2 as-of date, $3 z, $4 x, $5 y and $6 the
 // grid size in EPSG:3857 metres (see tileGrid).
 //
-// Rows are found with the GiST index on the EPSG:4326 geometry, against
-// the tile envelope (with the buffer as margin) transformed to 4326: the
-// Mercator tile is a lon/lat rectangle, so the transformed envelope is
-// exact. Geometries are snapped in EPSG:3857 to the tile's pixel grid before
+// Live unit tiles read the geometry stored in EPSG:3857 (units.geom_3857,
+// migration 0012) and find rows with its GiST index against the tile
+// envelope itself, with the buffer as margin; scenario units and zones have
+// only EPSG:4326, so they are transformed per row and found against the
+// envelope transformed to 4326 (the Mercator tile is a lon/lat rectangle,
+// so that envelope is exact, and Mercator keeps bounding boxes: both find
+// the same rows). Live attributes come in their tile form too (tileSQL).
+//
+// Geometries are snapped in EPSG:3857 to the tile's pixel grid before
 // ST_AsMVTGeom: every feature goes through the same grid, so a vertex two
 // neighbours share lands on the same grid point for both and no gap can
 // open between them at any zoom, while the vertex count drops to what the
@@ -107,22 +112,37 @@ func TileFields(l *Layer) []TileField {
 // 4096 grid, clips to the buffer and removes collinear points. Features
 // are ordered by id, so one data version gives the same bytes in every
 // process (the ETag is keyed on the version).
+//
+// A feature clipped away is a NULL geometry, which ST_AsMVT skips (keys,
+// values and all), so there is no outer "geom IS NOT NULL": PostgreSQL
+// would push that filter into the subquery as a copy of the expression and
+// run the whole geometry pipeline twice per row.
 func buildTileSQL(l *Layer, scenario bool) string {
+	live := !scenario && l.tileGeom != ""
 	var cols []string
 	for _, f := range TileFields(l) {
-		cols = append(cols, f.expr+" AS "+pgx.Identifier{f.Name}.Sanitize())
+		expr := f.expr
+		if e, ok := l.tileSQL[f.Name]; ok && live {
+			expr = e
+		}
+		cols = append(cols, expr+" AS "+pgx.Identifier{f.Name}.Sanitize())
 	}
 	margin := float64(TileBuffer) / TileExtent
+	envelope := fmt.Sprintf("ST_TileEnvelope($3::int, $4::int, $5::int, margin => %g)", margin)
+	geom, match := "ST_Transform("+l.Geom+", 3857)", l.Geom+" && ST_Transform("+envelope+", 4326)"
+	if live {
+		geom, match = l.tileGeom, l.tileGeom+" && "+envelope
+	}
 	return fmt.Sprintf(`SELECT coalesce(ST_AsMVT(t, '%[1]s', %[2]d, 'geom'), ''::bytea) FROM (
 	SELECT ST_AsMVTGeom(
-			ST_SnapToGrid(ST_Transform(%[3]s, 3857), %[4]g, %[4]g, $6::float8, $6::float8),
+			ST_SnapToGrid(%[3]s, %[4]g, %[4]g, $6::float8, $6::float8),
 			ST_TileEnvelope($3::int, $4::int, $5::int), %[2]d, %[5]d, true) AS geom,
 		%[6]s
 	FROM %[7]s
-		AND %[3]s && ST_Transform(ST_TileEnvelope($3::int, $4::int, $5::int, margin => %[8]g), 4326)
+		AND %[8]s
 	ORDER BY %[9]s
-) t WHERE t.geom IS NOT NULL`, l.Name, TileExtent, l.Geom, -webMercatorHalf, TileBuffer,
-		strings.Join(cols, ",\n\t\t"), l.From(scenario), margin, l.ID)
+) t`, l.Name, TileExtent, geom, -webMercatorHalf, TileBuffer,
+		strings.Join(cols, ",\n\t\t"), l.From(scenario), match, l.ID)
 }
 
 // tileGrid is the pixel size of zoom z in EPSG:3857 metres: the grid
