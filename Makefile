@@ -17,9 +17,12 @@ run: build
 	  ./bin/jiedao migrate --db "$$url" && url=$$(scripts/devdb.sh app "$$url") || exit 1; fi; \
 	DATABASE_URL="$$url" exec ./bin/jiedao serve --demo-if-empty
 
+# Installs what the tests need first (scripts/testdeps.sh: PostGIS, GDAL,
+# Chromium, fonts, poppler-utils); a test needing a missing tool fails.
 test:
+	@scripts/testdeps.sh
 	@url="$$DATABASE_URL"; if [ -z "$$url" ]; then url=$$(scripts/devdb.sh up) || exit 1; fi; \
-	DATABASE_URL="$$url" JIEDAO_REQUIRE_DB=1 $(GO) test -count=1 -timeout 30m ./...
+	DATABASE_URL="$$url" JIEDAO_REQUIRE_DB=1 JIEDAO_REQUIRE_TOOLS=1 $(GO) test -count=1 -timeout 30m ./...
 
 # staticcheck is pinned; go run fetches it from the module proxy once.
 STATICCHECK ?= $(GO) run honnef.co/go/tools/cmd/staticcheck@v0.6.1
