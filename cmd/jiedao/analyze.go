@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -16,18 +15,14 @@ import (
 	"github.com/jiedao/jiedao/boundaries/store"
 )
 
-func cmdImportPoints(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return importCounts(ctx, "import-points", args, stdout, stderr)
-}
+func cmdImportPoints(fs *flag.FlagSet) action { return importCounts(fs, importer.Points) }
 
-func cmdImportAreas(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	return importCounts(ctx, "import-areas", args, stdout, stderr)
-}
+func cmdImportAreas(fs *flag.FlagSet) action { return importCounts(fs, importer.CountAreas) }
 
-// importCounts runs import-points (building points) or import-areas
-// (polygons with counts for areal interpolation): same flags.
-func importCounts(ctx context.Context, name string, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+// importCounts is import-points (building points) or import-areas
+// (polygons with counts for areal interpolation): same flags, another
+// loader.
+func importCounts(fs *flag.FlagSet, load func(context.Context, *store.Store, string, importer.PointsOptions) (*importer.Report, error)) action {
 	db := dbFlag(fs)
 	crs := fs.String("crs", "", "input CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:<n> (default: from the file)")
 	var o importer.PointsOptions
@@ -35,60 +30,56 @@ func importCounts(ctx context.Context, name string, args []string, stdout, stder
 	fs.StringVar(&o.PopulationField, "population-field", "population", "attribute holding population")
 	fs.BoolVar(&o.Append, "append", false, "add to the loaded features instead of replacing them")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usageError{errors.New("want exactly one FILE")}
-	}
-	if o.CRS, err = crsFlag(*crs); err != nil {
-		return err
-	}
-	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *store.Store, progress func(int64, int64)) (*importer.Report, error) {
-		o.Progress = progress
-		if name == "import-areas" {
-			return importer.CountAreas(ctx, s, pos[0], o)
+	return func(ctx context.Context, file string, stdout, stderr io.Writer) error {
+		var err error
+		if o.CRS, err = crsFlag(*crs); err != nil {
+			return err
 		}
-		return importer.Points(ctx, s, pos[0], o)
-	})
+		return importWith(ctx, *db, file, stdout, stderr, *asJSON, func(s *store.Store, progress func(int64, int64)) (*importer.Report, error) {
+			o.Progress = progress
+			return load(ctx, s, file, o)
+		})
+	}
 }
 
-func cmdAnalyze(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("analyze", flag.ContinueOnError)
+func cmdAnalyze(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
 	profile := fs.String("profile", analysis.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")
 	format := fs.String("format", "text", "text, json, csv (units) or geojson (zones)")
-	atFlag := fs.String("at", "", "analyse the boundaries valid on this day (default today)")
-	out := fs.String("o", "", "output file (default stdout)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	switch *format {
-	case "text", "json", "csv", "geojson":
-	default:
-		return usageError{fmt.Errorf("unknown format %q (want text, json, csv or geojson)", *format)}
-	}
-	p, err := analysis.LoadProfile(*profile)
-	if err != nil {
-		return usageError{err}
-	}
-	day, err := dateFlag(*atFlag)
-	if err != nil {
-		return err
-	}
-	s, err := openStore(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	// Every run is stored, so results can be compared over time.
-	a, err := analysis.Analyze(ctx, s, p, day, analysis.Live)
-	if err != nil {
-		return err
-	}
-	return writeOut(*out, stdout, func(w io.Writer) error {
+	atFlag := fs.String("at", "", "analyse the boundaries valid on this day, `YYYY-MM-DD` (default today)")
+	out := fs.String("o", "", "output `FILE` (default stdout)")
+	return func(ctx context.Context, _ string, stdout, _ io.Writer) error {
 		switch *format {
+		case "text", "json", "csv", "geojson":
+		default:
+			return usageError{fmt.Errorf("unknown format %q (want text, json, csv or geojson)", *format)}
+		}
+		p, err := analysis.LoadProfile(*profile)
+		if err != nil {
+			return usageError{err}
+		}
+		day, err := dateFlag(*atFlag)
+		if err != nil {
+			return err
+		}
+		s, err := openStore(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		// Every run is stored, so results can be compared over time.
+		a, err := analysis.Analyze(ctx, s, p, day, analysis.Live)
+		if err != nil {
+			return err
+		}
+		return writeAnalysis(ctx, s, a, p, *format, *out, stdout)
+	}
+}
+
+// writeAnalysis writes an analysis in a format to -o or stdout.
+func writeAnalysis(ctx context.Context, s *store.Store, a *analysis.Analysis, p *analysis.Profile, format, out string, stdout io.Writer) error {
+	return writeOut(out, stdout, func(w io.Writer) error {
+		switch format {
 		case "json":
 			enc := json.NewEncoder(w)
 			enc.SetIndent("", " ")

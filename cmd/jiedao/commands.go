@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"time"
 
 	"github.com/jiedao/jiedao/boundaries"
@@ -26,13 +27,16 @@ import (
 // reader is the layer reader of a command's store.
 func reader(s *store.Store) *layers.Reader { return layers.NewReader(s, analysis.NewRuns(s)) }
 
+// openStore opens the database of --db (or $DATABASE_URL) and migrates it
+// if needed.
 func openStore(ctx context.Context, url string) (*store.Store, error) {
-	if err := needDB(url); err != nil {
+	url, err := needDB(url)
+	if err != nil {
 		return nil, err
 	}
 	s, err := store.Open(ctx, url)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("open database: %w", err)
 	}
 	// Migrate only what is missing: a login holding only jiedao_app (as
 	// serve should run) cannot migrate, and needs not when the owner has.
@@ -46,28 +50,25 @@ func openStore(ctx context.Context, url string) (*store.Store, error) {
 			return nil, fmt.Errorf("the database schema is older than this jiedao (%d migrations pending, first %s) and this login cannot apply them: "+
 				"run `jiedao migrate` as the database owner: %w", len(pending), pending[0], err)
 		}
-		return nil, err
+		return nil, fmt.Errorf("migrate: %w", err)
 	}
 	return s, nil
 }
 
-func cmdMigrate(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("migrate", flag.ContinueOnError)
+func cmdMigrate(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
-	if _, err := parse(fs, args); err != nil {
-		return err
+	return func(ctx context.Context, _ string, stdout, _ io.Writer) error {
+		s, err := openStore(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		fmt.Fprintln(stdout, "schema up to date")
+		return nil
 	}
-	s, err := openStore(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	fmt.Fprintln(stdout, "schema up to date")
-	return nil
 }
 
-func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import", flag.ContinueOnError)
+func cmdImport(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
 	level := fs.String("level", "", "district, street or community (required)")
 	crs := fs.String("crs", "", "input CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:<n> (default: from the file)")
@@ -78,7 +79,7 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.StringVar(&o.HouseholdsField, "households-field", "", "attribute holding households")
 	fs.StringVar(&o.PopulationField, "population-field", "", "attribute holding population")
 	fs.StringVar(&o.KindField, "kind-field", "", "attribute holding the kind (街道/镇/乡, 社区/村)")
-	validFrom := fs.String("valid-from", "", "first day the boundaries are valid (default today)")
+	validFrom := fs.String("valid-from", "", "first day the boundaries are valid, `YYYY-MM-DD` (default today)")
 	fs.StringVar(&o.Approval, "approval", "", "approval document (批复文号)")
 	fs.StringVar(&o.Encoding, "encoding", "", "DBF text encoding, e.g. GBK (default: .cpg, else UTF-8)")
 	fs.BoolVar(&o.ProvisionalCodes, "provisional-codes", false, "give features without a code a stable provisional code")
@@ -88,26 +89,25 @@ func cmdImport(ctx context.Context, args []string, stdout, stderr io.Writer) err
 	fs.IntVar(&o.Limits.Features, "max-features", o.Limits.Features, "refuse a file with more features (default $JIEDAO_IMPORT_MAX_FEATURES or 2,000,000)")
 	fs.IntVar(&o.Limits.Vertices, "max-vertices", o.Limits.Vertices, "refuse a file with more vertices in all (default $JIEDAO_IMPORT_MAX_VERTICES or 200,000,000)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	return func(ctx context.Context, file string, stdout, stderr io.Writer) error {
+		var err error
+		if *level == "" {
+			return usageError{errors.New("missing --level (district, street or community)")}
+		}
+		if o.Level, err = boundaries.ParseLevel(*level); err != nil {
+			return usageError{err}
+		}
+		if o.CRS, err = crsFlag(*crs); err != nil {
+			return err
+		}
+		if o.ValidFrom, err = dateFlag(*validFrom); err != nil {
+			return err
+		}
+		return importWith(ctx, *db, file, stdout, stderr, *asJSON, func(s *store.Store, progress func(int64, int64)) (*importer.Report, error) {
+			o.Progress = progress
+			return importer.Import(ctx, s, file, o)
+		})
 	}
-	if len(pos) != 1 {
-		return usageError{errors.New("want exactly one FILE")}
-	}
-	if o.Level, err = boundaries.ParseLevel(*level); err != nil {
-		return usageError{err}
-	}
-	if o.CRS, err = crsFlag(*crs); err != nil {
-		return err
-	}
-	if o.ValidFrom, err = dateFlag(*validFrom); err != nil {
-		return err
-	}
-	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *store.Store, progress func(int64, int64)) (*importer.Report, error) {
-		o.Progress = progress
-		return importer.Import(ctx, s, pos[0], o)
-	})
 }
 
 // importWith opens the store and runs one import with a progress bar,
@@ -176,68 +176,64 @@ func printReport(w io.Writer, rep *importer.Report, asJSON bool) {
 	}
 }
 
-func cmdImportCounts(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("import-counts", flag.ContinueOnError)
+func cmdImportCounts(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
 	var o importer.CountsOptions
 	fs.StringVar(&o.CodeField, "code-field", "code", "column holding the unit code")
 	fs.StringVar(&o.HouseholdsField, "households-field", "households", "column holding households")
 	fs.StringVar(&o.PopulationField, "population-field", "population", "column holding population")
-	validFrom := fs.String("valid-from", "", "first day the counts are valid (default today)")
+	validFrom := fs.String("valid-from", "", "first day the counts are valid, `YYYY-MM-DD` (default today)")
 	fs.BoolVar(&o.DryRun, "dry-run", false, "validate only; write nothing")
 	o.Limits = importer.LimitsFromEnv()
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
+	return func(ctx context.Context, file string, stdout, stderr io.Writer) error {
+		var err error
+		if o.ValidFrom, err = dateFlag(*validFrom); err != nil {
+			return err
+		}
+		return importWith(ctx, *db, file, stdout, stderr, *asJSON, func(s *store.Store, _ func(int64, int64)) (*importer.Report, error) {
+			return importer.Counts(ctx, s, file, o)
+		})
 	}
-	if len(pos) != 1 {
-		return usageError{errors.New("want exactly one FILE.csv")}
-	}
-	if o.ValidFrom, err = dateFlag(*validFrom); err != nil {
-		return err
-	}
-	return importWith(ctx, *db, pos[0], stdout, stderr, *asJSON, func(s *store.Store, _ func(int64, int64)) (*importer.Report, error) {
-		return importer.Counts(ctx, s, pos[0], o)
-	})
 }
 
-func cmdDemo(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
+func cmdDemo(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
 	seed := fs.Int64("seed", 1, "generator seed; the same seed gives the same city")
 	scale := fs.String("scale", "small", "small (≈300 communities), beijing (≈7,500) or national (≈600,000)")
 	out := fs.String("out", "", "folder for the generated files (default $JIEDAO_DATA_DIR/demo-SCALE-SEED)")
 	noLoad := fs.Bool("no-load", false, "only generate the files")
-	if _, err := parse(fs, args); err != nil {
+	return func(ctx context.Context, _ string, stdout, stderr io.Writer) error {
+		// A wrong scale is a wrong call (exit 2), not a failed generation.
+		if !slices.Contains(demo.Scales, demo.Scale(*scale)) {
+			return usageError{fmt.Errorf("unknown scale %q (want small, beijing or national)", *scale)}
+		}
+		dir := *out
+		if dir == "" {
+			dir = filepath.Join(dataDir(), fmt.Sprintf("demo-%s-%d", *scale, *seed))
+		}
+		bar := newProgress(stderr, "generate "+*scale)
+		_, err := demo.Generate(demo.Config{Seed: *seed, Scale: demo.Scale(*scale), Dir: dir,
+			Progress: func(done, total int) { bar.Set(int64(done), int64(total)) }})
+		bar.Done()
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "synthetic demo city (seed %d, %s) written to %s\n", *seed, *scale, dir)
+		if *noLoad {
+			return nil
+		}
+		s, err := openStore(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		reps, err := loadDemo(ctx, s, dir, stderr)
+		for _, r := range reps {
+			printReport(stdout, r, false)
+		}
 		return err
 	}
-	dir := *out
-	if dir == "" {
-		dir = filepath.Join(dataDir(), fmt.Sprintf("demo-%s-%d", *scale, *seed))
-	}
-	bar := newProgress(stderr, "generate "+*scale)
-	m, err := demo.Generate(demo.Config{Seed: *seed, Scale: demo.Scale(*scale), Dir: dir,
-		Progress: func(done, total int) { bar.Set(int64(done), int64(total)) }})
-	bar.Done()
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(stdout, "synthetic demo city (seed %d, %s) written to %s\n", *seed, *scale, dir)
-	_ = m
-	if *noLoad {
-		return nil
-	}
-	s, err := openStore(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	reps, err := loadDemo(ctx, s, dir, stderr)
-	for _, r := range reps {
-		printReport(stdout, r, false)
-	}
-	return err
 }
 
 // loadDemo imports a generated demo city with a progress bar per file.
@@ -266,61 +262,71 @@ func dataDir() string {
 	return ".jiedao"
 }
 
-func cmdExport(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("export", flag.ContinueOnError)
+func cmdExport(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
 	layer := fs.String("layer", "", "districts, streets, communities or zones (required)")
 	profile := fs.String("profile", "", "policy profile for status, reasons, density (default beijing-2020; a name or a JSON file)")
 	format := fs.String("format", "geojson", "geojson, csv or gpkg")
-	at := fs.String("at", "", "the boundaries valid on this day (default today)")
+	at := fs.String("at", "", "the boundaries valid on this day, `YYYY-MM-DD` (default today)")
 	wkt := fs.Bool("wkt", false, "csv: add the geometry as WKT")
-	out := fs.String("o", "", "output file (default stdout)")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	o := layers.ExportOptions{Layer: *layer, Format: *format, WKT: *wkt}
-	var err error
-	if _, ok := layers.ByName(*layer); !ok {
-		return usageError{fmt.Errorf("unknown layer %q (want districts, streets, communities or zones)", *layer)}
-	}
-	if o.Profile, err = analysis.LoadProfile(*profile); err != nil {
-		return usageError{err}
-	}
-	if o.At, err = dateFlag(*at); err != nil {
-		return err
-	}
-	s, err := openStore(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if *format == "gpkg" { // SQLite needs a file: written beside, then renamed
-		if *out == "" {
+	out := fs.String("o", "", "output `FILE` (default stdout)")
+	return func(ctx context.Context, _ string, stdout, _ io.Writer) error {
+		o := layers.ExportOptions{Layer: *layer, Format: *format, WKT: *wkt}
+		var err error
+		if _, ok := layers.ByName(*layer); !ok {
+			return usageError{fmt.Errorf("unknown layer %q (want districts, streets, communities or zones)", *layer)}
+		}
+		switch {
+		case !slices.Contains([]string{"geojson", "csv", "gpkg"}, *format):
+			return usageError{fmt.Errorf("unknown format %q (want geojson, csv or gpkg)", *format)}
+		case *format == "gpkg" && *out == "": // SQLite needs a file
 			return usageError{errors.New("--format gpkg needs -o FILE")}
 		}
-		dir := filepath.Dir(*out)
-		if !replaceable(*out) {
-			dir = os.TempDir() // a device or FIFO gets the bytes, not a rename
+		if o.Profile, err = analysis.LoadProfile(*profile); err != nil {
+			return usageError{err}
 		}
-		tmp := filepath.Join(dir, ".export-"+filepath.Base(*out))
-		defer os.Remove(tmp)
-		n, err := reader(s).ExportGPKG(ctx, tmp, o)
+		if o.At, err = dateFlag(*at); err != nil {
+			return err
+		}
+		s, err := openStore(ctx, *db)
 		if err != nil {
 			return err
 		}
-		slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
-		if !replaceable(*out) {
-			return copyInto(*out, tmp)
+		defer s.Close()
+		if *format == "gpkg" {
+			return exportGPKG(ctx, s, *out, o)
 		}
-		return os.Rename(tmp, *out)
+		return writeOut(*out, stdout, func(w io.Writer) error {
+			n, err := reader(s).Export(ctx, w, o)
+			if err == nil && *out != "" {
+				slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
+			}
+			return err
+		})
 	}
-	return writeOut(*out, stdout, func(w io.Writer) error {
-		n, err := reader(s).Export(ctx, w, o)
-		if err == nil && *out != "" {
-			slog.Info("exported", "layer", o.Layer, "features", n, "file", *out)
-		}
+}
+
+// exportGPKG writes a GeoPackage beside out, then renames it: SQLite needs
+// a file of its own, and a failed export leaves no partial file.
+func exportGPKG(ctx context.Context, s *store.Store, out string, o layers.ExportOptions) error {
+	dir := filepath.Dir(out)
+	if !replaceable(out) {
+		dir = os.TempDir() // a device or FIFO gets the bytes, not a rename
+	}
+	tmp := filepath.Join(dir, ".export-"+filepath.Base(out))
+	defer os.Remove(tmp)
+	n, err := reader(s).ExportGPKG(ctx, tmp, o)
+	if err != nil {
 		return err
-	})
+	}
+	slog.Info("exported", "layer", o.Layer, "features", n, "file", out)
+	if !replaceable(out) {
+		return copyInto(out, tmp)
+	}
+	if err := os.Rename(tmp, out); err != nil {
+		return fmt.Errorf("write %s: %w", out, err)
+	}
+	return nil
 }
 
 // writeOut runs write on stdout, or on a file written beside out and
@@ -388,36 +394,43 @@ func copyInto(out, src string) error {
 	})
 }
 
-func cmdServe(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+func cmdServe(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
-	addr := fs.String("addr", envOr("JIEDAO_ADDR", "127.0.0.1:8080"), "listen address (default $JIEDAO_ADDR)")
+	addr := fs.String("addr", "", "listen address `HOST:PORT` (default $JIEDAO_ADDR, else 127.0.0.1:8080)")
 	demoIfEmpty := fs.Bool("demo-if-empty", false, "load the synthetic demo city when the database holds no units")
-	if _, err := parse(fs, args); err != nil {
-		return err
-	}
-	s, err := openStore(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	if *demoIfEmpty {
-		n, err := units.Count(ctx, s)
+	return func(ctx context.Context, _ string, _, stderr io.Writer) error {
+		s, err := openStore(ctx, *db)
 		if err != nil {
 			return err
 		}
-		if n == 0 {
-			dir := filepath.Join(dataDir(), "demo-small-1")
-			slog.Info("empty database: loading the synthetic demo city", "dir", dir)
-			if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Scale("small"), Dir: dir}); err != nil {
-				return err
-			}
-			if _, err := loadDemo(ctx, s, dir, stderr); err != nil {
+		defer s.Close()
+		if *demoIfEmpty {
+			if err := demoIfNoUnits(ctx, s, stderr); err != nil {
 				return err
 			}
 		}
+		a := *addr
+		if a == "" {
+			a = envOr("JIEDAO_ADDR", "127.0.0.1:8080")
+		}
+		return web.Serve(ctx, s, web.ConfigFromEnv(a))
 	}
-	return web.Serve(ctx, s, web.ConfigFromEnv(*addr))
+}
+
+// demoIfNoUnits loads the small demo city into a database without units,
+// so a first `make run` shows a map.
+func demoIfNoUnits(ctx context.Context, s *store.Store, stderr io.Writer) error {
+	n, err := units.Count(ctx, s)
+	if err != nil || n > 0 {
+		return err
+	}
+	dir := filepath.Join(dataDir(), "demo-small-1")
+	slog.Info("empty database: loading the synthetic demo city", "dir", dir)
+	if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir}); err != nil {
+		return err
+	}
+	_, err = loadDemo(ctx, s, dir, stderr)
+	return err
 }
 
 func envOr(k, def string) string {

@@ -1,6 +1,7 @@
 // Command jiedao keeps street (街道) and community (社区) boundaries in
 // PostGIS and measures them against policy profiles. This file is wiring
-// and flags only; the work is in the boundaries and web packages.
+// and flags only; the commands are listed in cli.go and the work is in the
+// boundaries and web packages.
 package main
 
 import (
@@ -16,28 +17,6 @@ import (
 	"syscall"
 )
 
-const usage = `jiedao — street and community boundaries in PostGIS
-
-Usage:
-  jiedao migrate
-  jiedao import --level street|community|district [--crs wgs84|cgcs2000|gcj02|bd09|EPSG:<n>]
-                [--code-field F] [--name-field F] [--parent-field F] [--households-field F]
-                [--population-field F] [--kind-field F] [--valid-from YYYY-MM-DD] [--approval TEXT]
-                [--provisional-codes] [--allow-orphans] [--encoding GBK] [--dry-run]
-                [--max-features N] [--max-vertices N] [--json] FILE
-  jiedao import-counts [--code-field F] [--households-field F] [--population-field F] [--valid-from D] FILE.csv
-  jiedao import-points [--crs …] [--households-field F] [--population-field F] [--append] FILE
-  jiedao import-areas [--crs …] [--households-field F] [--population-field F] [--append] FILE
-  jiedao analyze [--profile beijing-2020|national-1989|FILE] [--at YYYY-MM-DD] [--format text|json|csv|geojson] [-o FILE]
-  jiedao demo [--seed N] [--scale small|beijing|national] [--out DIR] [--no-load]
-  jiedao export --layer districts|streets|communities|zones [--profile P] [--format geojson|csv|gpkg] [--at YYYY-MM-DD] [--wkt] [-o FILE]
-  jiedao serve [--addr HOST:PORT] [--demo-if-empty]
-  jiedao scenario create NAME --from-plan FILE.geojson | analyze NAME | diff NAME | adopt NAME --approval TEXT --valid-from D
-  jiedao keys create --role viewer|editor|admin --name TEXT | jiedao keys list | jiedao keys revoke NAME
-
-Every command takes --db URL (default $DATABASE_URL).
-`
-
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
@@ -45,54 +24,98 @@ func main() {
 	os.Exit(code)
 }
 
-// run executes one command and returns the process exit code; tests call
-// it directly.
+// run executes one command and returns the process exit code: 0, 1 when
+// the command failed, 2 when it was called wrongly. Tests call it directly.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	slog.SetDefault(slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo})))
-	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		fmt.Fprint(stdout, usage)
-		return 0
-	}
-	cmds := map[string]func(context.Context, []string, io.Writer, io.Writer) error{
-		"migrate":       cmdMigrate,
-		"import":        cmdImport,
-		"import-counts": cmdImportCounts,
-		"import-points": cmdImportPoints,
-		"import-areas":  cmdImportAreas,
-		"analyze":       cmdAnalyze,
-		"demo":          cmdDemo,
-		"export":        cmdExport,
-		"serve":         cmdServe,
-		"keys":          cmdKeys,
-		"plan":          cmdPlan,
-		"scenario":      cmdScenario,
-	}
-	f, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "jiedao: unknown command %q\n\n%s", args[0], usage)
+	if len(args) == 0 {
+		writeUsage(stderr, "")
 		return 2
 	}
-	if err := f(ctx, args[1:], stdout, stderr); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		var ue usageError
-		if errors.As(err, &ue) {
-			fmt.Fprintf(stderr, "jiedao %s: %v\n", args[0], err)
-			return 2
-		}
-		fmt.Fprintf(stderr, "jiedao %s: %v\n", args[0], err)
-		return 1
+	if args[0] == "help" || isHelpFlag(args[0]) {
+		return help(args[1:], stdout, stderr)
 	}
-	return 0
+	c, group, rest := lookup(args)
+	switch {
+	case c != nil:
+		return runCommand(ctx, c, rest, stdout, stderr)
+	case group != "" && len(rest) > 0 && isHelpFlag(rest[0]):
+		writeUsage(stdout, group)
+		return 0
+	case group != "" && len(rest) == 0:
+		fmt.Fprintf(stderr, "jiedao %s: want a subcommand\n\n", group)
+		writeUsage(stderr, group)
+		return 2
+	}
+	name := args[0]
+	if group != "" {
+		name += " " + rest[0]
+	}
+	fmt.Fprintf(stderr, "jiedao: unknown command %q\n\n", name)
+	writeUsage(stderr, group)
+	return 2
 }
 
+// help answers `jiedao help [COMMAND]`: the command list, a group's
+// subcommands or one command's help, on stdout.
+func help(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		writeUsage(stdout, "")
+		return 0
+	}
+	c, group, rest := lookup(args)
+	switch {
+	case c != nil && len(rest) == 0:
+		writeHelp(stdout, c, c.flags())
+		return 0
+	case c == nil && group != "" && len(rest) == 0:
+		writeUsage(stdout, group)
+		return 0
+	}
+	fmt.Fprintf(stderr, "jiedao help: unknown command %q\n\n", strings.Join(args, " "))
+	writeUsage(stderr, "")
+	return 2
+}
+
+// runCommand parses a command's flags and runs it. A usage error prints
+// the command's help to stderr so the caller sees what was wanted.
+func runCommand(ctx context.Context, c *command, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("jiedao "+c.name, flag.ContinueOnError)
+	act := c.setup(fs)
+	pos, err := parse(fs, args)
+	if errors.Is(err, flag.ErrHelp) {
+		writeHelp(stdout, c, fs)
+		return 0
+	}
+	var arg string
+	if err == nil {
+		arg, err = c.checkArgs(pos)
+	}
+	if err == nil {
+		err = act(ctx, arg, stdout, stderr)
+	}
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "jiedao %s: %v\n", c.name, err)
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintln(stderr)
+		writeHelp(stderr, c, fs)
+		return 2
+	}
+	return 1
+}
+
+func isHelpFlag(s string) bool { return s == "-h" || s == "-help" || s == "--help" }
+
+// usageError is a command called wrongly (exit 2), not one that failed.
 type usageError struct{ error }
 
 // parse parses flags that may come before or after positional arguments
 // (`jiedao import FILE --level street` and `jiedao import --level street FILE`).
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	fs.SetOutput(io.Discard)
+	fs.SetOutput(io.Discard) // run prints the errors and the help itself
 	var pos []string
 	for {
 		if err := fs.Parse(args); err != nil {
@@ -110,14 +133,20 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 	}
 }
 
-// dbFlag registers --db on a flag set.
+// dbFlag registers --db on a flag set. Its default stays empty and
+// openStore falls back to $DATABASE_URL, so help never prints a URL with
+// its password.
 func dbFlag(fs *flag.FlagSet) *string {
-	return fs.String("db", os.Getenv("DATABASE_URL"), "PostGIS connection URL (default $DATABASE_URL)")
+	return fs.String("db", "", "PostGIS connection `URL` (default $DATABASE_URL)")
 }
 
-func needDB(url string) error {
+// needDB resolves --db against $DATABASE_URL.
+func needDB(url string) (string, error) {
 	if strings.TrimSpace(url) == "" {
-		return usageError{errors.New("no database: set DATABASE_URL or pass --db (make run starts a private PostGIS)")}
+		url = os.Getenv("DATABASE_URL")
 	}
-	return nil
+	if strings.TrimSpace(url) == "" {
+		return "", usageError{errors.New("no database: set DATABASE_URL or pass --db (make run starts a private PostGIS)")}
+	}
+	return url, nil
 }

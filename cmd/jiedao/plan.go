@@ -16,21 +16,54 @@ import (
 
 // cmdPlan proposes reassignments, merges and splits for a street, a
 // district or the whole city. It writes nothing to the database.
-func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("plan", flag.ContinueOnError)
+func cmdPlan(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
 	profile := fs.String("profile", analysis.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")
 	var opt plan.Options
-	fs.StringVar(&opt.Street, "street", "", "plan one street (code)")
-	fs.StringVar(&opt.District, "district", "", "plan the streets of a district (code)")
+	fs.StringVar(&opt.Street, "street", "", "plan one street, by its `CODE`")
+	fs.StringVar(&opt.District, "district", "", "plan the streets of a district, by its `CODE`")
 	fs.BoolVar(&opt.All, "all", false, "plan every street")
 	fs.Int64Var(&opt.Seed, "seed", 1, "seed for provisional codes of split parts (same seed, same plan)")
-	atFlag := fs.String("at", "", "plan from the boundaries valid on this day (default today)")
+	atFlag := fs.String("at", "", "plan from the boundaries valid on this day, `YYYY-MM-DD` (default today)")
 	format := fs.String("format", "text", "text, json or geojson (the resulting units)")
-	out := fs.String("o", "", "output file (default stdout)")
-	if _, err := parse(fs, args); err != nil {
-		return err
+	out := fs.String("o", "", "output `FILE` (default stdout)")
+	return func(ctx context.Context, _ string, stdout, _ io.Writer) error {
+		if err := checkPlanFlags(opt, *format); err != nil {
+			return err
+		}
+		p, err := analysis.LoadProfile(*profile)
+		if err != nil {
+			return usageError{err}
+		}
+		if opt.At, err = dateFlag(*atFlag); err != nil {
+			return err
+		}
+		s, err := openStore(ctx, *db)
+		if err != nil {
+			return err
+		}
+		defer s.Close()
+		pl, err := plan.Propose(ctx, s, p, opt)
+		if err != nil {
+			return err
+		}
+		return writeOut(*out, stdout, func(w io.Writer) error {
+			switch *format {
+			case "json":
+				enc := json.NewEncoder(w)
+				enc.SetIndent("", " ")
+				return enc.Encode(pl)
+			case "geojson":
+				return plan.WriteGeoJSON(w, pl)
+			}
+			return writePlanText(w, pl)
+		})
 	}
+}
+
+// checkPlanFlags refuses a plan of no scope or of several, and an unknown
+// format, before the database is opened.
+func checkPlanFlags(opt plan.Options, format string) error {
 	n := 0
 	for _, set := range []bool{opt.Street != "", opt.District != "", opt.All} {
 		if set {
@@ -40,38 +73,11 @@ func cmdPlan(ctx context.Context, args []string, stdout, stderr io.Writer) error
 	if n != 1 {
 		return usageError{errors.New("choose one of --street CODE, --district CODE or --all")}
 	}
-	switch *format {
+	switch format {
 	case "text", "json", "geojson":
-	default:
-		return usageError{fmt.Errorf("unknown format %q (want text, json or geojson)", *format)}
+		return nil
 	}
-	p, err := analysis.LoadProfile(*profile)
-	if err != nil {
-		return usageError{err}
-	}
-	if opt.At, err = dateFlag(*atFlag); err != nil {
-		return err
-	}
-	s, err := openStore(ctx, *db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	pl, err := plan.Propose(ctx, s, p, opt)
-	if err != nil {
-		return err
-	}
-	return writeOut(*out, stdout, func(w io.Writer) error {
-		switch *format {
-		case "json":
-			enc := json.NewEncoder(w)
-			enc.SetIndent("", " ")
-			return enc.Encode(pl)
-		case "geojson":
-			return plan.WriteGeoJSON(w, pl)
-		}
-		return writePlanText(w, pl)
-	})
+	return usageError{fmt.Errorf("unknown format %q (want text, json or geojson)", format)}
 }
 
 func writePlanText(w io.Writer, pl *plan.Plan) error {

@@ -19,62 +19,82 @@ import (
 	"github.com/jiedao/jiedao/boundaries/units"
 )
 
-const scenarioUsage = "jiedao scenario create NAME --from-plan FILE.geojson | list | analyze NAME | diff NAME | adopt NAME --approval TEXT --valid-from YYYY-MM-DD"
+// Scenarios keep plans under a name until one is adopted; only adopt
+// writes units.
 
-// scenarioFlags are the flags of every scenario subcommand.
-type scenarioFlags struct {
-	db, profile, at, from, approval, validFrom *string
-	asJSON                                     *bool
+func cmdScenarioCreate(fs *flag.FlagSet) action {
+	db := dbFlag(fs)
+	from := fs.String("from-plan", "", "the GeoJSON `FILE` of jiedao plan --format geojson (required)")
+	profile := fs.String("profile", analysis.DefaultProfile, "profile the scenario is judged under: beijing-2020, national-1989 or a JSON file")
+	asJSON := fs.Bool("json", false, "print the scenario as JSON")
+	return func(ctx context.Context, name string, stdout, _ io.Writer) error {
+		return scenarioCreate(ctx, *db, name, *from, *profile, *asJSON, stdout)
+	}
 }
 
-// cmdScenario keeps plans as named scenarios and adopts them. Only adopt
-// writes units.
-func cmdScenario(ctx context.Context, args []string, stdout, stderr io.Writer) error {
-	if len(args) == 0 {
-		return usageError{errors.New("usage: " + scenarioUsage)}
+func cmdScenarioList(fs *flag.FlagSet) action {
+	db := dbFlag(fs)
+	asJSON := fs.Bool("json", false, "print the list as JSON")
+	return func(ctx context.Context, _ string, stdout, _ io.Writer) error {
+		return scenarioList(ctx, *db, *asJSON, stdout)
 	}
-	sub := args[0]
-	fs := flag.NewFlagSet("scenario "+sub, flag.ContinueOnError)
-	f := scenarioFlags{db: dbFlag(fs),
-		profile:   fs.String("profile", "", "profile for analyze and diff (default: the scenario's)"),
-		at:        fs.String("at", "", "analyze against the boundaries valid on this day (default today)"),
-		from:      fs.String("from-plan", "", "create: the output of jiedao plan --format geojson"),
-		approval:  fs.String("approval", "", "adopt: approval (批复文号) of the new versions"),
-		validFrom: fs.String("valid-from", "", "adopt: first day of the new versions (YYYY-MM-DD)"),
-		asJSON:    fs.Bool("json", false, "print JSON")}
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
+}
+
+func cmdScenarioAnalyze(fs *flag.FlagSet) action { return scenarioReportCmd(fs, "analyze") }
+
+func cmdScenarioDiff(fs *flag.FlagSet) action { return scenarioReportCmd(fs, "diff") }
+
+// scenarioReportCmd is scenario analyze or diff: same flags, another
+// report.
+func scenarioReportCmd(fs *flag.FlagSet, sub string) action {
+	db := dbFlag(fs)
+	profile := fs.String("profile", "", "profile to judge under: beijing-2020, national-1989 or a JSON file (default: the scenario's)")
+	at := fs.String("at", "", "compare with the boundaries valid on this day, `YYYY-MM-DD` (default today)")
+	asJSON := fs.Bool("json", false, "print JSON")
+	return func(ctx context.Context, name string, stdout, _ io.Writer) error {
+		return withScenario(ctx, *db, name, func(s *store.Store, id int64) error {
+			return scenarioReport(ctx, s, id, sub, *profile, *at, *asJSON, stdout)
+		})
 	}
-	if sub == "list" {
-		if len(pos) != 0 {
-			return usageError{errors.New("usage: jiedao scenario list [--json]")}
+}
+
+func cmdScenarioAdopt(fs *flag.FlagSet) action {
+	db := dbFlag(fs)
+	approval := fs.String("approval", "", "approval document (批复文号) of the new versions (required)")
+	validFrom := fs.String("valid-from", "", "first day of the new versions, `YYYY-MM-DD` (required)")
+	asJSON := fs.Bool("json", false, "print the result as JSON")
+	return func(ctx context.Context, name string, stdout, _ io.Writer) error {
+		if *approval == "" || *validFrom == "" {
+			return usageError{errors.New("adopt needs --approval TEXT and --valid-from YYYY-MM-DD")}
 		}
-		return scenarioList(ctx, *f.db, *f.asJSON, stdout)
+		vf, err := dateFlag(*validFrom)
+		if err != nil {
+			return err
+		}
+		return withScenario(ctx, *db, name, func(s *store.Store, id int64) error {
+			res, err := scenario.Adopt(ctx, s, id, *approval, vf, units.Actor{KeyName: "cli"})
+			if err != nil {
+				return err
+			}
+			if *asJSON {
+				return printJSON(stdout, res)
+			}
+			fmt.Fprintf(stdout, "adopted %s from %s: %d updated, %d created, %d retired\n", res.Scenario, *validFrom,
+				len(res.Updated), len(res.Created), len(res.Retired))
+			return nil
+		})
 	}
-	if len(pos) != 1 {
-		return usageError{errors.New("usage: " + scenarioUsage)}
-	}
-	switch sub {
-	case "create":
-		return scenarioCreate(ctx, f, pos[0], stdout)
-	case "analyze", "diff", "adopt":
-	default:
-		return usageError{fmt.Errorf("unknown scenario command %q (usage: %s)", sub, scenarioUsage)}
-	}
-	s, err := openStore(ctx, *f.db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	id, err := scenario.ID(ctx, s, pos[0])
-	if err != nil {
-		return err
-	}
-	if sub == "adopt" {
-		return scenarioAdopt(ctx, s, f, id, stdout)
-	}
-	return scenarioReport(ctx, s, f, sub, id, stdout)
+}
+
+// withScenario opens the store and finds the scenario of a name.
+func withScenario(ctx context.Context, db, name string, f func(*store.Store, int64) error) error {
+	return withStore(ctx, db, func(s *store.Store) error {
+		id, err := scenario.ID(ctx, s, name)
+		if err != nil {
+			return err
+		}
+		return f(s, id)
+	})
 }
 
 // printJSON writes v as indented JSON.
@@ -85,71 +105,42 @@ func printJSON(w io.Writer, v any) error {
 }
 
 // scenarioCreate stores a scenario made of a plan's GeoJSON file.
-func scenarioCreate(ctx context.Context, f scenarioFlags, name string, stdout io.Writer) error {
-	if *f.from == "" {
+func scenarioCreate(ctx context.Context, db, name, from, profile string, asJSON bool, stdout io.Writer) error {
+	if from == "" {
 		return usageError{errors.New("create needs --from-plan FILE (jiedao plan --format geojson output)")}
 	}
-	b, err := os.ReadFile(*f.from)
+	b, err := os.ReadFile(from)
 	if err != nil {
-		return fmt.Errorf("read %s: %w", *f.from, err)
+		return fmt.Errorf("read %s: %w", from, err)
 	}
 	us, removed, err := scenario.ParsePlan(b)
 	if err != nil {
-		return usageError{fmt.Errorf("%s: %w", *f.from, err)}
+		return usageError{fmt.Errorf("%s: %w", from, err)}
 	}
-	s, err := openStore(ctx, *f.db)
-	if err != nil {
-		return err
-	}
-	defer s.Close()
-	p := *f.profile
-	if p == "" {
-		p = analysis.DefaultProfile
-	}
-	// The file lists the communities the plan's merges remove; others
-	// left at least half under the scenario's units are found by coverage
-	// (see scenario.Create).
-	sc, err := scenario.Create(ctx, s, name, p, map[string]any{"source": *f.from, "units": len(us)}, us, removed)
-	if err != nil {
-		return err
-	}
-	if *f.asJSON {
-		return printJSON(stdout, sc)
-	}
-	fmt.Fprintf(stdout, "scenario %s (id %d): %d units, %d removed (%s)\n", sc.Name, sc.ID, len(sc.Codes), len(sc.Removed),
-		strings.Join(sc.Removed, " "))
-	return nil
-}
-
-// scenarioAdopt makes a scenario live with its approval.
-func scenarioAdopt(ctx context.Context, s *store.Store, f scenarioFlags, id int64, stdout io.Writer) error {
-	if *f.approval == "" || *f.validFrom == "" {
-		return usageError{errors.New("adopt needs --approval TEXT and --valid-from YYYY-MM-DD")}
-	}
-	vf, err := dateFlag(*f.validFrom)
-	if err != nil {
-		return err
-	}
-	res, err := scenario.Adopt(ctx, s, id, *f.approval, vf, units.Actor{KeyName: "cli"})
-	if err != nil {
-		return err
-	}
-	if *f.asJSON {
-		return printJSON(stdout, res)
-	}
-	fmt.Fprintf(stdout, "adopted %s from %s: %d updated, %d created, %d retired\n", res.Scenario, *f.validFrom,
-		len(res.Updated), len(res.Created), len(res.Retired))
-	return nil
+	return withStore(ctx, db, func(s *store.Store) error {
+		// The file lists the communities the plan's merges remove; others
+		// left at least half under the scenario's units are found by
+		// coverage (see scenario.Create).
+		sc, err := scenario.Create(ctx, s, name, profile, map[string]any{"source": from, "units": len(us)}, us, removed)
+		if err != nil {
+			return err
+		}
+		if asJSON {
+			return printJSON(stdout, sc)
+		}
+		fmt.Fprintf(stdout, "scenario %s (id %d): %d units, %d removed (%s)\n", sc.Name, sc.ID, len(sc.Codes), len(sc.Removed),
+			strings.Join(sc.Removed, " "))
+		return nil
+	})
 }
 
 // scenarioReport prints a scenario's analysis (before and after) or its
 // diff, under its own profile unless --profile says otherwise.
-func scenarioReport(ctx context.Context, s *store.Store, f scenarioFlags, sub string, id int64, stdout io.Writer) error {
+func scenarioReport(ctx context.Context, s *store.Store, id int64, sub, pname, atFlag string, asJSON bool, stdout io.Writer) error {
 	sc, err := scenario.Get(ctx, s, id)
 	if err != nil {
 		return err
 	}
-	pname := *f.profile
 	if pname == "" {
 		pname = sc.Profile
 	}
@@ -157,7 +148,7 @@ func scenarioReport(ctx context.Context, s *store.Store, f scenarioFlags, sub st
 	if err != nil {
 		return usageError{err}
 	}
-	at, err := dateFlag(*f.at)
+	at, err := dateFlag(atFlag)
 	if err != nil {
 		return err
 	}
@@ -170,7 +161,7 @@ func scenarioReport(ctx context.Context, s *store.Store, f scenarioFlags, sub st
 		if err != nil {
 			return err
 		}
-		if *f.asJSON {
+		if asJSON {
 			return printJSON(stdout, a)
 		}
 		fmt.Fprintf(stdout, "Scenario %s on %s under %s\n", a.Scenario, a.At, a.Profile)
@@ -182,7 +173,7 @@ func scenarioReport(ctx context.Context, s *store.Store, f scenarioFlags, sub st
 	if err != nil {
 		return err
 	}
-	if *f.asJSON {
+	if asJSON {
 		return printJSON(stdout, d)
 	}
 	return printDiff(stdout, d)
