@@ -160,15 +160,15 @@ func stageCounts(ctx context.Context, tx pgx.Tx, rows [][]any, cols countsColumn
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"counts"}, []string{"idx", "code", "households", "population"}, pgx.CopyFromRows(rows)); err != nil {
 		return err
 	}
-	reject := func(idx int, code, reason string) {
-		rep.reject(Issue{Index: idx, Code: code, Reason: reason})
-	}
-	if err := collect(ctx, tx, `SELECT c.idx, c.code, format('code %s names no current unit', c.code) FROM counts c
+	// Rows name no feature: the unit's current name stands in where the code has one.
+	reject := rep.reject
+	if err := collect(ctx, tx, `SELECT c.idx, c.code, NULL::text, format('code %s names no current unit', c.code) FROM counts c
 			WHERE NOT EXISTS (SELECT 1 FROM units u WHERE u.code = c.code AND u.valid_to IS NULL)`, nil, reject); err != nil {
 		return err
 	}
-	if err := collect(ctx, tx, `SELECT idx, code, format('duplicate code %s (first at row %s)', code, first)
-			FROM (SELECT idx, code, min(idx) OVER (PARTITION BY code) AS first FROM counts) d WHERE idx <> first`, nil, reject); err != nil {
+	if err := collect(ctx, tx, `SELECT d.idx, d.code, u.name, format('duplicate code %s (first at row %s)', d.code, d.first)
+			FROM (SELECT idx, code, min(idx) OVER (PARTITION BY code) AS first FROM counts) d
+			LEFT JOIN units u ON u.code = d.code AND u.valid_to IS NULL WHERE d.idx <> d.first`, nil, reject); err != nil {
 		return err
 	}
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE diff ON COMMIT DROP AS
@@ -178,8 +178,8 @@ func stageCounts(ctx context.Context, tx pgx.Tx, rows [][]any, cols countsColumn
 			FROM counts c JOIN units u ON u.code = c.code AND u.valid_to IS NULL`, hasH, hasP); err != nil {
 		return err
 	}
-	return collect(ctx, tx, `SELECT idx, code, format('valid_from %s is before the current version''s valid_from %s', $1::date, cur_from)
-			FROM diff WHERE status = 'changed' AND cur_from > $1::date`, []any{opt.ValidFrom}, reject)
+	return collect(ctx, tx, `SELECT d.idx, d.code, u.name, format('valid_from %s is before the current version''s valid_from %s', $1::date, d.cur_from)
+			FROM diff d JOIN units u ON u.version_id = d.cur_id WHERE d.status = 'changed' AND d.cur_from > $1::date`, []any{opt.ValidFrom}, reject)
 }
 
 // writeCounts counts changes and, unless a dry run, writes the changed units' new versions.

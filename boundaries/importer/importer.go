@@ -57,10 +57,12 @@ type Options struct {
 	Limits Limits
 }
 
-// Issue is one line of an import report, naming the feature.
+// Issue is one line of an import report, naming the feature by its index,
+// code and name (either may be missing: that can be the issue).
 type Issue struct {
 	Index  int    `json:"index"`
 	Code   string `json:"code,omitempty"`
+	Name   string `json:"name,omitempty"`
 	Reason string `json:"reason"`
 }
 
@@ -128,15 +130,25 @@ func Import(ctx context.Context, st *store.Store, path string, opt Options) (*Re
 		return nil, fmt.Errorf("import %s: record import: %w", path, err)
 	}
 
+	// A CRS nobody chose (GeoJSON read as WGS84 by default) is checked
+	// against the parents: GCJ-02 data read as WGS84 lands ~500 m off
+	// without any other sign.
+	guard := opt.CRS == nil && rd.SRID() == 0 && rd.PRJ() == "" && crs.Shift == geo.NoShift
 	err = st.Tx(ctx, func(tx pgx.Tx) error {
 		if err := holdImport(ctx, tx, rep.ImportID); err != nil {
 			return err
 		}
-		if err := stage(ctx, tx, rd, crs, opt, rep); err != nil {
+		if err := stage(ctx, tx, rd, crs, guard, opt, rep); err != nil {
 			return err
 		}
 		if err := checkStaged(ctx, tx, opt, rep); err != nil {
 			return err
+		}
+		// A "crs" member after the features is only known once they are read.
+		if guard && rd.SRID() == 0 {
+			if err := checkShift(ctx, tx, opt, rep); err != nil {
+				return err
+			}
 		}
 		if len(rep.Rejected) > 0 {
 			return boundaries.ErrRejected
@@ -167,7 +179,7 @@ func finish(ctx context.Context, st *store.Store, rep *Report, start time.Time, 
 	default:
 		rep.Status = "failed"
 	}
-	finishImport(ctx, st, rep)
+	finishImport(ctx, st, rep, err)
 	switch {
 	case err == nil:
 		return nil
@@ -186,7 +198,7 @@ const MaxListed = 1000
 func (rep *Report) reject(is Issue) {
 	rep.RejectedTotal++
 	if len(rep.Rejected) < MaxListed {
-		rep.Rejected = append(rep.Rejected, is)
+		rep.Rejected = append(rep.Rejected, is.clipped())
 	}
 }
 
@@ -194,14 +206,20 @@ func (rep *Report) reject(is Issue) {
 func (rep *Report) repair(is Issue) {
 	rep.RepairedTotal++
 	if len(rep.Repaired) < MaxListed {
-		rep.Repaired = append(rep.Repaired, is)
+		rep.Repaired = append(rep.Repaired, is.clipped())
 	}
 }
 
 var errDryRun = errors.New("dry run")
 
-func finishImport(ctx context.Context, st *store.Store, rep *Report) {
-	report, _ := json.Marshal(map[string]any{"repaired": rep.Repaired, "rejected": rep.Rejected, "crs": rep.CRS, "seconds": rep.Seconds})
+func finishImport(ctx context.Context, st *store.Store, rep *Report, err error) {
+	stored := map[string]any{"repaired": rep.Repaired, "rejected": rep.Rejected, "crs": rep.CRS, "seconds": rep.Seconds}
+	// A refusal of the whole file (a limit, a CRS that looks wrong) is kept
+	// with the report, so the imports table says why nothing was written.
+	if rep.Status == "failed" && err != nil {
+		stored["error"] = err.Error()
+	}
+	report, _ := json.Marshal(stored)
 	// Best effort: the data transaction's outcome is already decided.
 	_, _ = st.Primary().Exec(context.WithoutCancel(ctx), `UPDATE imports SET status=$2, finished_at=now(), features=$3, created=$4,
 		changed=$5, unchanged=$6, repaired=$7, rejected=$8, report=$9 WHERE id=$1`,
@@ -252,10 +270,13 @@ func fileChecksum(path string) (string, error) {
 
 // stage streams the file's features into a temporary table with COPY,
 // rejecting in Go what PostGIS's WKB parser could not even read.
-func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, opt Options, rep *Report) error {
+// With guard, each row also carries the shift that undoing GCJ-02 and BD-09
+// would apply to it (see checkShift).
+func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, guard bool, opt Options, rep *Report) error {
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE stage (
 		idx integer PRIMARY KEY, code text NOT NULL, name text NOT NULL, parent_code text, kind text,
-		households integer, population integer, provisional boolean NOT NULL, repaired text, geom geometry NOT NULL
+		households integer, population integer, provisional boolean NOT NULL, repaired text, geom geometry NOT NULL,
+		gcj_dx float8, gcj_dy float8, bd_dx float8, bd_dy float8
 	) ON COMMIT DROP`); err != nil {
 		return fmt.Errorf("create stage: %w", err)
 	}
@@ -281,7 +302,12 @@ func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, opt
 				continue
 			}
 			if repaired != "" {
-				rep.repair(Issue{Index: f.Index, Code: row[1].(string), Reason: repaired})
+				rep.repair(Issue{Index: f.Index, Code: row[1].(string), Name: row[2].(string), Reason: repaired})
+			}
+			if guard {
+				row = append(row, shiftOffsets(f.Geom)...)
+			} else {
+				row = append(row, nil, nil, nil, nil)
 			}
 			return row, true
 		}
@@ -293,7 +319,8 @@ func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, opt
 		}
 		return row, nil
 	})
-	cols := []string{"idx", "code", "name", "parent_code", "kind", "households", "population", "provisional", "repaired", "geom"}
+	cols := []string{"idx", "code", "name", "parent_code", "kind", "households", "population", "provisional", "repaired", "geom",
+		"gcj_dx", "gcj_dy", "bd_dx", "bd_dy"}
 	if _, err := tx.CopyFrom(ctx, pgx.Identifier{"stage"}, cols, src); err != nil {
 		return fmt.Errorf("stage features: %w", err)
 	}
@@ -317,8 +344,9 @@ func stage(ctx context.Context, tx pgx.Tx, rd layerfile.Reader, crs geo.CRS, opt
 // rejected. The third result names repairs done in Go.
 func stageRow(f layerfile.Feature, crs geo.CRS, opt Options) ([]any, *Issue, string) {
 	code := propString(f.Props, opt.CodeField)
+	name := propString(f.Props, opt.NameField)
 	reject := func(format string, args ...any) ([]any, *Issue, string) {
-		return nil, &Issue{Index: f.Index, Code: code, Reason: fmt.Sprintf(format, args...)}, ""
+		return nil, &Issue{Index: f.Index, Code: code, Name: name, Reason: fmt.Sprintf(format, args...)}, ""
 	}
 	if f.Err != nil {
 		return reject("unreadable feature: %v", f.Err)
@@ -333,9 +361,8 @@ func stageRow(f layerfile.Feature, crs geo.CRS, opt Options) ([]any, *Issue, str
 		}
 		repairs = append(repairs, p.Reason)
 	}
-	name := propString(f.Props, opt.NameField)
 	if name == "" {
-		return reject("missing name (field %q)", opt.NameField)
+		return reject("%s", missingField(f.Props, "name", opt.NameField, "--name-field", opt))
 	}
 	provisional := false
 	parent := ""
@@ -344,7 +371,7 @@ func stageRow(f layerfile.Feature, crs geo.CRS, opt Options) ([]any, *Issue, str
 	}
 	if code == "" {
 		if !opt.ProvisionalCodes {
-			return reject("missing code (field %q); use --provisional-codes to assign one", opt.CodeField)
+			return reject("%s", missingField(f.Props, "code", opt.CodeField, "--code-field", opt))
 		}
 		code = ProvisionalCode(opt.Level, parent, name, f.Geom)
 		provisional = true
@@ -352,21 +379,9 @@ func stageRow(f layerfile.Feature, crs geo.CRS, opt Options) ([]any, *Issue, str
 	if parent == "" {
 		parent = boundaries.DerivedParent(opt.Level, code)
 	}
-	var households, population any
-	for _, c := range []struct {
-		field string
-		dst   *any
-	}{{opt.HouseholdsField, &households}, {opt.PopulationField, &population}} {
-		if c.field == "" {
-			continue
-		}
-		n, ok, err := boundaries.ParseCount(f.Props[c.field])
-		if err != nil {
-			return reject("%s: %v", c.field, err)
-		}
-		if ok {
-			*c.dst = int32(n)
-		}
+	households, population, bad := featureCounts(f.Props, opt)
+	if bad != "" {
+		return reject("%s", bad)
 	}
 	var kind any
 	if opt.KindField != "" {
@@ -398,6 +413,27 @@ func stageRow(f layerfile.Feature, crs geo.CRS, opt Options) ([]any, *Issue, str
 		parentV = parent
 	}
 	return []any{int32(f.Index), code, name, parentV, kind, households, population, provisional, strings.Join(repairs, "; "), g}, nil, strings.Join(repairs, "; ")
+}
+
+// featureCounts reads the households and population fields (nil when not
+// given or empty), or says why one is not a count.
+func featureCounts(props map[string]any, opt Options) (households, population any, bad string) {
+	for _, c := range []struct {
+		field string
+		dst   *any
+	}{{opt.HouseholdsField, &households}, {opt.PopulationField, &population}} {
+		if c.field == "" {
+			continue
+		}
+		n, ok, err := boundaries.ParseCount(props[c.field])
+		if err != nil {
+			return nil, nil, fmt.Sprintf("%s: %v", c.field, err)
+		}
+		if ok {
+			*c.dst = int32(n)
+		}
+	}
+	return households, population, ""
 }
 
 // ProvisionalCode is the stable code given to a feature without one:

@@ -14,13 +14,11 @@ import (
 // coordinate range, validity repair, duplicates, level clashes, parents and
 // dates. Rejections are added to the report.
 func checkStaged(ctx context.Context, tx pgx.Tx, opt Options, rep *Report) error {
-	reject := func(idx int, code, reason string) {
-		rep.reject(Issue{Index: idx, Code: code, Reason: reason})
-	}
+	reject := rep.reject
 	if _, err := tx.Exec(ctx, `UPDATE stage SET geom = ST_Transform(geom, 4326) WHERE ST_SRID(geom) <> 4326`); err != nil {
 		return fmt.Errorf("transform to EPSG:4326: %w", err)
 	}
-	if err := collect(ctx, tx, `SELECT idx, code, format('coordinates outside lon/lat range after transform (%s %s, %s %s)',
+	if err := collect(ctx, tx, `SELECT idx, code, name, format('coordinates outside lon/lat range after transform (%s %s, %s %s)',
 			round(ST_XMin(geom)::numeric, 6), round(ST_YMin(geom)::numeric, 6), round(ST_XMax(geom)::numeric, 6), round(ST_YMax(geom)::numeric, 6))
 		FROM stage WHERE ST_XMin(geom) < -180 OR ST_XMax(geom) > 180 OR ST_YMin(geom) < -90 OR ST_YMax(geom) > 90`, nil, reject); err != nil {
 		return fmt.Errorf("check range: %w", err)
@@ -32,11 +30,11 @@ func checkStaged(ctx context.Context, tx pgx.Tx, opt Options, rep *Report) error
 	if _, err := tx.Exec(ctx, `UPDATE stage SET geom = ST_Multi(ST_ForcePolygonCCW(geom))`); err != nil {
 		return fmt.Errorf("normalise: %w", err)
 	}
-	if err := collect(ctx, tx, `SELECT idx, code, format('duplicate code %s (first at feature %s)', code, first)
-		FROM (SELECT idx, code, min(idx) OVER (PARTITION BY code) AS first FROM stage) d WHERE idx <> first`, nil, reject); err != nil {
+	if err := collect(ctx, tx, `SELECT idx, code, name, format('duplicate code %s (first at feature %s)', code, first)
+		FROM (SELECT idx, code, name, min(idx) OVER (PARTITION BY code) AS first FROM stage) d WHERE idx <> first`, nil, reject); err != nil {
 		return fmt.Errorf("check duplicates: %w", err)
 	}
-	if err := collect(ctx, tx, `SELECT s.idx, s.code, format('code %s is already a %s', s.code, u.level)
+	if err := collect(ctx, tx, `SELECT s.idx, s.code, s.name, format('code %s is already a %s', s.code, u.level)
 		FROM stage s JOIN units u ON u.code = s.code AND u.valid_to IS NULL AND u.level <> $1`,
 		[]any{string(opt.Level)}, reject); err != nil {
 		return fmt.Errorf("check levels: %w", err)
@@ -54,7 +52,7 @@ func checkStaged(ctx context.Context, tx pgx.Tx, opt Options, rep *Report) error
 }
 
 // repairStaged makes invalid staged polygons valid, listing repairs and rejecting collapses.
-func repairStaged(ctx context.Context, tx pgx.Tx, rep *Report, reject func(int, string, string)) error {
+func repairStaged(ctx context.Context, tx pgx.Tx, rep *Report, reject func(Issue)) error {
 	// Invalid polygons (self-intersections, …) are repaired, keeping only
 	// their polygonal part, and listed; one that collapses is rejected.
 	repairedAt := map[int]int{}
@@ -65,27 +63,28 @@ func repairStaged(ctx context.Context, tx pgx.Tx, rep *Report, reject func(int, 
 			SELECT idx, ST_IsValidReason(geom) AS why FROM stage WHERE NOT ST_IsValid(geom))
 		UPDATE stage s SET geom = ST_CollectionExtract(ST_MakeValid(s.geom), 3)
 		FROM bad WHERE s.idx = bad.idx
-		RETURNING s.idx, s.code, bad.why, ST_IsEmpty(s.geom)`)
+		RETURNING s.idx, s.code, s.name, bad.why, ST_IsEmpty(s.geom)`)
 	if err != nil {
 		return fmt.Errorf("repair: %w", err)
 	}
 	for rows.Next() {
-		var idx int
-		var code, why string
+		var is Issue
+		var why string
 		var empty bool
-		if err := rows.Scan(&idx, &code, &why, &empty); err != nil {
+		if err := rows.Scan(&is.Index, &is.Code, &is.Name, &why, &empty); err != nil {
 			rows.Close()
 			return fmt.Errorf("repair: %w", err)
 		}
 		if empty {
-			reject(idx, code, "invalid geometry that leaves no polygon when repaired: "+why)
+			is.Reason = "invalid geometry that leaves no polygon when repaired: " + why
+			reject(is)
 			continue
 		}
-		reason := "made valid: " + why
-		if i, ok := repairedAt[idx]; ok {
-			rep.Repaired[i].Reason += "; " + reason
+		is.Reason = "made valid: " + why
+		if i, ok := repairedAt[is.Index]; ok {
+			rep.Repaired[i].Reason += "; " + is.Reason
 		} else {
-			rep.repair(Issue{Index: idx, Code: code, Reason: reason})
+			rep.repair(is)
 		}
 	}
 	rows.Close()
@@ -97,14 +96,14 @@ func repairStaged(ctx context.Context, tx pgx.Tx, rep *Report, reject func(int, 
 }
 
 // checkParents rejects staged units whose parent is not a loaded pl, once any pl is loaded.
-func checkParents(ctx context.Context, tx pgx.Tx, pl string, reject func(int, string, string)) error {
+func checkParents(ctx context.Context, tx pgx.Tx, pl string, reject func(Issue)) error {
 	var loaded bool
 	if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE level = $1 AND valid_to IS NULL)`, pl).Scan(&loaded); err != nil {
 		return fmt.Errorf("check parents: %w", err)
 	}
 	// The top loaded level has no parents to check against.
 	if loaded {
-		if err := collect(ctx, tx, `SELECT s.idx, s.code, CASE WHEN s.parent_code IS NULL
+		if err := collect(ctx, tx, `SELECT s.idx, s.code, s.name, CASE WHEN s.parent_code IS NULL
 					THEN 'no parent code (none given, none derivable from the code); use --parent-field or --allow-orphans'
 					ELSE format('parent %s is not a loaded %s; use --allow-orphans to accept it', s.parent_code, $1::text) END
 				FROM stage s WHERE NOT EXISTS (SELECT 1 FROM units p WHERE p.code = s.parent_code AND p.level = $1 AND p.valid_to IS NULL)`,
@@ -116,7 +115,7 @@ func checkParents(ctx context.Context, tx pgx.Tx, pl string, reject func(int, st
 }
 
 // classifyStaged fills the diff table (created, changed, unchanged) and rejects back-dated changes.
-func classifyStaged(ctx context.Context, tx pgx.Tx, opt Options, reject func(int, string, string)) error {
+func classifyStaged(ctx context.Context, tx pgx.Tx, opt Options, reject func(Issue)) error {
 	// Classify against the latest version of each code.
 	if _, err := tx.Exec(ctx, `CREATE TEMP TABLE diff ON COMMIT DROP AS
 		SELECT s.idx, s.code, u.version_id AS cur_id, u.valid_from AS cur_from,
@@ -133,8 +132,8 @@ func classifyStaged(ctx context.Context, tx pgx.Tx, opt Options, reject func(int
 		opt.KindField, opt.HouseholdsField, opt.PopulationField); err != nil {
 		return fmt.Errorf("compare with current versions: %w", err)
 	}
-	if err := collect(ctx, tx, `SELECT idx, code, format('valid_from %s is before the current version''s valid_from %s', $1::date, cur_from)
-		FROM diff WHERE status = 'changed' AND cur_from > $1::date`, []any{opt.ValidFrom}, reject); err != nil {
+	if err := collect(ctx, tx, `SELECT d.idx, d.code, s.name, format('valid_from %s is before the current version''s valid_from %s', $1::date, d.cur_from)
+		FROM diff d JOIN stage s USING (idx) WHERE d.status = 'changed' AND d.cur_from > $1::date`, []any{opt.ValidFrom}, reject); err != nil {
 		return fmt.Errorf("check dates: %w", err)
 	}
 	return nil
@@ -175,20 +174,24 @@ func applyStaged(ctx context.Context, tx pgx.Tx, opt Options, rep *Report) error
 	return store.BumpDataVersion(ctx, tx)
 }
 
-// collect runs a query returning (idx, code, reason) rows and hands each to f.
-func collect(ctx context.Context, tx pgx.Tx, sql string, args []any, f func(int, string, string)) error {
+// collect runs a query returning (idx, code, name, reason) rows, name
+// possibly NULL, and hands each to f as an Issue.
+func collect(ctx context.Context, tx pgx.Tx, sql string, args []any, f func(Issue)) error {
 	rows, err := tx.Query(ctx, sql, args...)
 	if err != nil {
 		return err
 	}
 	defer rows.Close()
 	for rows.Next() {
-		var idx int
-		var code, reason string
-		if err := rows.Scan(&idx, &code, &reason); err != nil {
+		var is Issue
+		var name *string
+		if err := rows.Scan(&is.Index, &is.Code, &name, &is.Reason); err != nil {
 			return err
 		}
-		f(idx, code, reason)
+		if name != nil {
+			is.Name = *name
+		}
+		f(is)
 	}
 	return rows.Err()
 }

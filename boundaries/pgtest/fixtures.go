@@ -213,6 +213,17 @@ func Rect(x0, y0, x1, y1 float64) string {
 	return fmt.Sprintf("[%s,%s,%s,%s,%s]", p(x0, y0), p(x1, y0), p(x1, y1), p(x0, y1), p(x0, y0))
 }
 
+// ShiftedRect is Rect with each corner passed through shift (geo.ToGCJ02,
+// geo.ToBD09): the rectangle as a Chinese web map gives it, about 500 m
+// off, for tests of the importer's CRS guard.
+func ShiftedRect(x0, y0, x1, y1 float64, shift func(lon, lat float64) (float64, float64)) string {
+	p := func(x, y float64) string {
+		lon, lat := shift(116.40+x*0.01, 39.90+y*0.01)
+		return fmt.Sprintf("[%.9f,%.9f]", lon, lat)
+	}
+	return fmt.Sprintf("[%s,%s,%s,%s,%s]", p(x0, y0), p(x1, y0), p(x1, y1), p(x0, y1), p(x0, y0))
+}
+
 // Comm is a community feature with a code, a name from it and households
 // in the attribute "hh".
 func Comm(code, geometry string, households int) string {

@@ -163,13 +163,13 @@ func printReport(w io.Writer, rep *importer.Report, asJSON bool) {
 	fmt.Fprintf(w, "  features %d, created %d, changed %d, unchanged %d, repaired %d, rejected %d (%.2fs)\n",
 		rep.Features, rep.Created, rep.Changed, rep.Unchanged, rep.RepairedTotal, rep.RejectedTotal, rep.Seconds)
 	for _, r := range rep.Repaired {
-		fmt.Fprintf(w, "  repaired feature %d %s: %s\n", r.Index, r.Code, r.Reason)
+		fmt.Fprintf(w, "  repaired %s\n", r)
 	}
 	if n := rep.RepairedTotal - len(rep.Repaired); n > 0 {
 		fmt.Fprintf(w, "  … and %d more repaired\n", n)
 	}
 	for _, r := range rep.Rejected {
-		fmt.Fprintf(w, "  rejected feature %d %s: %s\n", r.Index, r.Code, r.Reason)
+		fmt.Fprintf(w, "  rejected %s\n", r)
 	}
 	if n := rep.RejectedTotal - len(rep.Rejected); n > 0 {
 		fmt.Fprintf(w, "  … and %d more rejected\n", n)
