@@ -21,16 +21,31 @@ var (
 	ErrRejected = errors.New("import rejected")
 	// ErrBusy: too much work is waiting; retry later (503).
 	ErrBusy = errors.New("busy")
+	// ErrApprovalRequired: a write lacks its approval (批复文号). It is a
+	// ValidationError too (422); API clients get a code of its own, since
+	// they ask for the document number rather than show the message.
+	ErrApprovalRequired = errors.New("approval required")
 )
 
-// ValidationError is input the checks refuse; the message says why.
-type ValidationError struct{ Msg string }
+// ValidationError is input the checks refuse; the message says why. Err,
+// when set, is the sentinel it is an instance of (errors.Is finds it).
+type ValidationError struct {
+	Msg string
+	Err error
+}
 
 func (e *ValidationError) Error() string { return e.Msg }
+func (e *ValidationError) Unwrap() error { return e.Err }
 
 // Invalid is a ValidationError with a formatted message.
 func Invalid(format string, args ...any) error {
 	return &ValidationError{Msg: fmt.Sprintf(format, args...)}
+}
+
+// ApprovalRequired is the refusal of a write without its approval: a
+// ValidationError that is also ErrApprovalRequired.
+func ApprovalRequired() error {
+	return &ValidationError{Msg: "approval (批复文号) is required", Err: ErrApprovalRequired}
 }
 
 // QueryError is a request parameter the client got wrong, naming it.

@@ -220,28 +220,34 @@ func (s *Server) routesAPI(e *echo.Echo) {
 	e.GET("/api/v1/docs", s.docs)
 }
 
-// apiError maps the store's errors to statuses; anything else is a 500
-// (logged by the error handler).
+// apiError maps the domain's errors to statuses and machine codes
+// (web/param/errors.go); anything else is a 500 (logged by the error
+// handler).
 func apiError(err error) error {
 	var ve *boundaries.ValidationError
+	var qe *boundaries.QueryError
 	var mbe *http.MaxBytesError
 	switch {
 	case err == nil:
 		return nil
+	case errors.Is(err, boundaries.ErrApprovalRequired):
+		return param.Error(http.StatusUnprocessableEntity, param.CodeApprovalRequired, err.Error())
 	case errors.As(err, &ve):
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, ve.Msg)
+		return param.Error(http.StatusUnprocessableEntity, param.CodeValidationFailed, ve.Msg)
+	case errors.As(err, &qe):
+		return param.BadRequest(qe.Param, qe.Err.Error())
 	case errors.As(err, &mbe):
-		return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
+		return param.Error(http.StatusRequestEntityTooLarge, param.CodePayloadTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
 	case errors.Is(err, boundaries.ErrNotFound):
-		return echo.NewHTTPError(http.StatusNotFound, err.Error())
+		return param.Error(http.StatusNotFound, param.CodeNotFound, err.Error())
 	case errors.Is(err, boundaries.ErrStale):
-		return echo.NewHTTPError(http.StatusPreconditionFailed, err.Error())
+		return param.Error(http.StatusPreconditionFailed, param.CodeStaleETag, err.Error())
 	case errors.Is(err, boundaries.ErrConflict), errors.Is(err, boundaries.ErrDuplicate):
-		return echo.NewHTTPError(http.StatusConflict, err.Error())
+		return param.Error(http.StatusConflict, param.CodeConflict, err.Error())
 	case errors.Is(err, boundaries.ErrBusy):
-		return echo.NewHTTPError(http.StatusServiceUnavailable, err.Error())
+		return param.Error(http.StatusServiceUnavailable, param.CodeBusy, err.Error())
 	case store.Unavailable(err):
-		return echo.NewHTTPError(http.StatusServiceUnavailable, "the database is out of reach; retry shortly")
+		return param.Error(http.StatusServiceUnavailable, param.CodeUnavailable, "the database is out of reach; retry shortly")
 	}
 	return err
 }
@@ -495,7 +501,7 @@ func (s *Server) lookupBatch(c echo.Context) error {
 			if e := apiError(err); e != err {
 				return e
 			}
-			return echo.NewHTTPError(http.StatusBadRequest, "body: want {\"crs\": ..., \"points\": [{\"id\", \"lon\", \"lat\"}, ...]} or text/csv: "+err.Error())
+			return param.Error(http.StatusBadRequest, param.CodeInvalidBody, "body: want {\"crs\": ..., \"points\": [{\"id\", \"lon\", \"lat\"}, ...]} or text/csv: "+err.Error())
 		}
 		if len(req.Points) > cfg.MaxBatchPoints {
 			return tooManyPoints(cfg.MaxBatchPoints)
@@ -543,7 +549,7 @@ func (s *Server) lookupBatch(c echo.Context) error {
 }
 
 func tooManyPoints(limit int) error {
-	return echo.NewHTTPError(http.StatusRequestEntityTooLarge, fmt.Sprintf("at most %d points per request", limit))
+	return param.Error(http.StatusRequestEntityTooLarge, param.CodePayloadTooLarge, fmt.Sprintf("at most %d points per request", limit))
 }
 
 // rawID turns a JSON id (string or number) into text.
@@ -601,6 +607,9 @@ func writeResultsCSV(c echo.Context, res []lookup.Result) error {
 	c.Response().Header().Set(echo.HeaderContentType, "text/csv; charset=utf-8")
 	c.Response().WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(c.Response(), 64<<10)
+	// A BOM, as the CSV downloads have: Excel reads UTF-8 only with one,
+	// and shows the names as mojibake without.
+	bw.WriteString("\uFEFF")
 	w := csv.NewWriter(bw)
 	w.Write([]string{"id", "district_code", "district_name", "street_code", "street_name", "community_code", "community_name", "on_boundary", "zones"}) //nolint:errcheck
 	rec := make([]string, 9)
@@ -824,7 +833,7 @@ func ifMatch(c echo.Context) (int64, error) {
 	im := strings.TrimSpace(c.Request().Header.Get("If-Match"))
 	switch {
 	case im == "":
-		return 0, echo.NewHTTPError(http.StatusPreconditionRequired, "If-Match with the unit's ETag (from GET /api/v1/units/{code}) is required")
+		return 0, param.Error(http.StatusPreconditionRequired, param.CodeETagRequired, "If-Match with the unit's ETag (from GET /api/v1/units/{code}) is required")
 	case im == "*":
 		return units.AnyVersion, nil
 	case strings.HasPrefix(im, "W/"):
@@ -922,7 +931,7 @@ func (s *Server) deleteUnit(c echo.Context) error {
 	}
 	if len(strings.TrimSpace(string(raw))) > 0 {
 		if err := json.Unmarshal(raw, &body); err != nil {
-			return echo.NewHTTPError(http.StatusBadRequest, "body: want {\"approval\": ..., \"valid_to\": \"YYYY-MM-DD\"}: "+err.Error())
+			return param.Error(http.StatusBadRequest, param.CodeInvalidBody, "body: want {\"approval\": ..., \"valid_to\": \"YYYY-MM-DD\"}: "+err.Error())
 		}
 	}
 	if body.Approval == "" {
@@ -972,7 +981,7 @@ func (s *Server) postImport(c echo.Context) error {
 	}
 	mr, err := c.Request().MultipartReader()
 	if err != nil {
-		return echo.NewHTTPError(http.StatusBadRequest, "want multipart/form-data with a file field: "+err.Error())
+		return param.Error(http.StatusBadRequest, param.CodeInvalidBody, "want multipart/form-data with a file field: "+err.Error())
 	}
 	dir, err := os.MkdirTemp("", uploadPrefix)
 	if err != nil {
@@ -990,7 +999,7 @@ func (s *Server) postImport(c echo.Context) error {
 			if e := apiError(err); e != err {
 				return e
 			}
-			return echo.NewHTTPError(http.StatusBadRequest, "multipart: "+err.Error())
+			return param.Error(http.StatusBadRequest, param.CodeInvalidBody, "multipart: "+err.Error())
 		}
 		field := part.FormName()
 		if part.FileName() != "" || field == "file" {
@@ -1052,7 +1061,7 @@ func (s *Server) postImport(c echo.Context) error {
 		return c.JSON(http.StatusUnprocessableEntity, rep)
 	case rep == nil:
 		// Refused before reading any feature: the file or an option.
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
+		return param.Error(http.StatusUnprocessableEntity, param.CodeValidationFailed, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
 	}
 	// A file the reader gives up on mid-way is the client's to fix (422).
 	return apiError(err)

@@ -431,7 +431,7 @@ func TestLookupMatchesPostGIS(t *testing.T) {
 		t.Fatalf("CSV answered as %s", ct)
 	}
 	rows, err := csv.NewReader(res.Body).ReadAll()
-	if err != nil || len(rows) != 2001 || strings.Join(rows[0], ",") != "id,district_code,district_name,street_code,street_name,community_code,community_name,on_boundary,zones" {
+	if err != nil || len(rows) != 2001 || strings.Join(rows[0], ",") != "\uFEFFid,district_code,district_name,street_code,street_name,community_code,community_name,on_boundary,zones" {
 		t.Fatalf("CSV: %d rows, %v", len(rows), err)
 	}
 	for i, row := range rows[1:] {

@@ -125,7 +125,8 @@ func (s *Server) readyz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "pool": pool})
 }
 
-// errorHandler turns every error into {"error": {"code", "message"}}.
+// errorHandler turns every error into {"error": {"code", "message"}},
+// code being one of the machine codes of web/param/errors.go.
 func errorHandler(err error, c echo.Context) {
 	if c.Response().Committed {
 		return
@@ -133,19 +134,17 @@ func errorHandler(err error, c echo.Context) {
 	// Domain errors (not found, conflict, invalid) get their status
 	// wherever they come from.
 	err = apiError(err)
-	code := http.StatusInternalServerError
-	msg := "internal error"
+	status, code, msg := http.StatusInternalServerError, param.CodeInternal, "internal error"
 	var he *echo.HTTPError
 	if errors.As(err, &he) {
-		code = he.Code
-		msg = fmt.Sprint(he.Message)
+		status, code, msg = he.Code, param.CodeOf(he), fmt.Sprint(he.Message)
 	} else {
 		slog.Error("request failed", "path", c.Path(), "err", err)
 	}
-	if code == http.StatusServiceUnavailable {
+	if status == http.StatusServiceUnavailable {
 		c.Response().Header().Set("Retry-After", "5")
 	}
-	c.JSON(code, map[string]any{"error": map[string]any{"code": http.StatusText(code), "message": msg}}) //nolint:errcheck
+	c.JSON(status, map[string]any{"error": map[string]any{"code": code, "message": msg}}) //nolint:errcheck
 }
 
 // headAsGet answers HEAD wherever GET is served (RFC 9110): the request is

@@ -48,7 +48,7 @@ type adoption struct {
 // audited; then one data-version bump. A scenario is adopted once.
 func Adopt(ctx context.Context, st *store.Store, id int64, approval string, validFrom time.Time, a units.Actor) (*AdoptResult, error) {
 	if strings.TrimSpace(approval) == "" {
-		return nil, boundaries.Invalid("approval (批复文号) is required")
+		return nil, boundaries.ApprovalRequired()
 	}
 	if validFrom.IsZero() {
 		return nil, boundaries.Invalid("valid_from (YYYY-MM-DD) is required")

@@ -387,7 +387,7 @@ func checkParent(ctx context.Context, tx pgx.Tx, l boundaries.Level, parent *str
 
 func (e *Edit) checkRequired() error {
 	if strings.TrimSpace(e.Approval) == "" {
-		return boundaries.Invalid("approval (批复文号) is required")
+		return boundaries.ApprovalRequired()
 	}
 	if e.ValidFrom.IsZero() {
 		return boundaries.Invalid("valid_from (YYYY-MM-DD) is required")
@@ -545,7 +545,7 @@ func equalPtr(a, b *string) bool {
 // dryRun checks and rolls back.
 func Retire(ctx context.Context, st *store.Store, code string, ifMatch int64, validTo time.Time, approval string, dryRun bool, a Actor) (*WriteResult, error) {
 	if strings.TrimSpace(approval) == "" {
-		return nil, boundaries.Invalid("approval (批复文号) is required")
+		return nil, boundaries.ApprovalRequired()
 	}
 	if validTo.IsZero() {
 		return nil, boundaries.Invalid("valid_to (YYYY-MM-DD) is required")

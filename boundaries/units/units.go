@@ -7,6 +7,7 @@ package units
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -39,6 +40,23 @@ type Unit struct {
 type Version struct {
 	Unit
 	RetiredApproval *string `json:"retired_approval"`
+}
+
+// MarshalJSON writes valid_from and valid_to as YYYY-MM-DD, as the unit
+// routes do: they are calendar days, and a midnight UTC timestamp reads as
+// the day before in China.
+func (v Version) MarshalJSON() ([]byte, error) {
+	type plain Version // without this method
+	out := struct {
+		plain
+		ValidFrom string  `json:"valid_from"`
+		ValidTo   *string `json:"valid_to"`
+	}{plain: plain(v), ValidFrom: v.ValidFrom.Format(time.DateOnly)}
+	if v.ValidTo != nil {
+		d := v.ValidTo.Format(time.DateOnly)
+		out.ValidTo = &d
+	}
+	return json.Marshal(out)
 }
 
 // Base is a unit code with the version a change was made against (nil:

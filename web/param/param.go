@@ -87,7 +87,7 @@ func Scenario(c echo.Context) (int64, error) {
 	return id, nil
 }
 
-// BadRequest is a 400 naming the parameter.
+// BadRequest is a 400 naming the parameter (code invalid_parameter).
 func BadRequest(name, msg string) *echo.HTTPError {
-	return echo.NewHTTPError(http.StatusBadRequest, fmt.Sprintf("parameter %s: %s", name, msg))
+	return Error(http.StatusBadRequest, CodeInvalidParameter, fmt.Sprintf("parameter %s: %s", name, msg))
 }
