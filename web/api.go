@@ -2,6 +2,7 @@ package web
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -348,15 +349,39 @@ func (s *Server) getUnit(c echo.Context) error {
 	if err != nil {
 		return apiError(err)
 	}
+	// The ETag is the version in the body; an edit replaces the last
+	// version of the history, which is another one when an edit dated
+	// later is pending: the body then names it and its ETag.
+	head, err := units.ReadHead(c.Request().Context(), s.db, c.Param("code"))
+	if err != nil {
+		return apiError(err)
+	}
+	body := d.JSON
+	if head != nil && head.VersionID != d.VersionID {
+		body = withPending(body, head)
+	}
 	c.Response().Header().Set("ETag", etag(d.VersionID))
-	if inm := c.Request().Header.Get("If-None-Match"); inm != "" {
+	// With a version pending, a 304 would keep a body without it.
+	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && head != nil && head.VersionID == d.VersionID {
 		for _, t := range strings.Split(inm, ",") {
 			if v, ok := parseETag(t); ok && v == d.VersionID {
 				return c.NoContent(http.StatusNotModified)
 			}
 		}
 	}
-	return c.JSONBlob(http.StatusOK, d.JSON)
+	return c.JSONBlob(http.StatusOK, body)
+}
+
+// withPending adds to a unit's JSON object the pending version that heads
+// its history: {"version_id", "valid_from", "etag"}.
+func withPending(obj []byte, h *units.Head) []byte {
+	obj = bytes.TrimRight(obj, " \n")
+	if len(obj) < 2 || obj[len(obj)-1] != '}' {
+		return obj
+	}
+	p := fmt.Sprintf(`,"pending":{"version_id":%d,"valid_from":%q,"etag":%s}}`,
+		h.VersionID, h.ValidFrom.Format("2006-01-02"), strconv.Quote(h.ETag()))
+	return append(obj[:len(obj)-1:len(obj)-1], p...)
 }
 
 func (s *Server) unitChildren(c echo.Context) error {
@@ -795,6 +820,18 @@ func (s *Server) readEdit(c echo.Context) (*units.Edit, error) {
 	if e.DryRun, err = dryRun(c); err != nil {
 		return nil, err
 	}
+	if v := c.QueryParam("force"); v != "" {
+		if e.Force, err = strconv.ParseBool(v); err != nil {
+			return nil, param.BadRequest("force", "want true or false")
+		}
+	}
+	// Held to the default profile's tolerances, as the analysis would
+	// flag the unit (crosses_parent, overlap).
+	p, err := s.profiles.Profile(c)
+	if err != nil {
+		return nil, err
+	}
+	e.Fit = &units.Fit{MinOutsideShare: p.MinOutsideShare(), MinArea: p.MinZoneArea()}
 	return e, nil
 }
 
@@ -858,13 +895,30 @@ func (s *Server) withVersion(c echo.Context, r *units.WriteResult) error {
 	if r.DryRun {
 		return nil
 	}
-	var err error
-	r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID)
+	// Measured in the analysis of the day the version starts (today for a
+	// change already in force, or a retirement): the write moved the data
+	// version, so the run is brought up to date with it (incrementally,
+	// tens of milliseconds), zones included.
+	day := boundaries.Today()
+	if r.ValidFrom.After(day) {
+		day = r.ValidFrom
+	}
+	p, err := s.profiles.Profile(c)
+	if err != nil {
+		return err
+	}
+	run, err := s.layers.Run(c.Request().Context(), p, day, 0)
+	if err != nil {
+		return apiError(err)
+	}
+	r.Analysis = &units.WriteAnalysis{RunID: run, At: day.Format("2006-01-02"),
+		Note: "measures, status and zones of the live units on this day under the " + p.Name + " profile, this write included"}
+	r.Unit, err = s.layers.Version(c.Request().Context(), r.VersionID, run)
 	return err
 }
 
 // editParams are the query parameters PUT and POST take.
-var editParams = []string{"approval", "valid_from", "crs", "allow_orphans", "dry_run"}
+var editParams = []string{"approval", "valid_from", "crs", "allow_orphans", "dry_run", "force"}
 
 func (s *Server) createUnit(c echo.Context) error {
 	if err := writeParams(c, editParams...); err != nil {
@@ -893,6 +947,9 @@ func (s *Server) putUnit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if err := units.Precondition(c.Request().Context(), s.db, c.Param("code"), v); err != nil {
+		return apiError(err)
+	}
 	e, err := s.readEdit(c)
 	if err != nil {
 		return err
@@ -916,6 +973,9 @@ func (s *Server) deleteUnit(c echo.Context) error {
 	match, err := ifMatch(c)
 	if err != nil {
 		return err
+	}
+	if err := units.Precondition(c.Request().Context(), s.db, c.Param("code"), match); err != nil {
+		return apiError(err)
 	}
 	dry, err := dryRun(c)
 	if err != nil {

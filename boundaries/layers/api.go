@@ -189,12 +189,12 @@ func (r *Reader) Stats(ctx context.Context, level boundaries.Level, parent strin
 	return out, rows.Err()
 }
 
-// Version renders one unit version as the API does, without an analysis:
-// what a write answers (a new version has no run yet).
-func (r *Reader) Version(ctx context.Context, versionID int64) (json.RawMessage, error) {
+// Version renders one unit version as the API does, with the measures of
+// analysis run (0: none): what a write answers.
+func (r *Reader) Version(ctx context.Context, versionID, run int64) (json.RawMessage, error) {
 	var b []byte
 	// Run 0 matches no analysis.
-	if err := r.st.Primary().QueryRow(ctx, `SELECT `+unitJSON()+` FROM `+unitsFrom+`u.version_id = $2`, 0, versionID).Scan(&b); err != nil {
+	if err := r.st.Primary().QueryRow(ctx, `SELECT `+unitJSON()+` FROM `+unitsFrom+`u.version_id = $2`, run, versionID).Scan(&b); err != nil {
 		return nil, fmt.Errorf("read version %d: %w", versionID, err)
 	}
 	return b, nil

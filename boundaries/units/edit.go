@@ -57,6 +57,10 @@ type Edit struct {
 	AllowOrphans bool
 	// DryRun runs every check and the write, then rolls back.
 	DryRun bool
+	// Fit, when set, refuses a geometry outside its parent or overlapping
+	// its siblings beyond the tolerance, unless Force.
+	Fit   *Fit
+	Force bool
 }
 
 // readOnlyProps are fields of a unit as the API returns it; a client may
@@ -210,6 +214,20 @@ type WriteResult struct {
 	OldVersionID int64           `json:"old_version_id,omitempty"`
 	Repaired     []string        `json:"repaired"`
 	Unit         json.RawMessage `json:"unit"`
+	// Analysis names the run the unit's measures and status come from.
+	Analysis *WriteAnalysis `json:"analysis,omitempty"`
+	// Warnings are the misfits a forced write accepted (see Fit).
+	Warnings []string `json:"warnings,omitempty"`
+	// ValidFrom is the written version's first day (zero for a retirement).
+	ValidFrom time.Time `json:"-"`
+}
+
+// WriteAnalysis is the analysis run a write's response was measured in:
+// the live units on that day, brought up to date with the write.
+type WriteAnalysis struct {
+	RunID int64  `json:"run_id"`
+	At    string `json:"at"`
+	Note  string `json:"note"`
 }
 
 // Current is the current version of a code, locked for a write.
@@ -293,7 +311,7 @@ func lockMatching(ctx context.Context, tx pgx.Tx, code string, ifMatch int64, ch
 		return nil, fmt.Errorf("unit %s (no current version): %w", code, boundaries.ErrNotFound)
 	}
 	if check && cur.ID != ifMatch {
-		return nil, fmt.Errorf("unit %s: current version is %d, not %d: %w", code, cur.ID, ifMatch, boundaries.ErrStale)
+		return nil, staleError(code, cur.ID, cur.ValidFrom, ifMatch)
 	}
 	return cur, nil
 }
@@ -456,6 +474,13 @@ func Create(ctx context.Context, st *store.Store, e *Edit, a Actor) (*WriteResul
 		if err := checkParent(ctx, tx, e.Level, parent, e.AllowOrphans); err != nil {
 			return err
 		}
+		problems, err := checkFit(ctx, tx, e.Fit, e.Code, e.Level, parent, g, 0, e.ValidFrom)
+		if err != nil {
+			return err
+		}
+		if err := refuseMisfit(problems, e.Force, res); err != nil {
+			return err
+		}
 		_, kind := optArg(e.Kind.Set, e.Kind.Value)
 		_, hh := optArg(e.Households.Set, e.Households.Value)
 		_, pop := optArg(e.Population.Set, e.Population.Value)
@@ -464,6 +489,7 @@ func Create(ctx context.Context, st *store.Store, e *Edit, a Actor) (*WriteResul
 			e.Code, *e.Name, string(e.Level), parent, kind, hh, pop, g, e.ValidFrom, e.Approval, a.Source()).Scan(&res.VersionID); err != nil {
 			return MapWriteErr(fmt.Errorf("create unit %s: %w", e.Code, err))
 		}
+		res.ValidFrom = e.ValidFrom
 		return finishWrite(ctx, tx, a, "create", e.Code, 0, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")}, e.DryRun)
 	})
 	return settle(ctx, st, res, err)
@@ -514,6 +540,17 @@ func Update(ctx context.Context, st *store.Store, code string, ifMatch int64, e 
 				return err
 			}
 		}
+		// A new geometry or parent is a new fit to check; an unchanged one
+		// was accepted before.
+		if e.Geometry != nil || e.ParentCode.Set && !equalPtr(parent, cur.Parent) {
+			problems, err := checkFit(ctx, tx, e.Fit, code, cur.Level, parent, g, cur.ID, e.ValidFrom)
+			if err != nil {
+				return err
+			}
+			if err := refuseMisfit(problems, e.Force, res); err != nil {
+				return err
+			}
+		}
 		if err := cur.End(ctx, tx, e.ValidFrom, ""); err != nil {
 			return err
 		}
@@ -529,7 +566,7 @@ func Update(ctx context.Context, st *store.Store, code string, ifMatch int64, e 
 			cur.ID, e.Name, parent, setKind, kind, setHH, hh, setPop, pop, g, e.ValidFrom, e.Approval, a.Source()).Scan(&res.VersionID); err != nil {
 			return MapWriteErr(fmt.Errorf("update unit %s: %w", code, err))
 		}
-		res.OldVersionID = cur.ID
+		res.OldVersionID, res.ValidFrom = cur.ID, e.ValidFrom
 		return finishWrite(ctx, tx, a, "update", code, cur.ID, res, map[string]any{"approval": e.Approval, "valid_from": e.ValidFrom.Format("2006-01-02")}, e.DryRun)
 	})
 	return settle(ctx, st, res, err)
