@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/csv"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -11,6 +12,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/geo"
 )
@@ -20,6 +22,9 @@ type ExportOptions struct {
 	Layer   string            // districts, streets, communities or zones
 	At      time.Time         // zero: today
 	Profile *analysis.Profile // nil: the default profile
+	// Interval, unless nil or one day, exports every version valid at any
+	// time in it (see FeatureQuery.Interval); At is then ignored.
+	Interval *boundaries.Interval
 	// Scenario reads the boundaries with a scenario applied (0: live).
 	Scenario int64
 	Format   string // geojson (default) or csv
@@ -47,6 +52,14 @@ func (l *Layer) propsJSON() string {
 // SQL conditions with parameters from $3. It returns the FROM/WHERE clause
 // and its arguments.
 func (r *Reader) Query(ctx context.Context, layer string, p *analysis.Profile, at time.Time, scenario int64, equal map[string]string) (*Layer, string, []any, error) {
+	return r.query(ctx, layer, p, at, nil, scenario, equal)
+}
+
+// query is Query over an interval when iv is more than one day: the FROM
+// clause is the layer's interval form, its $2 the interval as a daterange,
+// and the run is of the interval's end day (today when open).
+func (r *Reader) query(ctx context.Context, layer string, p *analysis.Profile, at time.Time, iv *boundaries.Interval,
+	scenario int64, equal map[string]string) (*Layer, string, []any, error) {
 	l, ok := ByName(layer)
 	if !ok {
 		return nil, "", nil, fmt.Errorf("unknown layer %q", layer)
@@ -57,6 +70,16 @@ func (r *Reader) Query(ctx context.Context, layer string, p *analysis.Profile, a
 			return nil, "", nil, err
 		}
 	}
+	if iv != nil {
+		if day, one := iv.Day(); one {
+			at, iv = day, nil
+		} else if scenario != 0 {
+			// A scenario is one day's boundaries with a proposal applied.
+			return nil, "", nil, &boundaries.QueryError{Param: "datetime", Err: errors.New("intervals are not supported with scenario: give a day")}
+		} else {
+			at = iv.End()
+		}
+	}
 	if at.IsZero() {
 		at = today()
 	}
@@ -65,6 +88,9 @@ func (r *Reader) Query(ctx context.Context, layer string, p *analysis.Profile, a
 		return nil, "", nil, err
 	}
 	from, args := l.From(scenario != 0), []any{run, at}
+	if iv != nil {
+		from, args[1] = l.during, daterange(*iv)
+	}
 	for name, v := range equal {
 		f, ok := l.Field(name)
 		if !ok {
@@ -76,10 +102,24 @@ func (r *Reader) Query(ctx context.Context, layer string, p *analysis.Profile, a
 	return l, from, args, nil
 }
 
+// daterange is iv as a PostgreSQL daterange literal; an open end is
+// unbounded.
+func daterange(iv boundaries.Interval) string {
+	s := "["
+	if !iv.From.IsZero() {
+		s += iv.From.Format("2006-01-02")
+	}
+	s += ","
+	if !iv.To.IsZero() {
+		s += iv.To.Format("2006-01-02")
+	}
+	return s + "]"
+}
+
 // Export streams a layer as an RFC 7946 GeoJSON FeatureCollection or CSV.
 // Rows go from the database cursor to w; nothing is held in memory.
 func (r *Reader) Export(ctx context.Context, w io.Writer, opt ExportOptions) (int, error) {
-	l, from, args, err := r.Query(ctx, opt.Layer, opt.Profile, opt.At, opt.Scenario, opt.Equal)
+	l, from, args, err := r.query(ctx, opt.Layer, opt.Profile, opt.At, opt.Interval, opt.Scenario, opt.Equal)
 	if err != nil {
 		return 0, fmt.Errorf("export: %w", err)
 	}
@@ -101,7 +141,7 @@ func (r *Reader) Export(ctx context.Context, w io.Writer, opt ExportOptions) (in
 
 func (r *Reader) exportGeoJSON(ctx context.Context, w io.Writer, l *Layer, from string, args []any) (int, error) {
 	// The same feature SQL as OGC API items, in RFC 7946's CRS84.
-	rows, err := r.st.Reader().Query(ctx, `SELECT `+l.featureJSON(geo.CRS84)+` FROM `+from+` ORDER BY `+l.ID, args...)
+	rows, err := r.st.Reader().Query(ctx, `SELECT `+l.featureJSON(geo.CRS84)+` FROM `+from+` ORDER BY `+l.ID+`, `+l.versionSQL(), args...)
 	if err != nil {
 		return 0, err
 	}
@@ -175,7 +215,7 @@ func (r *Reader) exportCSV(ctx context.Context, w *bufio.Writer, l *Layer, from 
 		cols = append(cols, "ST_AsText("+l.Geom+", 7)")
 		header = append(header, "wkt")
 	}
-	rows, err := r.st.Reader().Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+from+` ORDER BY `+l.ID, args...)
+	rows, err := r.st.Reader().Query(ctx, `SELECT `+strings.Join(cols, ", ")+` FROM `+from+` ORDER BY `+l.ID+`, `+l.versionSQL(), args...)
 	if err != nil {
 		return 0, err
 	}

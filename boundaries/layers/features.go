@@ -63,6 +63,10 @@ type FeatureQuery struct {
 	Layer   string
 	Profile *analysis.Profile // nil: the default profile
 	At      time.Time         // zero: today
+	// Interval, unless nil or one day, replaces At: every version valid at
+	// any time in it, each once, with the analysis of its end day (today
+	// when open-ended) for the versions valid then and none for the others.
+	Interval *boundaries.Interval
 	// Scenario reads the boundaries with a scenario applied (0: live).
 	Scenario int64
 	// Equal are property filters (?status=oversized): each value is read
@@ -100,6 +104,9 @@ func (r *Reader) featureSQL(ctx context.Context, q *FeatureQuery) (*Layer, strin
 	}
 	if q.FilterCRS.URI == "" {
 		q.FilterCRS = geo.CRS84
+	}
+	if q.At.IsZero() {
+		q.At = today()
 	}
 	// Validate everything the client sent before the (possibly slow)
 	// analysis, so bad requests fail fast.
@@ -150,8 +157,7 @@ func (r *Reader) featureSQL(ctx context.Context, q *FeatureQuery) (*Layer, strin
 		conds = append(conds, "ST_Intersects("+l.Geom+", "+env+")")
 	}
 	if q.Filter != "" {
-		sql, args, err := cql2.Compile(q.Filter, cql2.Options{Queryables: l.cqlQueryables(),
-			SRID: q.FilterCRS.Stored(), FlipAxes: q.FilterCRS.Flip, ArgBase: 2 + len(extra)})
+		sql, args, err := l.compileFilter(q.Filter, q.FilterCRS, 2+len(extra))
 		if err != nil {
 			return nil, "", nil, &boundaries.QueryError{Param: "filter", Err: err}
 		}
@@ -161,7 +167,7 @@ func (r *Reader) featureSQL(ctx context.Context, q *FeatureQuery) (*Layer, strin
 	if q.ID != "" {
 		conds = append(conds, "("+l.ID+") = "+arg(q.ID, "text"))
 	}
-	_, from, args, err := r.Query(ctx, l.Name, q.Profile, q.At, q.Scenario, nil)
+	_, from, args, err := r.query(ctx, l.Name, q.Profile, q.At, q.Interval, q.Scenario, nil)
 	if err != nil {
 		return nil, "", nil, err
 	}
@@ -263,7 +269,17 @@ func (r *Reader) Features(ctx context.Context, q FeatureQuery) (*FeatureCursor, 
 	if err != nil {
 		return nil, err
 	}
-	set := featureSet{layer: l.Name, run: args[0].(int64), day: args[1].(time.Time), crs: q.CRS.URI}
+	// A feature's bytes depend on the run, not on how its rows were chosen:
+	// the run's day serves as the day of an interval too.
+	day := q.At
+	if iv := q.Interval; iv != nil {
+		if d, one := iv.Day(); one {
+			day = d
+		} else {
+			day = iv.End()
+		}
+	}
+	set := featureSet{layer: l.Name, run: args[0].(int64), day: day, crs: q.CRS.URI}
 	if set.data, err = r.st.CurrentDataVersion(ctx); err != nil {
 		return nil, fmt.Errorf("features %s: %w", l.Name, err)
 	}

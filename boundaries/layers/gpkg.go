@@ -34,7 +34,7 @@ func gpkgSelect(f Field) string {
 // downloads build into a temp file and stream it. Rows go from the PostGIS
 // cursor straight into SQLite.
 func (r *Reader) ExportGPKG(ctx context.Context, path string, opt ExportOptions) (int, error) {
-	l, from, args, err := r.Query(ctx, opt.Layer, opt.Profile, opt.At, opt.Scenario, opt.Equal)
+	l, from, args, err := r.query(ctx, opt.Layer, opt.Profile, opt.At, opt.Interval, opt.Scenario, opt.Equal)
 	if err != nil {
 		return 0, fmt.Errorf("export gpkg: %w", err)
 	}
@@ -60,7 +60,7 @@ func (r *Reader) writeGPKG(ctx context.Context, path string, l *Layer, from stri
 		return 0, err
 	}
 	defer w.Abort()
-	rows, err := r.st.Reader().Query(ctx, `SELECT `+strings.Join(sel, ", ")+` FROM `+from+` ORDER BY `+l.ID, args...)
+	rows, err := r.st.Reader().Query(ctx, `SELECT `+strings.Join(sel, ", ")+` FROM `+from+` ORDER BY `+l.ID+`, `+l.versionSQL(), args...)
 	if err != nil {
 		return 0, err
 	}

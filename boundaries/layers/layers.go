@@ -36,6 +36,9 @@ type Layer struct {
 	Geom        string // SQL of the geometry (EPSG:4326)
 	from        string // FROM/WHERE clause; $1 = run id, $2 = as-of date
 	scenario    string // the same over a scenario run's boundaries
+	// during is from over an interval: $2 is a daterange as text, and the
+	// rows are every version valid at any time in it.
+	during string
 	// tileGeom is the geometry stored in EPSG:3857 over from, for live
 	// tiles ("": they transform Geom); tileSQL replaces a field's SQL in
 	// live tiles with its stored tile form (migration 0012). Scenario
@@ -85,8 +88,14 @@ func unitLayer(l boundaries.Level, title string) Layer {
 			WHERE u.level = '` + string(l) + `' AND ` + store.AsOf("u", 2)
 	return Layer{Name: l.Layer(), Title: title, Level: l, Fields: unitFields, ID: "u.code", Geom: "u.geom",
 		tileGeom: "u.geom_3857", tileSQL: unitTileSQL,
-		Description: title + " valid on the requested day, with the analysis under the requested profile",
+		Description: title + " valid on the requested day (or at any time in a datetime interval: every version once), with the analysis under the requested profile",
 		from:        `units u LEFT JOIN analysis_units` + where,
+		// The run's analysis is of the versions valid on its day (the
+		// interval's end): another version of the code gets none rather
+		// than its successor's status.
+		during: `units u LEFT JOIN analysis_units r ON r.run_id = $1 AND r.code = u.code
+				AND ` + store.AsOfExpr("u", "(SELECT at FROM analysis_runs WHERE id = $1)") + `
+			WHERE u.level = '` + string(l) + `' AND daterange(u.valid_from, u.valid_to) && $2::text::daterange`,
 		// The run names its scenario, so the clause takes the same two
 		// parameters and every caller's own numbering still starts at $3.
 		scenario: `(` + scenario.UnitsSQL("(SELECT scenario_id FROM analysis_runs WHERE id = $1)", "$2") + `) u
@@ -111,7 +120,9 @@ var All = []Layer{
 			{"population", "integer", "population of building points inside", "z.population"},
 		},
 		from:     `zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL`,
-		scenario: `zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL`},
+		scenario: `zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL`,
+		// Zones have no versions: an interval's are its end day's.
+		during: `zones z WHERE z.run_id = $1 AND $2::text IS NOT NULL`},
 }
 
 // ByName finds a layer of the registry.

@@ -72,6 +72,10 @@ func (o *Handler) collectionDoc(c echo.Context, l *layers.Layer, f string, self 
 		Link{Href: carry(c, path+"/items"), Rel: "items", Type: mediaGeoJSON, Title: l.Title + " as GeoJSON"},
 		Link{Href: carry(c, path+"/items?f=html"), Rel: "items", Type: mediaHTML, Title: l.Title + " as HTML"},
 		Link{Href: carry(c, path+"/queryables"), Rel: "http://www.opengis.net/def/rel/ogc/1.0/queryables", Type: mediaSchema, Title: "queryables"},
+		// GDAL's OAPIF driver (3.6) types its fields from a describedBy
+		// schema (the rel matched case-sensitively), else from a sample page,
+		// where an all-null column becomes String.
+		Link{Href: carry(c, path+"/schema"), Rel: "describedBy", Type: mediaSchema, Title: "JSON Schema of the features"},
 		Link{Href: carry(c, "/download/"+l.Name+".geojson"), Rel: "enclosure", Type: mediaGeoJSON, Title: "download as GeoJSON"},
 		Link{Href: carry(c, "/download/"+l.Name+".gpkg"), Rel: "enclosure", Type: "application/geopackage+sqlite3", Title: "download as GeoPackage"},
 		Link{Href: carry(c, "/download/"+l.Name+".csv"), Rel: "enclosure", Type: "text/csv", Title: "download as CSV"},
@@ -149,46 +153,35 @@ func (o *Handler) collection(c echo.Context) error {
 	return render(c, f, http.StatusOK, mediaJSON, col)
 }
 
-func (o *Handler) queryables(c echo.Context) error {
-	l, f, err := collectionRequest(c, routeParams(), false)
-	if err != nil {
-		return err
-	}
-	props := map[string]any{"geometry": map[string]any{"title": "geometry",
-		"format": "geometry-multipolygon", "x-ogc-role": "primary-geometry"}}
-	for _, q := range l.Queryables() {
-		p := map[string]any{"title": q.Name, "description": q.Description}
-		switch q.Type {
-		case "date":
-			p["type"], p["format"] = "string", "date"
-		default:
-			p["type"] = q.Type
-		}
-		if q.Name == l.Fields[0].Name {
-			p["x-ogc-role"] = "id"
-		}
-		props[q.Name] = p
-	}
-	return render(c, f, http.StatusOK, mediaSchema, map[string]any{
-		"$schema":              "https://json-schema.org/draft/2019-09/schema",
-		"$id":                  baseURL(c) + "/collections/" + l.Name + "/queryables",
-		"type":                 "object",
-		"title":                l.Title,
-		"properties":           props,
-		"additionalProperties": false,
-	})
-}
-
-// asOf is the as-of day: ?datetime= (a date or an instant) or ?at=.
+// asOf is the as-of day of a route that shows one day: ?datetime= (a
+// date or an instant; for an interval its end day, today when open) or
+// ?at=.
 func asOf(c echo.Context) (time.Time, error) {
+	iv, err := interval(c)
+	if err != nil || iv != nil {
+		return iv.End(), err
+	}
 	if v := c.QueryParam("datetime"); v != "" {
-		d, err := boundaries.ParseDatetime(v)
-		if err != nil {
-			return time.Time{}, invalid("datetime", err.Error())
-		}
-		return d, nil
+		d, _ := boundaries.ParseDatetime(v)
+		return d.From, nil
 	}
 	return param.At(c, "at")
+}
+
+// interval is ?datetime= when it spans more than one day, else nil.
+func interval(c echo.Context) (*boundaries.Interval, error) {
+	v := c.QueryParam("datetime")
+	if v == "" {
+		return nil, nil
+	}
+	iv, err := boundaries.ParseDatetime(v)
+	if err != nil {
+		return &iv, invalid("datetime", err.Error())
+	}
+	if _, one := iv.Day(); one {
+		return nil, nil
+	}
+	return &iv, nil
 }
 
 func crsParam(c echo.Context, name string) (geo.CRS, error) {

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -49,6 +50,9 @@ func (o *Handler) download(c echo.Context) error {
 	if opt.At, err = asOf(c); err != nil {
 		return err
 	}
+	if opt.Interval, err = interval(c); err != nil {
+		return err
+	}
 	if opt.Scenario, err = param.Scenario(c); err != nil {
 		return err
 	}
@@ -72,6 +76,9 @@ func (o *Handler) download(c echo.Context) error {
 	h := c.Response().Header()
 	h.Set(echo.HeaderContentType, ctype)
 	fname := l.Name + "-" + opt.At.Format("2006-01-02")
+	if iv := opt.Interval; iv != nil {
+		fname = l.Name + "-" + dayOrOpen(iv.From) + "_" + dayOrOpen(iv.To)
+	}
 	if opt.Scenario != 0 {
 		fname += fmt.Sprintf("-scenario-%d", opt.Scenario)
 	}
@@ -110,4 +117,12 @@ func (o *Handler) download(c echo.Context) error {
 		return fmt.Errorf("download gpkg: send: %w", err)
 	}
 	return nil
+}
+
+// dayOrOpen names an interval's end in a file name.
+func dayOrOpen(d time.Time) string {
+	if d.IsZero() {
+		return "open"
+	}
+	return d.Format("2006-01-02")
 }

@@ -36,7 +36,10 @@ func (o *Handler) featureQuery(c echo.Context, l *layers.Layer, items bool) (lay
 		return q, err
 	}
 	if !items {
-		return q, nil
+		return q, nil // one feature: an interval's end day
+	}
+	if q.Interval, err = interval(c); err != nil {
+		return q, err
 	}
 	if v := c.QueryParam("limit"); v != "" {
 		n, err := strconv.Atoi(v)
@@ -76,7 +79,7 @@ func (o *Handler) featureQuery(c echo.Context, l *layers.Layer, items bool) (lay
 		return q, invalid("bbox-crs", "given without bbox")
 	}
 	q.Filter = c.QueryParam("filter")
-	if lang := c.QueryParam("filter-lang"); lang != "" && lang != "cql2-text" {
+	if lang := c.QueryParam("filter-lang"); lang != "" && !slices.Contains(filterLangs, lang) {
 		return q, invalid("filter-lang", fmt.Sprintf("unsupported %q (want cql2-text)", lang))
 	}
 	if q.FilterCRS, err = crsParam(c, "filter-crs"); err != nil {

@@ -54,6 +54,12 @@ var conformanceClasses = []string{
 	"http://www.opengis.net/spec/cql2/1.0/conf/spatial-functions",
 }
 
+// filterLangs are the filter-lang values taken: cql2-text, and cql-text,
+// the draft's name, which GDAL's OAPIF driver (3.6, QGIS's engine) looks
+// for in /api before it sends a -where as a filter rather than
+// evaluating it on the client. What GDAL writes is CQL2 text.
+var filterLangs = []string{"cql2-text", "cql-text"}
+
 // viewParams choose what the collections show: the profile, the day
 // and a scenario's boundaries instead of the live ones. Every route takes
 // them and links carry them, so a client connected to /ogc?scenario=3
@@ -126,6 +132,7 @@ func (o *Handler) routesOGC(e *echo.Echo) {
 	g.GET("/collections/:collection/items", o.items)
 	g.GET("/collections/:collection/items/:feature", o.item)
 	g.GET("/collections/:collection/queryables", o.queryables)
+	g.GET("/collections/:collection/schema", o.schema)
 }
 
 // compress compresses when the client accepts it, at the fastest level:

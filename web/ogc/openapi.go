@@ -2,6 +2,7 @@ package ogc
 
 import (
 	"net/http"
+	"slices"
 	"sort"
 
 	"github.com/labstack/echo/v4"
@@ -25,10 +26,7 @@ func (o *Handler) api(c echo.Context) error {
 
 func openAPI(base string) map[string]any {
 	str := map[string]any{"type": "string"}
-	param := func(name, in, desc string, schema any, required bool) map[string]any {
-		return map[string]any{"name": name, "in": in, "description": desc, "schema": schema, "required": required,
-			"style": "form", "explode": false}
-	}
+	param := apiParam
 	crsEnum := map[string]any{"type": "string", "format": "uri", "enum": crsURIs()}
 	var names []string
 	for _, l := range layers.All {
@@ -41,7 +39,10 @@ func openAPI(base string) map[string]any {
 		param("f", "query", "json or html (else the Accept header)", map[string]any{"type": "string", "enum": []string{"json", "html"}}, false),
 		param("profile", "query", "policy profile for status, reasons and density (default "+analysis.DefaultProfile+")",
 			map[string]any{"type": "string", "enum": analysis.ProfileNames()}, false),
-		param("datetime", "query", "the boundaries valid on this date or instant (intervals are not supported); default today", str, false),
+		param("datetime", "query", "a date or instant: the boundaries valid then (default today); an interval a/b, ../b or a/.. "+
+			"(dates or instants): every version valid at any time in it, once, with the analysis of the end day (today when open) "+
+			"for the versions valid on it and none for the others; a date may end in T (2024-06-30T). "+
+			"Collections, single features and downloads take an interval's end day", str, false),
 		param("at", "query", "same as datetime, YYYY-MM-DD", map[string]any{"type": "string", "format": "date"}, false),
 		param("scenario", "query", "id of a stored scenario (GET /api/v1/scenarios): the boundaries with the scenario applied, judged by its own analysis; proposed units have proposed=true and no version_id",
 			map[string]any{"type": "integer", "minimum": 1}, false),
@@ -56,7 +57,7 @@ func openAPI(base string) map[string]any {
 		param("bbox-crs", "query", "CRS of bbox (default CRS84)", crsEnum, false),
 		param("crs", "query", "output CRS (default CRS84)", crsEnum, false),
 		param("filter", "query", "CQL2 text filter over the queryables", str, false),
-		param("filter-lang", "query", "cql2-text", map[string]any{"type": "string", "enum": []string{"cql2-text"}}, false),
+		param("filter-lang", "query", "cql2-text (cql-text, the draft's name, is the same)", map[string]any{"type": "string", "enum": filterLangs}, false),
 		param("filter-crs", "query", "CRS of filter geometries (default CRS84)", crsEnum, false),
 	}, common...)
 	one := append([]any{collection,
@@ -73,24 +74,45 @@ func openAPI(base string) map[string]any {
 		return map[string]any{"get": map[string]any{"operationId": id, "summary": summary, "parameters": params, "responses": r}}
 	}
 	fOnly := []any{common[0]}
+	paths := map[string]any{
+		"/":            op("getLandingPage", "landing page", fOnly, resp("links to the API", mediaJSON)),
+		"/conformance": op("getConformance", "conformance classes", fOnly, resp("conformance classes", mediaJSON)),
+		"/api":         op("getAPI", "this document", fOnly, resp("OpenAPI 3.0", mediaOpenAPI)),
+		"/collections": op("getCollections", "the collections", common, resp("collections", mediaJSON)),
+		"/collections/{collectionId}": op("describeCollection", "one collection",
+			append([]any{collection}, common...), resp("a collection", mediaJSON)),
+		"/collections/{collectionId}/items": op("getFeatures", "features of a collection; any queryable is also a "+
+			"query parameter for equality (e.g. status=oversized&parent_code=110101005)", items,
+			resp("GeoJSON FeatureCollection with numberMatched, numberReturned and next links", mediaGeoJSON)),
+		"/collections/{collectionId}/items/{featureId}": op("getFeature", "one feature", one, resp("GeoJSON Feature", mediaGeoJSON)),
+		"/collections/{collectionId}/queryables": op("getQueryables", "properties usable in filter and as parameters",
+			[]any{collection, common[0]}, resp("JSON Schema", mediaSchema)),
+		"/collections/{collectionId}/schema": op("getSchema", "JSON Schema of the features",
+			append([]any{collection}, common...), resp("JSON Schema", mediaSchema)),
+	}
+	// Each layer's items with its queryables as parameters: GDAL's OAPIF
+	// driver (3.6) sends in filter only the properties it finds here.
+	for _, l := range layers.All {
+		params := slices.Clone(items[1:])
+		for _, f := range l.Fields {
+			if f.Type != "array" { // lists are not name=value parameters
+				params = append(params, param(f.Name, "query", f.Description+" (equals)", fieldSchema(f), false))
+			}
+		}
+		paths["/collections/"+l.Name+"/items"] = op("getFeatures_"+l.Name, l.Title, params,
+			resp("GeoJSON FeatureCollection with numberMatched, numberReturned and next links", mediaGeoJSON))
+	}
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "jiedao OGC API – Features", "version": "1.0",
 			"description": "Street and community boundaries with their analysis"},
 		"servers": []any{map[string]any{"url": base}},
-		"paths": map[string]any{
-			"/":            op("getLandingPage", "landing page", fOnly, resp("links to the API", mediaJSON)),
-			"/conformance": op("getConformance", "conformance classes", fOnly, resp("conformance classes", mediaJSON)),
-			"/api":         op("getAPI", "this document", fOnly, resp("OpenAPI 3.0", mediaOpenAPI)),
-			"/collections": op("getCollections", "the collections", common, resp("collections", mediaJSON)),
-			"/collections/{collectionId}": op("describeCollection", "one collection",
-				append([]any{collection}, common...), resp("a collection", mediaJSON)),
-			"/collections/{collectionId}/items": op("getFeatures", "features of a collection; any queryable is also a "+
-				"query parameter for equality (e.g. status=oversized&parent_code=110101005)", items,
-				resp("GeoJSON FeatureCollection with numberMatched, numberReturned and next links", mediaGeoJSON)),
-			"/collections/{collectionId}/items/{featureId}": op("getFeature", "one feature", one, resp("GeoJSON Feature", mediaGeoJSON)),
-			"/collections/{collectionId}/queryables": op("getQueryables", "properties usable in filter and as parameters",
-				[]any{collection, common[0]}, resp("JSON Schema", mediaSchema)),
-		},
+		"paths":   paths,
 	}
+}
+
+// apiParam is an OpenAPI parameter.
+func apiParam(name, in, desc string, schema any, required bool) map[string]any {
+	return map[string]any{"name": name, "in": in, "description": desc, "schema": schema, "required": required,
+		"style": "form", "explode": false}
 }
