@@ -64,11 +64,17 @@ func openAPI(base string) map[string]any {
 		param("featureId", "path", "unit code (zones: zone id)", str, true),
 		param("crs", "query", "output CRS (default CRS84)", crsEnum, false)}, common...)
 	one[1].(map[string]any)["style"] = "simple"
+	// Exceptions are JSON whatever f= asks (renderErrors).
+	exception := func(desc string) map[string]any {
+		return map[string]any{"description": desc, "content": map[string]any{"application/json": map[string]any{"schema": map[string]any{
+			"type": "object", "required": []string{"code", "description"},
+			"properties": map[string]any{"code": str, "description": str}}}}}
+	}
 	resp := func(desc, typ string) map[string]any {
 		return map[string]any{"200": map[string]any{"description": desc, "content": map[string]any{typ: map[string]any{}, mediaHTML: map[string]any{}}},
-			"400": map[string]any{"description": "invalid parameter ({code, description})"},
-			"404": map[string]any{"description": "not found ({code, description})"},
-			"500": map[string]any{"description": "server error"}}
+			"400": exception("invalid parameter (code InvalidParameterValue)"),
+			"404": exception("not found (code NotFound)"),
+			"500": exception("server error (code ServerError)")}
 	}
 	op := func(id, summary string, params []any, r map[string]any) map[string]any {
 		return map[string]any{"get": map[string]any{"operationId": id, "summary": summary, "parameters": params, "responses": r}}
