@@ -2,7 +2,9 @@ package web
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
+	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -510,11 +512,94 @@ func TestMapTransfer(t *testing.T) {
 			t.Errorf("first load: no compressed response for %s among %v", path, first.encoding)
 		}
 	}
+	// The page loads counts and a page of findings, never the analysis.
+	for path := range first.bytes {
+		if strings.HasPrefix(path, "/api/v1/analysis") || strings.HasPrefix(path, "/api/v1/findings") {
+			t.Errorf("first load fetched %s (%.0f bytes)", path, first.bytes[path])
+		}
+	}
 	if first.total > 1_000_000 {
 		t.Errorf("first load took %.0f bytes: MapLibre alone is 1 MB uncompressed", first.total)
 	}
 	second := load(2)
 	if second.total >= 50_000 {
 		t.Errorf("second load took %.0f bytes, want < 50 kB: %v", second.total, second.bytes)
+	}
+}
+
+// TestMapSummary: what the page loads is counted and binned by the server,
+// so its size does not follow the number of units.
+func TestMapSummary(t *testing.T) {
+	base, store := testServer(t, Config{})
+	type summary struct {
+		Top  float64
+		Live struct {
+			Status     map[string]map[string]int
+			Zones      map[string]int
+			Households int
+			Bins       []int
+		}
+		Scenario *json.RawMessage
+	}
+	get := func(q string) (summary, []byte, *http.Response) {
+		t.Helper()
+		res, b := tileGet(t, base+"/map/api/summary"+q)
+		var s summary
+		if res.StatusCode != 200 || json.Unmarshal(b, &s) != nil {
+			t.Fatalf("GET /map/api/summary%s: %d %s", q, res.StatusCode, b)
+		}
+		return s, b, res
+	}
+	city, cityBytes, res := get("")
+	var communities int
+	var street string
+	if err := store.Primary().QueryRow(context.Background(), `SELECT count(*) FILTER (WHERE level = 'community'),
+		(SELECT parent_code FROM units WHERE level = 'community' AND valid_to IS NULL GROUP BY 1 ORDER BY count(*), 1 LIMIT 1)
+		FROM units WHERE valid_to IS NULL`).Scan(&communities, &street); err != nil {
+		t.Fatal(err)
+	}
+	sum := 0
+	for _, n := range city.Live.Bins {
+		sum += n
+	}
+	if len(city.Live.Bins) != histogramBins || sum != city.Live.Households || city.Live.Households == 0 || city.Top < 6000 ||
+		city.Live.Status["community"]["normal"] == 0 || city.Scenario != nil {
+		t.Errorf("summary %+v", city)
+	}
+	// A street of a few communities and the city of hundreds: same size.
+	one, oneBytes, _ := get("?street=" + street)
+	if one.Live.Households >= city.Live.Households/10 || len(cityBytes) > 2000 || len(cityBytes)-len(oneBytes) > 100 {
+		t.Errorf("summary of %d communities %d bytes, of a street's %d: %d bytes", city.Live.Households, len(cityBytes), one.Live.Households, len(oneBytes))
+	}
+	_, full := tileGet(t, base+"/api/v1/analysis")
+	t.Logf("summary %d bytes (%d communities in the city), street %d bytes; /api/v1/analysis %d bytes", len(cityBytes), communities, len(oneBytes), len(full))
+	if r, _ := tileGet(t, base+"/map/api/summary", "If-None-Match", res.Header.Get("ETag")); r.StatusCode != 304 || !strings.HasPrefix(res.Header.Get("ETag"), `W/"run`) {
+		t.Errorf("revalidation with %q: %d", res.Header.Get("ETag"), r.StatusCode)
+	}
+	getJSON(t, base+"/map/api/summary?scenario=999999", 404, nil)
+
+	// Findings a page at a time, the pages adding up to the totals.
+	var page struct {
+		Zones, Units int
+		Items        []struct{ Kind, Code string }
+	}
+	seen := map[string]bool{}
+	for off := 0; ; off += 7 {
+		getJSON(t, fmt.Sprintf("%s/map/api/findings?limit=7&offset=%d", base, off), 200, &page)
+		for _, it := range page.Items {
+			seen[it.Kind+it.Code+strconv.Itoa(len(seen))] = true
+		}
+		if len(page.Items) < 7 {
+			break
+		}
+	}
+	if len(seen) != page.Zones+page.Units || page.Zones == 0 || page.Units == 0 {
+		t.Errorf("findings pages: %d items, totals %d zones %d units", len(seen), page.Zones, page.Units)
+	}
+	getJSON(t, base+"/map/api/findings?limit=x", 400, nil)
+
+	res, b := tileGet(t, base+"/favicon.ico")
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/x-icon" || len(b) == 0 || len(b) > 4096 {
+		t.Errorf("/favicon.ico: %d %q %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(b))
 	}
 }

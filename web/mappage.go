@@ -91,6 +91,9 @@ func loadStatic() (*mapFiles, error) {
 		hash := hex.EncodeToString(sum[:6])
 		ext := path.Ext(name)
 		ctype := mime.TypeByExtension(ext)
+		if ext == ".ico" { // not in Go's table, and the system's may lack it
+			ctype = "image/x-icon"
+		}
 		if ctype == "" {
 			ctype = "application/octet-stream"
 		}
@@ -141,7 +144,17 @@ func (s *Server) routesMap(e *echo.Echo) {
 		// A plain name (scripts that link MapLibre directly): revalidated.
 		return f.serve(c, "no-cache")
 	})
+	// Browsers ask for /favicon.ico whatever the page links.
+	e.GET("/favicon.ico", func(c echo.Context) error {
+		m, err := staticFiles()
+		if err != nil {
+			return err
+		}
+		return m.byPath["favicon.ico"].serve(c, "public, max-age=86400")
+	})
 	e.GET("/map/api/config", s.getMapConfig)
+	e.GET("/map/api/summary", s.getMapSummary)
+	e.GET("/map/api/findings", s.getMapFindings)
 	e.GET("/map/api/profile", s.getMapProfile)
 	e.GET("/map/api/history/:code", s.getMapHistory)
 	e.GET("/map/api/places/:layer", s.getMapPlaces)

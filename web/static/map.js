@@ -141,7 +141,7 @@
       <tr><td>staff 社工</td><td>${staff}</td></tr>
       </table><h2>History 沿革</h2><table class="history" id="panel-history"><tr><td>loading…</td></tr></table>`;
     state.street = level === 'community' ? props.parent_code : (level === 'street' ? props.code : null);
-    histogram();
+    loadSummary().catch((e) => console.error(e));
     downloads();
     if (props.proposed === true || props.proposed === 'true') {
       // A scenario's unit has no versions until the scenario is adopted.
@@ -176,24 +176,36 @@
     map.fitBounds([[e.bbox[0], e.bbox[1]], [e.bbox[2], e.bbox[3]]], { padding: 60, maxZoom: 16 });
   }
 
-  // ---- findings ----
-  async function findings() {
-    const f = await getJSON('/api/v1/findings' + query());
-    const colors = Object.fromEntries(cfg.status_colors), zc = Object.fromEntries(cfg.zone_colors);
-    const items = [];
-    for (const z of f.zones) items.push({ codes: z.codes, html: `<span class="tag" style="background:${zc[z.kind] || '#000'}">${esc(z.kind)}</span>${esc(z.codes.join(', '))} · ${fmt(z.area_m2)} m²` });
-    for (const u of f.units) items.push({ codes: [u.code], html: `<span class="tag" style="background:${colors[u.status]}">${esc(u.status)}</span>${esc(u.name)} ${esc(u.code)} · ${fmt(u.households)} hh` });
+  // ---- findings: a page at a time, so the load does not grow with the city ----
+  let findingsSeq = 0;
+  async function findings(more) {
     const ul = $('findings');
-    ul.innerHTML = '';
-    for (const it of items) {
+    const offset = more ? ul.querySelectorAll('li.finding').length : 0;
+    const seq = more ? findingsSeq : ++findingsSeq;
+    const f = await getJSON('/map/api/findings' + query({ limit: 50, offset }));
+    if (seq !== findingsSeq) return; // the profile or date changed meanwhile
+    const colors = Object.fromEntries(cfg.status_colors), zc = Object.fromEntries(cfg.zone_colors);
+    if (!more) ul.innerHTML = '';
+    ul.querySelector('li.more')?.remove();
+    for (const it of f.items) {
       const li = document.createElement('li');
       li.className = 'finding';
-      li.innerHTML = it.html;
+      li.innerHTML = it.kind
+        ? `<span class="tag" style="background:${zc[it.kind] || '#000'}">${esc(it.kind)}</span>${esc(it.codes.join(', '))} · ${fmt(it.area_m2)} m²`
+        : `<span class="tag" style="background:${colors[it.status]}">${esc(it.status)}</span>${esc(it.name)} ${esc(it.code)} · ${fmt(it.households)} hh`;
       li.onclick = () => zoomTo(it.codes);
       ul.appendChild(li);
     }
-    ul.dataset.count = items.length;
-    $('findings-count').textContent = `(${f.zones.length} zones, ${f.units.length} units)`;
+    const shown = offset + f.items.length, total = f.zones + f.units;
+    if (shown < total) {
+      const li = document.createElement('li');
+      li.className = 'more';
+      li.textContent = `more 更多… (${shown} of ${total})`;
+      li.onclick = () => findings(true);
+      ul.appendChild(li);
+    }
+    ul.dataset.count = shown;
+    $('findings-count').textContent = `(${f.zones} zones, ${f.units} units)`;
   }
 
   // ---- search ----
@@ -215,34 +227,44 @@
   });
 
   // ---- histogram of community households with the profile's thresholds ----
-  let analysis = null, profile = null, analysis2 = null;
-  async function loadAnalysis() {
-    [analysis, profile, analysis2] = await Promise.all([getJSON('/api/v1/analysis' + query()), getJSON('/map/api/profile' + query()),
-      state.scenario ? getJSON('/api/v1/analysis' + scenQuery()) : null]);
+  // The server counts and bins (/map/api/summary); the page never lists units.
+  let summary = null, profile = null, summarySeq = 0;
+  const profiles = {};
+  async function loadSummary() {
+    const seq = ++summarySeq, q = query(), extra = { street: state.street };
+    const [s, p] = await Promise.all([getJSON('/map/api/summary' + (state.scenario ? scenQuery(extra) : query(extra))),
+      profiles[q] || getJSON('/map/api/profile' + q)]);
+    profiles[q] = p;
+    if (seq !== summarySeq) return; // a newer profile, date, street or scenario asked since
+    summary = s;
+    profile = p;
     histogram();
     scenarioSummary();
   }
   function histogram() {
-    if (!analysis) return;
+    if (!summary) return;
     const cv = $('histogram'), g = cv.getContext('2d');
-    const W = cv.width, H = cv.height, pad = { l: 30, r: 8, t: 8, b: 22 };
+    // Drawn in CSS pixels on a backing store of device pixels: sharp on high-DPI screens.
+    const W = Number(cv.dataset.w ||= cv.width), H = Number(cv.dataset.h ||= cv.height), dpr = window.devicePixelRatio || 1;
+    if (cv.width !== Math.round(W * dpr)) {
+      cv.style.width = W + 'px'; cv.style.height = H + 'px';
+      cv.width = Math.round(W * dpr); cv.height = Math.round(H * dpr);
+    }
+    g.setTransform(dpr, 0, 0, dpr, 0, 0);
+    const pad = { l: 30, r: 8, t: 8, b: 22 };
     g.clearRect(0, 0, W, H);
-    const pick = (a) => a.units.filter((u) => u.level === 'community' && u.households != null &&
-      (!state.street || u.parent_code === state.street)).map((u) => u.households);
-    const hh = pick(analysis), hh2 = analysis2 ? pick(analysis2) : null;
-    $('hist-scope').textContent = (state.street ? `(street ${state.street}, ${hh.length}` : `(city, ${hh.length}`) +
-      (hh2 ? ` → ${hh2.length} in the scenario)` : ')');
+    const live = summary.live, scen = summary.scenario;
+    const bins = live.bins, bins2 = scen ? scen.bins : null;
+    $('hist-scope').textContent = (state.street ? `(street ${state.street}, ${live.households}` : `(city, ${live.households}`) +
+      (scen ? ` → ${scen.households} in the scenario)` : ')');
     const lo = profile.community.min_households.value, hi = profile.community.max_households.value;
-    const top = Math.max(hi ? hi * 2 : 0, ...hh.slice(0, 1e5), ...(hh2 || []).slice(0, 1e5), 1);
-    const nb = 30, bw = top / nb, bins = new Array(nb).fill(0), bins2 = new Array(nb).fill(0);
-    for (const v of hh) bins[Math.min(nb - 1, Math.floor(v / bw))]++;
-    for (const v of hh2 || []) bins2[Math.min(nb - 1, Math.floor(v / bw))]++;
-    const maxc = Math.max(1, ...bins, ...bins2);
+    const top = summary.top, nb = bins.length, bw = top / nb;
+    const maxc = Math.max(1, ...bins, ...(bins2 || []));
     const x = (v) => pad.l + (W - pad.l - pad.r) * v / top;
     const y = (c) => H - pad.b - (H - pad.t - pad.b) * c / maxc;
     g.fillStyle = '#8aa9c9';
     bins.forEach((c, i) => { if (c) g.fillRect(x(i * bw) + 0.5, y(c), Math.max(1, x(bw) - pad.l - 1), H - pad.b - y(c)); });
-    if (hh2) {
+    if (bins2) {
       // The scenario's distribution as a step outline over the live bars.
       g.strokeStyle = '#e15759'; g.lineWidth = 1.5; g.beginPath(); g.moveTo(x(0), y(0));
       bins2.forEach((c, i) => { g.lineTo(x(i * bw), y(c)); g.lineTo(x((i + 1) * bw), y(c)); });
@@ -250,7 +272,7 @@
       g.fillStyle = '#e15759'; g.font = '10px sans-serif'; g.textAlign = 'right'; g.fillText('— scenario 方案', W - pad.r, pad.t + 22);
       g.fillStyle = '#8aa9c9'; g.fillText('■ live 现状', W - pad.r, pad.t + 34);
     }
-    cv.dataset.scenarioUnits = hh2 ? hh2.length : '';
+    cv.dataset.scenarioUnits = scen ? scen.households : '';
     g.strokeStyle = '#333'; g.beginPath(); g.moveTo(pad.l, pad.t); g.lineTo(pad.l, H - pad.b); g.lineTo(W - pad.r, H - pad.b); g.stroke();
     g.fillStyle = '#333'; g.font = '10px sans-serif'; g.textAlign = 'center';
     for (const t of [0, top / 2, top]) g.fillText(Math.round(t).toLocaleString(), Math.min(W - 20, Math.max(pad.l, x(t))), H - 8);
@@ -299,15 +321,10 @@
   // The communities by status and the zones, live and in the scenario.
   function scenarioSummary() {
     const box = $('scenario-summary');
-    box.hidden = !analysis2;
-    if (!analysis2) { box.innerHTML = ''; return; }
-    const count = (a) => {
-      const c = {};
-      for (const u of a.units) if (u.level === 'community') c[u.status] = (c[u.status] || 0) + 1;
-      c.zones = a.zones.length;
-      return c;
-    };
-    const b = count(analysis), a = count(analysis2);
+    box.hidden = !summary.scenario;
+    if (!summary.scenario) { box.innerHTML = ''; return; }
+    const count = (s) => ({ ...(s.status.community || {}), zones: Object.values(s.zones).reduce((n, z) => n + z, 0) });
+    const b = count(summary.live), a = count(summary.scenario);
     const sc = scenarios.find((x) => String(x.id) === state.scenario);
     let h = `<h2>Scenario 方案 ${esc(sc ? sc.name : '#' + state.scenario)}</h2><table data-testid="scenario-table">
       <tr><td></td><td>live 现状</td><td>scenario 方案</td></tr>`;
@@ -343,7 +360,7 @@
     if (map2) map2.resize();
     labels();
     downloads();
-    await loadAnalysis();
+    await loadSummary();
   }
 
   // ---- switches: profile and date re-colour from the tiles ----
@@ -356,7 +373,7 @@
   async function reload() {
     retile();
     downloads();
-    await Promise.all([findings(), loadAnalysis(), loadPlaces()]);
+    await Promise.all([findings(), loadSummary(), loadPlaces()]);
   }
   $('profile').onchange = () => { state.profile = $('profile').value; reload(); };
   $('at').onchange = () => { state.at = $('at').value === cfg.today ? '' : $('at').value; reload(); };
