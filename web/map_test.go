@@ -1,9 +1,12 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
+	"image/png"
+	"math"
 	"net/http"
 	"net/url"
 	"os"
@@ -19,9 +22,11 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 	"github.com/jiedao/jiedao/boundaries/plan"
 	"github.com/jiedao/jiedao/boundaries/scenario"
+	"github.com/jiedao/jiedao/web/tiles"
 )
 
 func TestMapAPI(t *testing.T) {
@@ -602,4 +607,179 @@ func TestMapSummary(t *testing.T) {
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/x-icon" || len(b) == 0 || len(b) > 4096 {
 		t.Errorf("/favicon.ico: %d %q %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(b))
 	}
+}
+
+// TestMapLandingBrowser: below the communities' minzoom streets show their
+// own status and a note says communities are hidden; a finding selects its
+// unit into the panel and the address, and /#unit=CODE selects it again.
+func TestMapLandingBrowser(t *testing.T) {
+	needChromium(t)
+	base, store := testServer(t, Config{})
+	// The small demo has no oversized street: give one a population over
+	// the profile's maximum before the first analysis runs (at the first tile).
+	var street string
+	if err := store.Primary().QueryRow(context.Background(), `WITH s AS (SELECT code FROM units WHERE level = 'street' AND valid_to IS NULL ORDER BY code LIMIT 1),
+		c AS (UPDATE units SET population = 30000 WHERE level = 'community' AND valid_to IS NULL AND parent_code = (SELECT code FROM s))
+		UPDATE units SET population = 400000 WHERE code = (SELECT code FROM s) AND valid_to IS NULL RETURNING code`).Scan(&street); err != nil {
+		t.Fatal(err)
+	}
+	bctx := browser(t)
+	checkLanding(t, bctx, base)
+
+	// A unit finding: name, street and reason in the list; a click selects it.
+	item, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(() => { const li = document.querySelector('#findings li.finding[data-kind=unit]');
+		return [li.dataset.code, li.innerText]; })()`))
+	if err != nil || len(item) != 2 {
+		t.Fatalf("no unit finding: %v %v", item, err)
+	}
+	code := item[0]
+	if !strings.Contains(item[1], " > ") && !strings.Contains(item[1], " < ") || !strings.Contains(item[1], code) {
+		t.Errorf("finding %s lacks its reason: %q", code, item[1])
+	}
+	panelShows := func(code string) string {
+		return fmt.Sprintf(`document.getElementById('panel-code') && document.getElementById('panel-code').textContent === %q &&
+			location.hash === '#unit=%s' && document.querySelector('#panel-parent a') !== null`, code, code)
+	}
+	if err := chromedp.Do(bctx, chromedp.Click(chromedp.CSS(`#findings li.finding[data-kind=unit]`)),
+		void(chromedp.Poll[any](panelShows(code), chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		panel, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('panel').innerText + ' ' + location.hash`))
+		t.Fatalf("click on finding %s: panel %q: %v", code, panel, err)
+	}
+	selected, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify([window.jiedaoMap.getFilter('selected-line'), window.jiedaoMap.getFilter('selected-street-line')])`))
+	if !strings.Contains(selected, code) {
+		t.Errorf("selected-line filters %s lack %s", selected, code)
+	}
+	// An overlap finding outlines both its units.
+	zone, _ := chromedp.Run(bctx, chromedp.Evaluate[[]string](`(() => { const li = document.querySelector('#findings li.finding[data-kind=overlap]');
+		if (!li) return []; window.jiedaoIdle = false; li.click(); return [li.dataset.code]; })()`))
+	if len(zone) == 1 {
+		if err := chromedp.Do(bctx, void(chromedp.Poll[any](`(() => { const f = JSON.stringify([window.jiedaoMap.getFilter('selected-line'), window.jiedaoMap.getFilter('selected-street-line')]);
+			return location.hash === '#unit=`+zone[0]+`' && (f.match(/"[0-9P][0-9A-Za-z-]+"/g) || []).length >= 2; })()`, chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+			f, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.jiedaoMap.getFilter('selected-line'))`))
+			t.Errorf("overlap finding %s: highlight %s: %v", zone[0], f, err)
+		}
+	}
+	if err := chromedp.Do(bctx, void(chromedp.Poll[any](`window.jiedaoIdle === true && document.querySelector('#panel-parent a') !== null &&
+		!document.getElementById('panel-history').textContent.includes('loading')`, chromedp.WithPollingTimeout(10*time.Second)))); err == nil {
+		screenshot(t, bctx, "finding.png")
+	}
+
+	// A search hit names its street and district, and a status filter that
+	// would hide it is turned off, with a note.
+	comm, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#findings li.finding[data-kind=unit][data-level=community]').dataset.code`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := chromedp.Do(bctx, void(chromedp.Evaluate[any](`const f = document.getElementById('status-filter'); f.value = 'normal'; f.dispatchEvent(new Event('change'));
+			const q = document.getElementById('search'); q.value = '`+comm+`'; q.dispatchEvent(new Event('input')); true`)),
+		void(chromedp.Poll[any](`document.querySelector('#search-results li .note') !== null`, chromedp.WithPollingTimeout(10*time.Second))),
+		chromedp.Click(chromedp.CSS(`#search-results li`)),
+		void(chromedp.Poll[any](`document.getElementById('status-filter').value === '' && !document.getElementById('filter-note').hidden &&
+			document.getElementById('panel-code').textContent === '`+comm+`'`, chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		hit, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('search-results').innerText + ' | ' + document.getElementById('filter-note').textContent`))
+		t.Errorf("search %s with the normal filter: %q: %v", comm, hit, err)
+	}
+
+	// Loading /#unit=CODE selects it the same way.
+	if err := chromedp.Do(bctx, chromedp.Navigate("about:blank"), chromedp.Navigate(base+"/#unit="+code),
+		void(chromedp.Poll[any](panelShows(code), chromedp.WithPollingTimeout(20*time.Second)))); err != nil {
+		t.Errorf("/#unit=%s did not select it: %v", code, err)
+	}
+
+	// A day before any boundary: the map says which days have data.
+	if err := chromedp.Do(bctx, void(chromedp.Evaluate[any](`const a = document.getElementById('at'); a.value = '1990-01-01'; a.dispatchEvent(new Event('change')); true`)),
+		void(chromedp.Poll[any](`!document.getElementById('date-note').hidden && document.getElementById('date-note').textContent.includes('data from')`,
+			chromedp.WithPollingTimeout(15*time.Second)))); err != nil {
+		t.Errorf("no date note for 1990-01-01: %v", err)
+	}
+	screenshot(t, bctx, "nodata.png")
+}
+
+// checkLanding: below the communities' minzoom the note shows, the legend
+// names the street fill, and the screenshot has the oversized colour.
+func checkLanding(t *testing.T, bctx context.Context, base string) {
+	t.Helper()
+	var ext struct{ Bounds [4]float64 }
+	getJSON(t, base+"/tiles/communities.json", 200, &ext)
+	// Below the communities' minzoom, where the street fill is at full opacity.
+	zoom := float64(layers.TileMinZoom("communities")) - 0.5
+	ready := `window.jiedaoIdle === true && document.querySelectorAll('#findings li.finding').length > 0`
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/"),
+		void(chromedp.Poll[any](ready, chromedp.WithPollingTimeout(25*time.Second))),
+		void(chromedp.Evaluate[any](fmt.Sprintf(`window.jiedaoIdle = false; window.jiedaoMap.jumpTo({center: [%f, %f], zoom: %f}); true`,
+			(ext.Bounds[0]+ext.Bounds[2])/2, (ext.Bounds[1]+ext.Bounds[3])/2, zoom))),
+		void(chromedp.Poll[any](`window.jiedaoIdle === true && window.jiedaoMap.queryRenderedFeatures({layers: ['streets-status']}).length > 0`,
+			chromedp.WithPollingTimeout(25*time.Second)))); err != nil {
+		t.Fatalf("landing view did not render: %v", err)
+	}
+	note, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('zoom-note').hidden ? '' : document.getElementById('zoom-note').textContent`))
+	if err != nil || !strings.Contains(note, "zoom in to see communities") {
+		t.Errorf("zoom note %q at zoom %.1f, %v", note, zoom, err)
+	}
+	legend, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('legend').innerText`))
+	if !strings.Contains(legend, "streets: own status (below zoom 10)") || !strings.Contains(legend, "> 3000 households") {
+		t.Errorf("legend:\n%s", legend)
+	}
+	statuses, _ := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...new Set(window.jiedaoMap.queryRenderedFeatures({layers: ['streets-status']}).map(f => f.properties.status))].sort()`))
+	png := screenshotBytes(t, bctx, "landing.png")
+	over := ""
+	for _, sc := range tiles.StatusColors {
+		if sc[0] == "oversized" {
+			over = sc[1]
+		}
+	}
+	n := countBlended(t, png, over, "#f4f3ef", tiles.StreetStatusOpacity, 330)
+	t.Logf("landing at zoom %.1f: streets drawn with statuses %v; %d pixels of oversized %s at opacity %.2f", zoom, statuses, n, over, tiles.StreetStatusOpacity)
+	if n < 100 {
+		t.Errorf("landing screenshot has %d pixels of the oversized street colour, want > 100", n)
+	}
+}
+
+// screenshotBytes saves a screenshot (see screenshot) and returns it.
+func screenshotBytes(t *testing.T, bctx context.Context, name string) []byte {
+	t.Helper()
+	screenshot(t, bctx, name)
+	b, err := os.ReadFile(filepath.Join("testdata", "screenshots", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// countBlended counts the pixels right of x0 within a small tolerance of
+// colour fg drawn at opacity alpha over bg.
+func countBlended(t *testing.T, b []byte, fg, bg string, alpha float64, x0 int) int {
+	t.Helper()
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	hex := func(s string) [3]float64 {
+		var c [3]float64
+		for i := range c {
+			v, _ := strconv.ParseUint(s[1+2*i:3+2*i], 16, 8)
+			c[i] = float64(v)
+		}
+		return c
+	}
+	f, g := hex(fg), hex(bg)
+	var want [3]float64
+	for i := range want {
+		want[i] = alpha*f[i] + (1-alpha)*g[i]
+	}
+	n, r := 0, img.Bounds()
+	for y := r.Min.Y; y < r.Max.Y; y++ {
+		for x := r.Min.X + x0; x < r.Max.X; x++ {
+			cr, cg, cb, _ := img.At(x, y).RGBA()
+			got := [3]float64{float64(cr >> 8), float64(cg >> 8), float64(cb >> 8)}
+			ok := true
+			for i := range got {
+				ok = ok && math.Abs(got[i]-want[i]) <= 8
+			}
+			if ok {
+				n++
+			}
+		}
+	}
+	return n
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -160,6 +161,32 @@ func (s *Server) routesMap(e *echo.Echo) {
 	e.GET("/map/api/places/:layer", s.getMapPlaces)
 	e.GET("/map/api/search", s.getMapSearch)
 	e.GET("/map/api/extent", s.getMapExtent)
+	e.GET("/map/api/unit/:code", s.getMapUnit)
+}
+
+// getMapUnit is what the panel shows of a unit chosen without a click on
+// the map (a finding, a search hit, #unit= in the address): its fields as
+// the API gives them under ?profile=&at=, and its parent and grandparent.
+func (s *Server) getMapUnit(c echo.Context) error {
+	p, day, err := s.profiles.ProfileAt(c)
+	if err != nil {
+		return err
+	}
+	ctx := c.Request().Context()
+	run, err := s.layers.Run(ctx, p, day, 0)
+	if err != nil {
+		return err
+	}
+	d, err := s.layers.Unit(ctx, c.Param("code"), day, run, false)
+	if err != nil {
+		return apiError(err)
+	}
+	parents, err := s.layers.Ancestors(ctx, c.Param("code"), day)
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set("Cache-Control", "no-cache")
+	return c.JSON(http.StatusOK, map[string]any{"unit": json.RawMessage(d.JSON), "parents": parents})
 }
 
 // getMapConfig tells the page what it cannot know by itself.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -79,7 +80,19 @@ func (s *Server) getMapSummary(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := map[string]any{"profile": p.Name, "at": qs[0].At.Format("2006-01-02"), "top": top, "live": sums[0], "scenario": nil}
+	// The first and last days with boundaries, for a date that has none.
+	first, last, err := s.layers.DataDates(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	day := func(t *time.Time) any {
+		if t == nil {
+			return nil
+		}
+		return t.Format("2006-01-02")
+	}
+	out := map[string]any{"profile": p.Name, "at": qs[0].At.Format("2006-01-02"), "top": top, "live": sums[0], "scenario": nil,
+		"data_from": day(first), "data_to": day(last)}
 	if len(sums) > 1 {
 		out["scenario"] = sums[1]
 	}

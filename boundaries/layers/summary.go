@@ -121,16 +121,26 @@ type FindingsQuery struct {
 }
 
 // Finding is one line of the map's findings list: a zone (Kind, Codes,
-// AreaM2) or a flagged unit (Code, Name, Level, Status, Households).
+// Names, AreaM2) or a flagged unit (Code, Name, Level, Status, Households,
+// Reasons). ParentName is the parent's name (of a zone: its first unit's),
+// so a planner reads which street a line is in without a click.
 type Finding struct {
 	Kind       string   `json:"kind,omitempty"`
 	Codes      []string `json:"codes"`
+	Names      []string `json:"names,omitempty"`
 	AreaM2     *float64 `json:"area_m2,omitempty"`
 	Code       string   `json:"code,omitempty"`
 	Name       string   `json:"name,omitempty"`
 	Level      string   `json:"level,omitempty"`
+	ParentName string   `json:"parent_name,omitempty"`
 	Status     string   `json:"status,omitempty"`
 	Households *int64   `json:"households,omitempty"`
+	Reasons    []string `json:"reasons,omitempty"`
+}
+
+// parentName is the SQL of the name of alias's parent on day $2.
+func parentName(alias string) string {
+	return `(SELECT p.name FROM units p WHERE p.code = ` + alias + `.parent_code AND ` + store.AsOf("p", 2) + ` LIMIT 1)`
 }
 
 // FindingsPage is a page of findings and the totals of the whole list.
@@ -168,31 +178,37 @@ func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, 
 		return nil, fmt.Errorf("count findings: %w", err)
 	}
 	if q.Offset < p.Zones {
-		rows, err := r.st.Reader().Query(ctx, `SELECT kind, codes, area_m2 FROM zones WHERE run_id = $1 AND $2::date IS NOT NULL
-			ORDER BY kind, id LIMIT $3 OFFSET $4`, q.Run, q.At, q.Limit, q.Offset)
+		// Names in the codes' order; a code without a unit on the day is "".
+		rows, err := r.st.Reader().Query(ctx, `SELECT z.kind, z.level, z.codes, z.area_m2,
+				ARRAY(SELECT coalesce((SELECT u.name FROM units u WHERE u.code = c.code AND `+store.AsOf("u", 2)+` LIMIT 1), '')
+					FROM unnest(z.codes) WITH ORDINALITY c(code, i) ORDER BY c.i),
+				coalesce((SELECT `+parentName("u")+` FROM units u WHERE u.code = z.codes[1] AND `+store.AsOf("u", 2)+` LIMIT 1), '')
+			FROM zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL
+			ORDER BY z.kind, z.id LIMIT $3 OFFSET $4`, q.Run, q.At, q.Limit, q.Offset)
 		if err != nil {
 			return nil, fmt.Errorf("list zones: %w", err)
 		}
 		var f Finding
 		var area float64
-		if _, err := pgx.ForEachRow(rows, []any{&f.Kind, &f.Codes, &area}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&f.Kind, &f.Level, &f.Codes, &area, &f.Names, &f.ParentName}, func() error {
 			a := area
-			p.Items = append(p.Items, Finding{Kind: f.Kind, Codes: f.Codes, AreaM2: &a})
+			p.Items = append(p.Items, Finding{Kind: f.Kind, Level: f.Level, Codes: f.Codes, Names: f.Names, ParentName: f.ParentName, AreaM2: &a})
 			return nil
 		}); err != nil {
 			return nil, fmt.Errorf("list zones: %w", err)
 		}
 	}
 	if left := q.Limit - len(p.Items); left > 0 {
-		rows, err := r.st.Reader().Query(ctx, `SELECT code, name, level, status, coalesce(households, -1) FROM (`+
-			flaggedUnits(q.Scenario, store.LevelOrder("u")+` lo, u.code, u.name, u.level, r.status, r.households`)+`) f
+		rows, err := r.st.Reader().Query(ctx, `SELECT code, name, level, status, coalesce(households, -1), parent, reasons FROM (`+
+			flaggedUnits(q.Scenario, store.LevelOrder("u")+` lo, u.code, u.name, u.level, r.status, r.households,
+				coalesce(`+parentName("u")+`, '') parent, coalesce(r.reasons, '{}') reasons`)+`) f
 			ORDER BY lo, code LIMIT $3 OFFSET $4`, q.Run, q.At, left, max(0, q.Offset-p.Zones))
 		if err != nil {
 			return nil, fmt.Errorf("list flagged units: %w", err)
 		}
 		var f Finding
 		var hh int64 // -1: not counted
-		if _, err := pgx.ForEachRow(rows, []any{&f.Code, &f.Name, &f.Level, &f.Status, &hh}, func() error {
+		if _, err := pgx.ForEachRow(rows, []any{&f.Code, &f.Name, &f.Level, &f.Status, &hh, &f.ParentName, &f.Reasons}, func() error {
 			u := f
 			u.Codes = []string{f.Code}
 			if hh >= 0 {
@@ -206,4 +222,43 @@ func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, 
 		}
 	}
 	return p, nil
+}
+
+// Ancestor is a unit's parent or grandparent, for the panel's links.
+type Ancestor struct {
+	Code  string `json:"code"`
+	Name  string `json:"name"`
+	Level string `json:"level"`
+}
+
+// Ancestors lists the parent, then the grandparent, of code on day at.
+func (r *Reader) Ancestors(ctx context.Context, code string, at time.Time) ([]Ancestor, error) {
+	rows, err := r.st.Reader().Query(ctx, `WITH RECURSIVE up(code, depth) AS (
+			SELECT u.parent_code, 1 FROM units u WHERE u.code = $1 AND `+store.AsOf("u", 2)+` AND u.parent_code IS NOT NULL
+			UNION ALL
+			SELECT u.parent_code, up.depth + 1 FROM up JOIN units u ON u.code = up.code AND `+store.AsOf("u", 2)+`
+			WHERE u.parent_code IS NOT NULL AND up.depth < 2)
+		SELECT u.code, u.name, u.level FROM up JOIN units u ON u.code = up.code AND `+store.AsOf("u", 2)+` ORDER BY up.depth`, code, at)
+	if err != nil {
+		return nil, fmt.Errorf("ancestors of %s: %w", code, err)
+	}
+	out := []Ancestor{}
+	var a Ancestor
+	if _, err := pgx.ForEachRow(rows, []any{&a.Code, &a.Name, &a.Level}, func() error {
+		out = append(out, a)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("ancestors of %s: %w", code, err)
+	}
+	return out, nil
+}
+
+// DataDates are the first and the last day any unit is valid; last is nil
+// while some unit is still valid (the data reaches today).
+func (r *Reader) DataDates(ctx context.Context) (first, last *time.Time, err error) {
+	if err := r.st.Reader().QueryRow(ctx, `SELECT min(valid_from),
+			CASE WHEN bool_or(valid_to IS NULL) THEN NULL ELSE max(valid_to) - 1 END FROM units`).Scan(&first, &last); err != nil {
+		return nil, nil, fmt.Errorf("data dates: %w", err)
+	}
+	return first, last, nil
 }

@@ -63,25 +63,49 @@ func Places(ctx context.Context, st *store.Store, l boundaries.Level, at time.Ti
 	return collectPlaces(rows)
 }
 
+// Hit is a search result: a place and the names of its parent and
+// grandparent (street, district), which tell apart units of one name.
+type Hit struct {
+	Place
+	Parents []string `json:"parents"`
+}
+
 // Search finds units valid on a day whose code starts with q or whose
 // name contains it; exact code matches come first.
-func Search(ctx context.Context, st *store.Store, q string, at time.Time, limit int) ([]Place, error) {
+func Search(ctx context.Context, st *store.Store, q string, at time.Time, limit int) ([]Hit, error) {
 	q = strings.TrimSpace(q)
 	if q == "" {
-		return []Place{}, nil
+		return []Hit{}, nil
 	}
 	if at.IsZero() {
 		at = boundaries.Today()
 	}
 	like := LikeEscape(q)
-	rows, err := st.Reader().Query(ctx, `SELECT `+placeCols+placeFrom+store.AsOf("u", 3)+`
+	parent := func(child, alias string) string {
+		return `(SELECT ` + alias + `.name FROM units ` + alias + ` WHERE ` + alias + `.code = ` + child + `.parent_code AND ` + store.AsOf(alias, 3) + ` LIMIT 1)`
+	}
+	rows, err := st.Reader().Query(ctx, `SELECT `+placeCols+`, array_remove(ARRAY[`+parent("u", "p1")+`,
+			(SELECT `+parent("p", "p2")+` FROM units p WHERE p.code = u.parent_code AND `+store.AsOf("p", 3)+` LIMIT 1)], NULL)`+
+		placeFrom+store.AsOf("u", 3)+`
 			AND (u.code LIKE $1 || '%' OR u.name LIKE '%' || $1 || '%')
 		ORDER BY u.code <> $2, `+store.LevelOrder("u")+`, u.code
 		LIMIT $4`, like, q, at, limit)
 	if err != nil {
 		return nil, fmt.Errorf("search units %q: %w", q, err)
 	}
-	return collectPlaces(rows)
+	out := []Hit{}
+	var h Hit
+	var lvl string
+	if _, err := pgx.ForEachRow(rows, []any{&h.Code, &h.Name, &lvl, &h.ParentCode, &h.Lon, &h.Lat,
+		&h.BBox[0], &h.BBox[1], &h.BBox[2], &h.BBox[3], &h.Parents}, func() error {
+		h.Level = boundaries.Level(lvl)
+		out = append(out, h)
+		h = Hit{}
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("search units %q: %w", q, err)
+	}
+	return out, nil
 }
 
 // LikeEscape quotes LIKE's wildcards so a search text is matched literally.

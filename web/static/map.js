@@ -16,6 +16,7 @@
   const state = { profile: cfg.default_profile, at: '', colour: 'status', status: '', street: null, selected: null,
     scenario: new URLSearchParams(location.search).get('scenario') || '' };
   const LAYERS = ['districts', 'streets', 'communities', 'zones'];
+  let summary = null, profile = null, summarySeq = 0; // see loadSummary
 
   // query is ?profile=&at= as the tile, analysis and download routes take it.
   function query(extra) {
@@ -33,11 +34,12 @@
   $('at').value = cfg.today;
   $('community-minzoom').textContent = cfg.minzoom.communities;
 
-  const districts = await getJSON('/tiles/districts.json');
+  // The landing camera fits the data: the TileJSON bounds are the units' extent.
+  const extent = (await getJSON('/tiles/communities.json')).bounds;
   const map = new maplibregl.Map({
     container: 'map',
     style: '/tiles/style.json',
-    bounds: [[districts.bounds[0], districts.bounds[1]], [districts.bounds[2], districts.bounds[3]]],
+    bounds: [[extent[0], extent[1]], [extent[2], extent[3]]],
     fitBoundsOptions: { padding: 20 },
     attributionControl: { compact: true },
   });
@@ -58,14 +60,21 @@
   }
 
   // ---- legend and colouring ----
+  // The status legend names its thresholds (households) once the profile is known.
   function legend() {
     let h = '';
     if (state.colour === 'status') {
-      for (const [k, c] of cfg.status_colors) h += `<div><span class="swatch" style="background:${c}"></span>${k}</div>`;
+      const c = profile && profile.community, lo = c && c.min_households.value, hi = c && c.max_households.value;
+      const why = { undersized: lo != null ? `< ${lo} households` : '', oversized: hi != null ? `> ${hi} households` : '',
+        normal: lo != null && hi != null ? `${lo}–${hi} households` : '', unknown: 'households not counted' };
+      h += '<div class="legend-head">communities: households 户数</div>';
+      for (const [k, c] of cfg.status_colors) h += `<div><span class="swatch" style="background:${c}"></span>${k} <span class="note">${why[k] || ''}</span></div>`;
+      h += `<div class="legend-head" id="legend-streets">streets: own status (below zoom ${cfg.minzoom.communities})</div>`;
     } else {
-      for (const [v, c] of cfg.density_stops) h += `<div><span class="swatch" style="background:${c}"></span>${v.toLocaleString()} /km²</div>`;
+      h += '<div class="legend-head">communities: density, people/km² 人/平方公里</div>';
+      for (const [v, c] of cfg.density_stops) h += `<div><span class="swatch" style="background:${c}"></span>${v.toLocaleString()} people/km²</div>`;
     }
-    h += '<div style="margin-top:4px">zones:</div>';
+    h += '<div class="legend-head">zones (always shown):</div>';
     for (const [k, c] of cfg.zone_colors) h += `<div><span class="swatch" style="background:${c}"></span>${k}</div>`;
     $('legend').innerHTML = h;
   }
@@ -75,6 +84,7 @@
       if (!m.getLayer('communities-fill')) continue; // style still loading: its load event comes back here
       m.setLayoutProperty('communities-fill', 'visibility', state.colour === 'status' ? 'visible' : 'none');
       m.setLayoutProperty('communities-density', 'visibility', state.colour === 'density' ? 'visible' : 'none');
+      m.setLayoutProperty('streets-status', 'visibility', state.colour === 'status' ? 'visible' : 'none');
       m.setFilter('communities-fill', f);
       m.setFilter('communities-density', f);
     }
@@ -114,15 +124,35 @@
   }
   map.on('moveend', labels);
 
+  // ---- notes on the map: what the current zoom or date hides ----
+  function zoomNote() {
+    const hidden = map.getZoom() < cfg.minzoom.communities;
+    $('zoom-note').hidden = !hidden;
+    $('zoom-note').textContent = `Communities hidden at this zoom: zoom in to see communities (from zoom ${cfg.minzoom.communities}) · streets show their own status`;
+  }
+  map.on('zoom', zoomNote);
+  map.on('load', zoomNote);
+
   // ---- panel ----
   const fmt = (v, d = 0) => (v === undefined || v === null || v === '') ? '–' : Number(v).toLocaleString(undefined, { maximumFractionDigits: d });
-  async function showUnit(props, level) {
-    state.selected = props.code;
+  const withUnit = (v, unit, d) => (v === undefined || v === null || v === '') ? '–' : `${fmt(v, d)} ${unit}`;
+  const reasonsText = (r) => (Array.isArray(r) ? r.join('; ') : r) || '–';
+  // highlight outlines codes (a zone's units: all of them) on every map.
+  function highlight(codes, level) {
     for (const m of maps()) {
       if (!m.getLayer('selected-line')) continue;
-      m.setFilter('selected-line', ['==', ['get', 'code'], level === 'community' ? props.code : '']);
-      m.setFilter('selected-street-line', ['==', ['get', 'code'], level === 'street' ? props.code : '']);
+      m.setFilter('selected-line', ['in', ['get', 'code'], ['literal', level === 'community' ? codes : []]]);
+      m.setFilter('selected-street-line', ['in', ['get', 'code'], ['literal', level === 'street' ? codes : []]]);
     }
+  }
+  // showUnit fills the panel; codes are the units to outline (default the unit).
+  async function showUnit(props, level, codes) {
+    state.selected = props.code;
+    state.highlight = { codes: codes || [props.code], level };
+    highlight(state.highlight.codes, level);
+    const u = new URL(location.href);
+    u.hash = 'unit=' + encodeURIComponent(props.code);
+    history.replaceState(null, '', u);
     const staff = props.staff_min != null ? `${fmt(props.staff_min)}–${fmt(props.staff_max)}` : '–';
     const color = Object.fromEntries(cfg.status_colors)[props.status] || '#999';
     const panel = $('panel');
@@ -131,18 +161,20 @@
       <table>
       <tr><td>code 代码</td><td id="panel-code">${esc(props.code)}</td></tr>
       <tr><td>level</td><td>${esc(level)}</td></tr>
-      <tr><td>parent 上级</td><td>${esc(props.parent_code)}</td></tr>
-      <tr><td>households 户数</td><td>${fmt(props.households)}</td></tr>
-      <tr><td>population 人口</td><td>${fmt(props.population)}</td></tr>
-      <tr><td>area 面积</td><td>${fmt(props.area_km2, 3)} km²</td></tr>
-      <tr><td>density 密度</td><td>${fmt(props.density)} /km²</td></tr>
+      <tr><td>parent 上级</td><td id="panel-parent">${esc(props.parent_code || '–')}</td></tr>
+      <tr><td>grandparent</td><td id="panel-grandparent">–</td></tr>
+      <tr><td>households 户数</td><td>${withUnit(props.households, 'households')}</td></tr>
+      <tr><td>population 人口</td><td>${withUnit(props.population, 'people')}</td></tr>
+      <tr><td>area 面积</td><td>${withUnit(props.area_km2, 'km²', 3)}</td></tr>
+      <tr><td>density 密度</td><td>${withUnit(props.density, 'people/km²')}</td></tr>
       <tr><td>status 状态</td><td><span class="tag" style="background:${color}">${esc(props.status)}</span></td></tr>
-      <tr><td>reasons 原因</td><td>${esc(props.reasons || '–')}</td></tr>
+      <tr><td>reasons 原因</td><td>${esc(reasonsText(props.reasons))}</td></tr>
       <tr><td>staff 社工</td><td>${staff}</td></tr>
       </table><h2>History 沿革</h2><table class="history" id="panel-history"><tr><td>loading…</td></tr></table>`;
     state.street = level === 'community' ? props.parent_code : (level === 'street' ? props.code : null);
     loadSummary().catch((e) => console.error(e));
     downloads();
+    parents(props).catch((e) => console.error(e));
     if (props.proposed === true || props.proposed === 'true') {
       // A scenario's unit has no versions until the scenario is adopted.
       $('panel-history').innerHTML = `<tr><td>proposed 拟调整</td><td>by scenario ${esc(state.scenario)}, not adopted</td></tr>`;
@@ -151,11 +183,54 @@
     try {
       const h = await getJSON('/map/api/history/' + encodeURIComponent(props.code));
       $('panel-history').innerHTML = h.map((v) => `<tr><td>${v.valid_from.slice(0, 10)} → ${v.valid_to ? v.valid_to.slice(0, 10) : 'now'}</td>
-        <td>${esc(v.name)}, ${fmt(v.households)} hh, ${fmt(v.area_km2, 3)} km²${v.approval ? ', ' + esc(v.approval) : ''}</td></tr>`).join('');
+        <td>${esc(v.name)}, ${fmt(v.households)} households, ${fmt(v.area_km2, 3)} km²${v.approval ? ', ' + esc(v.approval) : ''}</td></tr>`).join('');
     } catch (e) {
       $('panel-history').innerHTML = `<tr><td>${esc(e.message)}</td></tr>`;
     }
   }
+  // parents links the parent and grandparent by name. A proposed unit is
+  // not in the live data, so its live parent is asked for instead.
+  async function parents(props) {
+    const code = props.code, proposed = props.proposed === true || props.proposed === 'true';
+    if (proposed && !props.parent_code) return;
+    const r = await getJSON('/map/api/unit/' + encodeURIComponent(proposed ? props.parent_code : code) + query());
+    if (state.selected !== code) return; // another unit was chosen meanwhile
+    const up = proposed ? [{ code: r.unit.code, name: r.unit.name, level: r.unit.level }, ...r.parents] : r.parents;
+    for (const [id, a] of [['panel-parent', up[0]], ['panel-grandparent', up[1]]]) {
+      if (!a) continue;
+      $(id).innerHTML = `<a class="unit-link" data-code="${esc(a.code)}">${esc(a.name)}</a> <span class="note">${esc(a.code)} · ${esc(a.level)}</span>`;
+      $(id).querySelector('a').onclick = () => selectUnit(a.code, { zoom: true });
+    }
+  }
+  // selectUnit chooses a unit by code (a finding, a search hit, a parent
+  // link, #unit= in the address): the panel, the outline and the camera.
+  async function selectUnit(code, opts = {}) {
+    let r;
+    try {
+      r = await getJSON('/map/api/unit/' + encodeURIComponent(code) + query());
+    } catch (e) {
+      $('filter-note').hidden = false;
+      $('filter-note').textContent = `unit ${code} not found on ${state.at || cfg.today}`;
+      return;
+    }
+    const u = r.unit, level = u.level;
+    // A status filter would hide the unit just chosen: turn it off, and say so.
+    if (level === 'community' && state.status && u.status !== state.status) {
+      $('filter-note').hidden = false;
+      $('filter-note').textContent = `"${state.status}" filter turned off to show ${u.name} (${u.status}) 已关闭筛选`;
+      state.status = '';
+      $('status-filter').value = '';
+      applyColour();
+    }
+    const codes = opts.codes || [u.code];
+    if (opts.zoom !== false) zoomTo(codes).catch((e) => console.error(e));
+    await showUnit(u, level, codes);
+  }
+  window.addEventListener('hashchange', () => {
+    const code = new URLSearchParams(location.hash.slice(1)).get('unit');
+    if (code && code !== state.selected) selectUnit(code);
+  });
+
   function clickable(m) {
     m.on('click', (e) => {
       for (const [layer, level] of [['communities-fill', 'community'], ['communities-density', 'community'], ['streets-fill', 'street']]) {
@@ -190,10 +265,22 @@
     for (const it of f.items) {
       const li = document.createElement('li');
       li.className = 'finding';
+      li.dataset.code = it.codes[0];
+      li.dataset.kind = it.kind || 'unit';
+      li.dataset.level = it.level;
+      // Name, code, street, kind or status and why: readable without a click.
+      const where = it.parent_name ? ` · ${esc(it.parent_name)}` : '';
       li.innerHTML = it.kind
-        ? `<span class="tag" style="background:${zc[it.kind] || '#000'}">${esc(it.kind)}</span>${esc(it.codes.join(', '))} · ${fmt(it.area_m2)} m²`
-        : `<span class="tag" style="background:${colors[it.status]}">${esc(it.status)}</span>${esc(it.name)} ${esc(it.code)} · ${fmt(it.households)} hh`;
-      li.onclick = () => zoomTo(it.codes);
+        ? `<span class="tag" style="background:${zc[it.kind] || '#000'}">${esc(it.kind)}</span>` +
+          it.codes.map((c, i) => `<b>${esc((it.names || [])[i] || '')}</b> ${esc(c)}`).join(' / ') +
+          `<div class="where">${esc(it.level)}${where} · ${esc(it.kind)} ${fmt(it.area_m2)} m²</div>`
+        : `<span class="tag" style="background:${colors[it.status]}">${esc(it.status)}</span><b>${esc(it.name)}</b> ${esc(it.code)}` +
+          `<div class="where">${esc(it.level)}${where} · ${esc(it.status)} · ${esc(reasonsText(it.reasons) === '–' ? fmt(it.households) + ' households' : reasonsText(it.reasons))}</div>`;
+      li.onclick = () => {
+        for (const x of ul.querySelectorAll('li.selected')) x.classList.remove('selected');
+        li.classList.add('selected');
+        selectUnit(it.codes[0], { codes: it.codes });
+      };
       ul.appendChild(li);
     }
     const shown = offset + f.items.length, total = f.zones + f.units;
@@ -219,8 +306,15 @@
       if (!q) return;
       for (const p of await getJSON('/map/api/search' + query({ q }))) {
         const li = document.createElement('li');
-        li.textContent = `${p.name} ${p.code} (${p.level})`;
-        li.onclick = () => map.fitBounds([[p.bbox[0], p.bbox[1]], [p.bbox[2], p.bbox[3]]], { padding: 60, maxZoom: 16 });
+        // The street and district tell apart units of one name.
+        li.innerHTML = `<b>${esc(p.name)}</b> ${esc(p.code)} (${esc(p.level)})` +
+          (p.parents.length ? `<div class="note">${p.parents.map(esc).join(' · ')}</div>` : '');
+        li.onclick = () => {
+          for (const x of ul.querySelectorAll('li.selected')) x.classList.remove('selected');
+          li.classList.add('selected');
+          map.fitBounds([[p.bbox[0], p.bbox[1]], [p.bbox[2], p.bbox[3]]], { padding: 60, maxZoom: 16 });
+          selectUnit(p.code, { zoom: false });
+        };
         ul.appendChild(li);
       }
     }, 250);
@@ -228,7 +322,6 @@
 
   // ---- histogram of community households with the profile's thresholds ----
   // The server counts and bins (/map/api/summary); the page never lists units.
-  let summary = null, profile = null, summarySeq = 0;
   const profiles = {};
   async function loadSummary() {
     const seq = ++summarySeq, q = query(), extra = { street: state.street };
@@ -238,8 +331,10 @@
     if (seq !== summarySeq) return; // a newer profile, date, street or scenario asked since
     summary = s;
     profile = p;
+    legend();
     histogram();
     scenarioSummary();
+    dateNote();
   }
   function histogram() {
     if (!summary) return;
@@ -283,6 +378,15 @@
       g.fillStyle = '#d62728'; g.textAlign = 'left'; g.fillText(`${label} ${v}`, x(v) + 2, pad.t + 10);
     }
     cv.dataset.thresholds = [lo, hi].join(',');
+  }
+
+  // dateNote says when the chosen day has no boundaries, and which days do.
+  function dateNote() {
+    const n = Object.values(summary.live.status).reduce((t, byStatus) => t + Object.values(byStatus).reduce((a, b) => a + b, 0), 0);
+    $('date-note').hidden = n > 0;
+    if (n === 0) {
+      $('date-note').textContent = `No boundaries on ${summary.at}: data from ${summary.data_from || '–'} to ${summary.data_to || 'today 今天'} 该日期无边界数据`;
+    }
   }
 
   // ---- downloads: the current filter ----
@@ -387,9 +491,15 @@
     openScenario();
   };
 
-  map.on('load', () => { applyColour(); });
+  map.on('load', () => {
+    applyColour();
+    if (state.highlight) highlight(state.highlight.codes, state.highlight.level);
+  });
   legend();
   downloads();
   await loadScenarios();
+  // #unit=CODE in the address selects that unit, as a click on it did.
+  const hashUnit = new URLSearchParams(location.hash.slice(1)).get('unit');
+  if (hashUnit) selectUnit(hashUnit).catch((e) => console.error(e));
   await Promise.all([findings(), openScenario(), loadPlaces()]);
 })().catch((e) => { console.error(e); document.title = 'jiedao: ' + e.message; });

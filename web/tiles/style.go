@@ -16,6 +16,9 @@ var (
 	// StatusColors are the fill colours of unit statuses.
 	StatusColors = [][2]string{{string(boundaries.Undersized), "#4e79a7"}, {string(boundaries.Normal), "#59a14f"},
 		{string(boundaries.Oversized), "#e15759"}, {string(boundaries.Unknown), "#bab0ac"}}
+	// StreetStatusOpacity is the fill opacity of streets coloured by their
+	// own status below the communities' minzoom.
+	StreetStatusOpacity = 0.55
 	// ZoneColors are the colours of zone kinds.
 	ZoneColors = [][2]string{{string(boundaries.Overlap), "#b07aa1"}, {string(boundaries.Gap), "#f28e2b"},
 		{string(boundaries.CrossesParent), "#ff00aa"}, {string(boundaries.Noncontiguous), "#76b7b2"}, {string(boundaries.Orphan), "#000000"}}
@@ -62,13 +65,22 @@ func (h *Handler) getStyle(c echo.Context) error {
 	for _, st := range DensityStops {
 		density = append(density, st[0], st[1])
 	}
+	// Communities are only in tiles from their minzoom: below it streets
+	// show their own status, so problems are visible at a city's landing
+	// zoom, and fade out while the community fills fade in.
+	cz := float64(layers.TileMinZoom("communities"))
+	streetOpacity := []any{"interpolate", []any{"linear"}, []any{"zoom"}, cz - 0.5, StreetStatusOpacity, cz + 0.5, 0}
+	communityOpacity := []any{"interpolate", []any{"linear"}, []any{"zoom"}, cz, 0.3, cz + 0.5, 0.6}
 	styleLayers = append(styleLayers,
+		map[string]any{"id": "streets-status", "type": "fill", "source": "streets", "source-layer": "streets",
+			"maxzoom": cz + 0.5,
+			"paint":   map[string]any{"fill-color": styleMatch("status", StatusColors, "#bab0ac"), "fill-opacity": streetOpacity}},
 		// Invisible, but queryable: a click inside a street (where no
 		// community is drawn, e.g. below the communities' minzoom) finds it.
 		map[string]any{"id": "streets-fill", "type": "fill", "source": "streets", "source-layer": "streets",
 			"paint": map[string]any{"fill-color": "#000000", "fill-opacity": 0}},
 		map[string]any{"id": "communities-fill", "type": "fill", "source": "communities", "source-layer": "communities",
-			"paint": map[string]any{"fill-color": styleMatch("status", StatusColors, "#bab0ac"), "fill-opacity": 0.6}},
+			"paint": map[string]any{"fill-color": styleMatch("status", StatusColors, "#bab0ac"), "fill-opacity": communityOpacity}},
 		map[string]any{"id": "communities-density", "type": "fill", "source": "communities", "source-layer": "communities",
 			"layout": map[string]any{"visibility": "none"},
 			"paint":  map[string]any{"fill-color": density, "fill-opacity": 0.75}},
@@ -77,7 +89,7 @@ func (h *Handler) getStyle(c echo.Context) error {
 		map[string]any{"id": "zones-fill", "type": "fill", "source": "zones", "source-layer": "zones",
 			"paint": map[string]any{"fill-color": styleMatch("kind", ZoneColors, "#000000"), "fill-opacity": 0.7}},
 		map[string]any{"id": "zones-line", "type": "line", "source": "zones", "source-layer": "zones",
-			"paint": map[string]any{"line-color": styleMatch("kind", ZoneColors, "#000000"), "line-width": 2,
+			"paint": map[string]any{"line-color": styleMatch("kind", ZoneColors, "#000000"), "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 8, 3, 14, 2},
 				"line-dasharray": []any{2, 1}}},
 		map[string]any{"id": "streets-line", "type": "line", "source": "streets", "source-layer": "streets",
 			"paint": map[string]any{"line-color": "#555555", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 8, 0.6, 14, 2}}},
