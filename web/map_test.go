@@ -244,6 +244,50 @@ func TestMapBrowser(t *testing.T) {
 
 	screenshot(t, bctx, "map.png")
 	t.Logf("clicked %s %s", pick.Code, pick.Name)
+	mapLabels(t, bctx, base, pick.Code)
+}
+
+// mapLabels checks the symbol labels: at street zoom communities are named
+// (their glyphs drawn from local fonts), and the glyph route answers
+// without any request leaving the machine.
+func mapLabels(t *testing.T, bctx context.Context, base, code string) {
+	t.Helper()
+	var hits []struct{ Lon, Lat float64 }
+	getJSON(t, base+"/map/api/search?q="+code, 200, &hits)
+	if len(hits) == 0 {
+		t.Fatalf("search %s: no hit", code)
+	}
+	if err := chromedp.Do(bctx,
+		void(chromedp.Evaluate[any](fmt.Sprintf(`window.jiedaoIdle = false; window.jiedaoMap.jumpTo({center: [%f, %f], zoom: 14.5}); 0`, hits[0].Lon, hits[0].Lat))),
+		void(chromedp.Poll[any](`window.jiedaoIdle === true && window.jiedaoMap.queryRenderedFeatures({layers: ['communities-label']}).length > 0`,
+			chromedp.WithPollingTimeout(15*time.Second)))); err != nil {
+		t.Errorf("no community labels at zoom 14.5: %v", err)
+	}
+	names, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`window.jiedaoMap.queryRenderedFeatures({layers: ['communities-label']}).map(f => f.properties.name).filter(Boolean)`))
+	if err != nil || len(names) == 0 {
+		t.Errorf("communities-label: %d named features, %v", len(names), err)
+	}
+	markers, err := chromedp.Run(bctx, chromedp.Evaluate[int](`document.querySelectorAll('.maplibregl-marker').length`))
+	if err != nil || markers != 0 {
+		t.Errorf("%d HTML markers left, want 0 (labels are symbol layers), %v", markers, err)
+	}
+	screenshot(t, bctx, "labels-street.png")
+	if err := chromedp.Do(bctx,
+		void(chromedp.Evaluate[any](`window.jiedaoIdle = false; window.jiedaoMap.zoomTo(11, {duration: 0}); 0`)),
+		void(chromedp.Poll[any](`window.jiedaoIdle === true && window.jiedaoMap.queryRenderedFeatures({layers: ['streets-label']}).length > 0`,
+			chromedp.WithPollingTimeout(15*time.Second)))); err != nil {
+		t.Errorf("no street labels at zoom 11: %v", err)
+	}
+	screenshot(t, bctx, "labels-district.png")
+	t.Logf("%d community labels at zoom 14.5, e.g. %v", len(names), names[:min(3, len(names))])
+
+	res, b := tileGet(t, base+"/tiles/glyphs/Noto%20Sans%20Regular/0-255.pbf")
+	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/x-protobuf" || len(b) == 0 {
+		t.Errorf("glyphs 0-255: %d %q, %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(b))
+	}
+	if res, _ := tileGet(t, base+"/tiles/glyphs/Noto%20Sans%20Regular/1-256.pbf"); res.StatusCode != 400 {
+		t.Errorf("glyphs 1-256: %d, want 400", res.StatusCode)
+	}
 }
 
 // needChromium skips without Chromium, except under make test or CI,

@@ -230,7 +230,8 @@ func (s *Server) getMapHistory(c echo.Context) error {
 	return c.JSON(http.StatusOK, us)
 }
 
-// getMapPlaces lists label points of districts or streets on ?at=.
+// getMapPlaces lists label points of a level's units on ?at=, as JSON or
+// (?format=geojson) as GeoJSON for the map's label layers.
 func (s *Server) getMapPlaces(c echo.Context) error {
 	lvl, err := boundaries.ParseLevel(c.Param("layer"))
 	if err != nil {
@@ -244,7 +245,22 @@ func (s *Server) getMapPlaces(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if c.QueryParam("format") == "geojson" {
+		return c.JSON(http.StatusOK, placesGeoJSON(ps))
+	}
 	return c.JSON(http.StatusOK, ps)
+}
+
+// placesGeoJSON is the places as points with code and name: the source of
+// the style's label layers, which MapLibre reads as GeoJSON.
+func placesGeoJSON(ps []units.Place) map[string]any {
+	fs := make([]any, len(ps))
+	for i, p := range ps {
+		fs[i] = map[string]any{"type": "Feature",
+			"geometry":   map[string]any{"type": "Point", "coordinates": [2]float64{p.Lon, p.Lat}},
+			"properties": map[string]any{"code": p.Code, "name": p.Name}}
+	}
+	return map[string]any{"type": "FeatureCollection", "features": fs}
 }
 
 // getMapSearch finds units by code prefix or name (?q=, ?at=).

@@ -317,27 +317,41 @@ func TestTiles(t *testing.T) {
 
 	t.Run("style", func(t *testing.T) {
 		var st struct {
-			Version int `json:"version"`
+			Version int    `json:"version"`
+			Glyphs  string `json:"glyphs"`
 			Sources map[string]struct {
 				Type, URL string
+				Data      json.RawMessage `json:"data"`
 			} `json:"sources"`
 			Layers []struct {
 				ID, Type, Source string
 			} `json:"layers"`
 		}
 		getJSON(t, base+"/tiles/style.json?profile=national-1989", 200, &st)
-		if st.Version != 8 || len(st.Sources) != 4 || !strings.HasSuffix(st.Sources["communities"].URL, "/tiles/communities.json?profile=national-1989") {
+		// Four tile sources and three GeoJSON label sources.
+		if st.Version != 8 || len(st.Sources) != 7 || !strings.HasSuffix(st.Sources["communities"].URL, "/tiles/communities.json?profile=national-1989") {
 			t.Fatalf("style: %+v", st)
 		}
 		ids := map[string]bool{}
 		for _, l := range st.Layers {
 			ids[l.ID] = true
 		}
-		for _, id := range []string{"communities-fill", "communities-density", "streets-line", "districts-line", "zones-fill"} {
+		for _, id := range []string{"communities-fill", "communities-density", "streets-line", "districts-line", "zones-fill",
+			"communities-label", "streets-label", "districts-label"} {
 			if !ids[id] {
 				t.Errorf("style has no layer %s", id)
 			}
 		}
+		// Street labels come by URL; community labels start empty (the page
+		// loads them at their zoom, so the landing load stays small).
+		var streets string
+		if err := json.Unmarshal(st.Sources["labels-streets"].Data, &streets); err != nil {
+			t.Fatalf("street labels source: %v", err)
+		}
+		if !strings.Contains(string(st.Sources["labels-communities"].Data), `"features":[]`) {
+			t.Errorf("community labels source starts with %s, want an empty collection", st.Sources["labels-communities"].Data)
+		}
+		styleLabels(t, base, st.Glyphs, strings.Replace(streets, "/places/streets", "/places/communities", 1))
 	})
 
 	// Last: it changes the data.
@@ -523,4 +537,22 @@ func tileGeomContains(g orb.Geometry, p orb.Point) bool {
 		return planar.MultiPolygonContains(g, p)
 	}
 	return false
+}
+
+// styleLabels checks that the style's glyphs and community label points
+// come from this server (nothing leaves the machine) and that the points
+// are named GeoJSON.
+func styleLabels(t *testing.T, base, glyphs, data string) {
+	t.Helper()
+	if !strings.HasPrefix(glyphs, base+"/tiles/glyphs/") || !strings.HasPrefix(data, base+"/map/api/places/communities?format=geojson") {
+		t.Errorf("glyphs %q, community labels from %q", glyphs, data)
+	}
+	var fc struct {
+		Type     string
+		Features []struct{ Properties struct{ Name string } }
+	}
+	getJSON(t, data, 200, &fc)
+	if fc.Type != "FeatureCollection" || len(fc.Features) == 0 || fc.Features[0].Properties.Name == "" {
+		t.Errorf("community label points: %s, %d features", fc.Type, len(fc.Features))
+	}
 }

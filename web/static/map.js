@@ -1,6 +1,7 @@
-// jiedao map page: MapLibre over the server's vector tiles. Labels are HTML
-// markers (local CJK fonts), so no glyph server is needed and it works
-// offline.
+// jiedao map page: MapLibre over the server's vector tiles. Labels are the
+// style's symbol layers (MapLibre drops colliding ones); their Chinese text
+// is drawn with local fonts (LOCAL_CJK), so it works offline: the server's
+// glyph ranges are empty, and digits and Latin letters are not drawn.
 (async function () {
   'use strict';
   const $ = (id) => document.getElementById(id);
@@ -16,6 +17,9 @@
   const state = { profile: cfg.default_profile, at: '', colour: 'status', status: '', street: null, selected: null,
     scenario: new URLSearchParams(location.search).get('scenario') || '' };
   const LAYERS = ['districts', 'streets', 'communities', 'zones'];
+  // MapLibre draws CJK characters of symbol labels with these local fonts
+  // instead of fetching glyphs (see web/tiles/glyphs.go).
+  const LOCAL_CJK = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif';
   let summary = null, profile = null, summarySeq = 0; // see loadSummary
 
   // query is ?profile=&at= as the tile, analysis and download routes take it.
@@ -42,6 +46,7 @@
     bounds: [[extent[0], extent[1]], [extent[2], extent[3]]],
     fitBoundsOptions: { padding: 20 },
     attributionControl: { compact: true },
+    localIdeographFontFamily: LOCAL_CJK,
   });
   map.addControl(new maplibregl.NavigationControl(), 'top-right');
   map.addControl(new maplibregl.ScaleControl(), 'bottom-right');
@@ -91,38 +96,31 @@
     legend();
   }
 
-  // ---- labels: HTML markers at label points, by zoom, only in view ----
-  let places = { districts: [], streets: [] };
-  let markers = [];
-  async function loadPlaces() {
-    const q = query();
-    const [d, s] = await Promise.all([getJSON('/map/api/places/districts' + q), getJSON('/map/api/places/streets' + q)]);
-    places = { districts: d, streets: s };
-    labels();
-  }
-  function labels() {
-    for (const m of markers) m.remove();
-    markers = [];
-    const z = map.getZoom(), b = map.getBounds();
-    const show = [];
-    if (z < 12.5) show.push(['districts', 'label-district']);
-    if (z >= cfg.minzoom.streets + 2) show.push(['streets', 'label-street']);
+  // ---- labels: the style's symbol layers over /map/api/places ----
+  // The label sources follow ?at= (places are not per profile or scenario).
+  // Community label points grow with the city, so they are loaded only
+  // once the map reaches their zoom (the style starts them empty).
+  const communityLabels = new WeakMap(); // map → the query its labels were loaded for
+  function loadPlaces() {
+    const q = query({ format: 'geojson' });
     for (const m of maps()) {
-      let n = 0;
-      for (const [layer, cls] of show) {
-        for (const p of places[layer]) {
-          if (n >= 250) break;
-          if (!b.contains([p.lon, p.lat])) continue;
-          const el = document.createElement('div');
-          el.className = 'label ' + cls;
-          el.textContent = p.name;
-          markers.push(new maplibregl.Marker({ element: el }).setLngLat([p.lon, p.lat]).addTo(m));
-          n++;
-        }
+      for (const l of ['districts', 'streets']) {
+        const src = m.getSource('labels-' + l);
+        if (src) src.setData(location.origin + `/map/api/places/${l}` + q); // no source yet: the style has the URL
       }
     }
+    loadCommunityLabels();
   }
-  map.on('moveend', labels);
+  function loadCommunityLabels() {
+    const q = query({ format: 'geojson' });
+    if (map.getZoom() < 12.5) return;
+    for (const m of maps()) {
+      const src = m.getSource('labels-communities');
+      if (!src || communityLabels.get(m) === q) continue;
+      communityLabels.set(m, q);
+      src.setData(location.origin + '/map/api/places/communities' + q);
+    }
+  }
 
   // ---- notes on the map: what the current zoom or date hides ----
   function zoomNote() {
@@ -131,6 +129,7 @@
     $('zoom-note').textContent = `Communities hidden at this zoom: zoom in to see communities (from zoom ${cfg.minzoom.communities}) · streets show their own status`;
   }
   map.on('zoom', zoomNote);
+  map.on('zoomend', () => loadCommunityLabels());
   map.on('load', zoomNote);
 
   // ---- panel ----
@@ -448,10 +447,12 @@
       $('caption-scenario').textContent = '方案 scenario: ' + (sc ? sc.name : '#' + state.scenario);
       if (!map2) {
         map2 = new maplibregl.Map({ container: 'map2', style: '/tiles/style.json' + scenQuery(),
-          center: map.getCenter(), zoom: map.getZoom(), attributionControl: { compact: true } });
+          center: map.getCenter(), zoom: map.getZoom(), attributionControl: { compact: true },
+          localIdeographFontFamily: LOCAL_CJK });
         window.jiedaoMap2 = map2;
         map2.on('idle', () => { window.jiedaoIdle2 = true; });
-        map2.on('load', () => { applyColour(); labels(); });
+        map2.on('load', () => loadCommunityLabels());
+        map2.on('load', applyColour);
         clickable(map2);
         sync(map, map2);
         sync(map2, map);
@@ -462,7 +463,6 @@
     }
     map.resize();
     if (map2) map2.resize();
-    labels();
     downloads();
     await loadSummary();
   }
@@ -478,6 +478,8 @@
     retile();
     downloads();
     await Promise.all([findings(), loadSummary(), loadPlaces()]);
+    // The panel follows the profile and the day, as the map does.
+    if (state.selected) await selectUnit(state.selected, { zoom: false });
   }
   $('profile').onchange = () => { state.profile = $('profile').value; reload(); };
   $('at').onchange = () => { state.at = $('at').value === cfg.today ? '' : $('at').value; reload(); };
@@ -501,5 +503,5 @@
   // #unit=CODE in the address selects that unit, as a click on it did.
   const hashUnit = new URLSearchParams(location.hash.slice(1)).get('unit');
   if (hashUnit) selectUnit(hashUnit).catch((e) => console.error(e));
-  await Promise.all([findings(), openScenario(), loadPlaces()]);
+  await Promise.all([findings(), openScenario()]); // the style's label sources are loaded already
 })().catch((e) => { console.error(e); document.title = 'jiedao: ' + e.message; });

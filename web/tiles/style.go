@@ -2,6 +2,7 @@ package tiles
 
 import (
 	"net/http"
+	"net/url"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -37,8 +38,7 @@ func styleMatch(prop string, pairs [][2]string, fallback string) []any {
 }
 
 // getStyle serves GET /tiles/style.json: a MapLibre style over the four
-// tile layers. It has no symbol layers, so it needs no glyph server; the
-// page draws Chinese labels as HTML with local fonts.
+// tile layers, with name labels as symbol layers (see labelLayers).
 func (h *Handler) getStyle(c echo.Context) error {
 	if _, err := h.profiles.Profile(c); err != nil {
 		return err
@@ -102,9 +102,11 @@ func (h *Handler) getStyle(c echo.Context) error {
 			"filter": []any{"==", []any{"get", "code"}, ""},
 			"paint":  map[string]any{"line-color": "#ffd400", "line-width": 4}},
 	)
+	styleLayers = append(styleLayers, labelLayers(sources, base, c.QueryParam("at"))...)
 	style := map[string]any{
 		"version": 8,
 		"name":    "jiedao",
+		"glyphs":  base + "/tiles/glyphs/{fontstack}/{range}.pbf",
 		"sources": sources,
 		"layers":  styleLayers,
 		"metadata": map[string]any{
@@ -118,4 +120,49 @@ func (h *Handler) getStyle(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.JSON(http.StatusOK, style)
+}
+
+// labelLayers adds the name labels: symbol layers, so MapLibre drops the
+// labels that collide. Their points are GeoJSON from /map/api/places (one
+// ST_PointOnSurface per unit), not the polygons in the tiles: a polygon's
+// label is placed per tile, so a street crossing tiles would be named
+// once in each. Like the places, the labels follow ?at= but not a
+// scenario's redrawn boundaries. Text is drawn with the page's local CJK
+// fonts (localIdeographFontFamily); see getGlyphs for the rest.
+func labelLayers(sources map[string]any, base, at string) []any {
+	q := "?format=geojson"
+	if at != "" {
+		q += "&at=" + url.QueryEscape(at)
+	}
+	levels := []struct {
+		layer       string
+		minz, maxz  float64
+		size, halo  float64
+		color, font string
+	}{
+		// Communities from street zoom, streets from district zoom,
+		// districts until the communities are named.
+		{"communities", 13, 24, 11, 1.2, "#333333", GlyphFont},
+		{"streets", float64(layers.TileMinZoom("streets") + 2), 15, 12, 1.5, "#222222", GlyphFont},
+		{"districts", 0, 12.5, 15, 2, "#111111", GlyphFontBold},
+	}
+	var out []any
+	for _, l := range levels {
+		src := "labels-" + l.layer
+		var data any = base + "/map/api/places/" + l.layer + q
+		if l.layer == "communities" {
+			// One point per community grows with the city: the page
+			// loads them when the map first reaches their zoom.
+			data = map[string]any{"type": "FeatureCollection", "features": []any{}}
+		}
+		sources[src] = map[string]any{"type": "geojson", "data": data}
+		// Later layers are placed first, so districts win over streets
+		// and streets over communities where they collide.
+		out = append(out, map[string]any{"id": l.layer + "-label", "type": "symbol", "source": src,
+			"minzoom": l.minz, "maxzoom": l.maxz,
+			"layout": map[string]any{"text-field": []any{"get", "name"}, "text-font": []string{l.font},
+				"text-size": l.size, "symbol-placement": "point", "text-padding": 4, "text-max-width": 8},
+			"paint": map[string]any{"text-color": l.color, "text-halo-color": "#ffffff", "text-halo-width": l.halo}})
+	}
+	return out
 }

@@ -113,10 +113,11 @@ func (h *Handler) Stats() Stats {
 	return st
 }
 
-// Routes registers GET /tiles/style.json, /tiles/{layer}.json and
-// /tiles/{layer}/{z}/{x}/{y}.mvt.
+// Routes registers GET /tiles/style.json, /tiles/glyphs/{fontstack}/{range}.pbf,
+// /tiles/{layer}.json and /tiles/{layer}/{z}/{x}/{y}.mvt.
 func (h *Handler) Routes(e *echo.Echo) {
 	e.GET("/tiles/style.json", h.getStyle)
+	e.GET("/tiles/glyphs/:fontstack/:range", h.getGlyphs)
 	e.GET("/tiles/:file", h.getTileJSON)
 	e.GET("/tiles/:layer/:z/:x/:file", h.getTile)
 }
