@@ -292,7 +292,7 @@ func mapLabels(t *testing.T, bctx context.Context, base, code string) {
 
 // needChromium skips without Chromium, except under make test or CI,
 // where it must be there.
-func needChromium(t *testing.T) {
+func needChromium(t testing.TB) {
 	t.Helper()
 	if _, err := os.Stat(chromiumPath); err != nil {
 		if os.Getenv("CI") != "" || os.Getenv("JIEDAO_REQUIRE_TOOLS") != "" {
@@ -303,7 +303,7 @@ func needChromium(t *testing.T) {
 }
 
 // browser starts headless Chromium with browserFlags for one test.
-func browser(t *testing.T) context.Context {
+func browser(t testing.TB) context.Context {
 	t.Helper()
 	opts := []chromedp.ExecAllocatorOption{chromedp.ExecPath(chromiumPath)}
 	for _, f := range browserFlags {
@@ -360,6 +360,7 @@ func TestMapScenarioBrowser(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	scenarioInfoAPI(t, base, sc, street)
 	bctx := browser(t)
 	// Zoomed on the split community, where both maps draw communities.
 	var lon, lat float64
@@ -383,6 +384,49 @@ func TestMapScenarioBrowser(t *testing.T) {
 	if err != nil || len(cams) != 6 || cams[0] != cams[3] || cams[1] != cams[4] || cams[2] != cams[5] || cams[2] != 14 {
 		t.Fatalf("cameras not in sync: %v %v", cams, err)
 	}
+	live, after, parts := scenarioFeatures(t, bctx, sc, big)
+	// The summary: fewer oversized communities in the scenario.
+	over, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid=scenario-table] tr[data-key=oversized] td')].map(td => td.textContent)`))
+	if err != nil || len(over) != 3 {
+		t.Fatalf("summary oversized row %v, %v", over, err)
+	}
+	if b, a := atoi(t, over[1]), atoi(t, over[2]); a >= b {
+		t.Errorf("summary: oversized live %d, scenario %d", b, a)
+	}
+	// Clicking a part on the right shows it as proposed: find a pixel of
+	// the right map whose community is a proposed part.
+	hit, err := chromedp.Run(bctx, chromedp.Evaluate[[]any](`(() => {
+		const m = window.jiedaoMap2, r = m.getContainer().getBoundingClientRect();
+		for (let y = 60; y < r.height - 60; y += 15) for (let x = 30; x < r.width - 30; x += 15) {
+			const f = m.queryRenderedFeatures([x, y], {layers: ['communities-fill']})[0];
+			if (f && f.properties.proposed === true && f.properties.code.startsWith('P')) return [x + r.left, y + r.top, f.properties.code];
+		}
+		return [];
+	})()`))
+	if err != nil || len(hit) != 3 {
+		t.Fatalf("no proposed part to click on the scenario map: %v %v", hit, err)
+	}
+	xy, part := []float64{hit[0].(float64), hit[1].(float64)}, hit[2].(string)
+	if err := chromedp.Do(bctx, chromedp.MouseClickXY(xy[0], xy[1]),
+		void(chromedp.Poll[any](`document.getElementById('panel-history') && document.getElementById('panel-history').textContent.includes('proposed')`,
+			chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		panel, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('panel').innerText`))
+		t.Errorf("click on part %s: panel %q: %v", part, panel, err)
+	}
+	if code, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('panel-code').textContent`)); err != nil || code != part {
+		t.Errorf("panel shows %q after clicking %s (%v)", code, part, err)
+	}
+	t.Logf("live %d communities drawn, scenario %d (%d split parts in view); summary oversized %v", live, after, parts, over)
+	scenarioOutlines(t, bctx)
+	screenshot(t, bctx, "scenario.png")
+	scenarioStreets(t, bctx, street)
+}
+
+// scenarioFeatures: the live map draws the split community oversized and
+// nothing proposed, the scenario's map its parts (every unit of the
+// scenario proposed); it returns the counts drawn and of parts in view.
+func scenarioFeatures(t *testing.T, bctx context.Context, sc *scenario.Scenario, big string) (int, int, int) {
+	t.Helper()
 	type rendered struct {
 		Code     string
 		Status   string
@@ -423,39 +467,61 @@ func TestMapScenarioBrowser(t *testing.T) {
 	if !bigLive || len(parts) == 0 {
 		t.Errorf("live map shows %s oversized: %v; scenario map shows parts %v", big, bigLive, parts)
 	}
-	// The summary: fewer oversized communities in the scenario.
-	over, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid=scenario-table] tr[data-key=oversized] td')].map(td => td.textContent)`))
-	if err != nil || len(over) != 3 {
-		t.Fatalf("summary oversized row %v, %v", over, err)
-	}
-	if b, a := atoi(t, over[1]), atoi(t, over[2]); a >= b {
-		t.Errorf("summary: oversized live %d, scenario %d", b, a)
-	}
-	// Clicking a part on the right shows it as proposed: find a pixel of
-	// the right map whose community is a proposed part.
-	hit, err := chromedp.Run(bctx, chromedp.Evaluate[[]any](`(() => {
-		const m = window.jiedaoMap2, r = m.getContainer().getBoundingClientRect();
-		for (let y = 60; y < r.height - 60; y += 15) for (let x = 30; x < r.width - 30; x += 15) {
-			const f = m.queryRenderedFeatures([x, y], {layers: ['communities-fill']})[0];
-			if (f && f.properties.proposed === true && f.properties.code.startsWith('P')) return [x + r.left, y + r.top, f.properties.code];
+	return len(live), len(after), len(parts)
+}
+
+// scenarioInfoAPI: what the page draws beside the tiles, the street the
+// plan changed and the communities it removes.
+func scenarioInfoAPI(t *testing.T, base string, sc *scenario.Scenario, street string) {
+	t.Helper()
+	var info struct {
+		Removed []string
+		Streets []struct {
+			Code     string
+			Name     string
+			Proposed int
 		}
-		return [];
-	})()`))
-	if err != nil || len(hit) != 3 {
-		t.Fatalf("no proposed part to click on the scenario map: %v %v", hit, err)
 	}
-	xy, part := []float64{hit[0].(float64), hit[1].(float64)}, hit[2].(string)
-	if err := chromedp.Do(bctx, chromedp.MouseClickXY(xy[0], xy[1]),
-		void(chromedp.Poll[any](`document.getElementById('panel-history') && document.getElementById('panel-history').textContent.includes('proposed')`,
+	getJSON(t, fmt.Sprintf("%s/map/api/scenario/%d", base, sc.ID), 200, &info)
+	if len(info.Streets) != 1 || info.Streets[0].Code != street || info.Streets[0].Name == "" || info.Streets[0].Proposed != len(sc.Codes) ||
+		len(info.Removed) != len(sc.Removed) {
+		t.Errorf("/map/api/scenario: %+v, want street %s with %d units, removed %v", info, street, len(sc.Codes), sc.Removed)
+	}
+	getJSON(t, base+"/map/api/scenario/999999", 404, nil)
+}
+
+// scenarioOutlines: the proposed parts are outlined on the scenario's map
+// only, and the live map's removed-communities outline follows the
+// scenario (this one removes none).
+func scenarioOutlines(t *testing.T, bctx context.Context) {
+	t.Helper()
+	n, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[window.jiedaoMap2.queryRenderedFeatures({layers: ['proposed-line']}).length,
+		window.jiedaoMap.queryRenderedFeatures({layers: ['proposed-line']}).length]`))
+	if err != nil || len(n) != 2 || n[0] == 0 || n[1] != 0 {
+		t.Errorf("proposed-line features rendered (scenario, live): %v, %v", n, err)
+	}
+	removed, err := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.jiedaoMap.getFilter('removed-line'))`))
+	if err != nil || removed != `["in",["get","code"],["literal",[]]]` {
+		t.Errorf("removed-line filter %s, %v", removed, err)
+	}
+	legend, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('legend').innerText`))
+	if !strings.Contains(legend, "proposed 拟调整") || !strings.Contains(legend, "removed 撤销") {
+		t.Errorf("legend lacks the scenario's outlines:\n%s", legend)
+	}
+}
+
+// scenarioStreets: the summary lists the street the plan split, and its
+// link selects it.
+func scenarioStreets(t *testing.T, bctx context.Context, street string) {
+	t.Helper()
+	sel := fmt.Sprintf(`[data-testid=scenario-streets] a[data-code=%q]`, street)
+	if err := chromedp.Do(bctx, void(chromedp.Poll[any](`document.querySelector('`+sel+`') !== null`, chromedp.WithPollingTimeout(10*time.Second))),
+		void(chromedp.Evaluate[any](`document.querySelector('`+sel+`').click(); true`)),
+		void(chromedp.Poll[any](fmt.Sprintf(`document.getElementById('panel-code') && document.getElementById('panel-code').textContent === %q`, street),
 			chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
-		panel, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('panel').innerText`))
-		t.Errorf("click on part %s: panel %q: %v", part, panel, err)
+		list, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector('[data-testid=scenario-streets]') || {}).innerText || ''`))
+		t.Errorf("changed street %s not listed or not selected: %q: %v", street, list, err)
 	}
-	if code, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('panel-code').textContent`)); err != nil || code != part {
-		t.Errorf("panel shows %q after clicking %s (%v)", code, part, err)
-	}
-	t.Logf("live %d communities drawn, scenario %d (%d split parts in view); summary oversized %v", len(live), len(after), len(parts), over)
-	screenshot(t, bctx, "scenario.png")
 }
 
 func atoi(t *testing.T, s string) int {
@@ -792,7 +858,7 @@ func screenshotBytes(t *testing.T, bctx context.Context, name string) []byte {
 
 // countBlended counts the pixels right of x0 within a small tolerance of
 // colour fg drawn at opacity alpha over bg.
-func countBlended(t *testing.T, b []byte, fg, bg string, alpha float64, x0 int) int {
+func countBlended(t testing.TB, b []byte, fg, bg string, alpha float64, x0 int) int {
 	t.Helper()
 	img, err := png.Decode(bytes.NewReader(b))
 	if err != nil {

@@ -162,6 +162,7 @@ func (s *Server) routesMap(e *echo.Echo) {
 	e.GET("/map/api/search", s.getMapSearch)
 	e.GET("/map/api/extent", s.getMapExtent)
 	e.GET("/map/api/unit/:code", s.getMapUnit)
+	e.GET("/map/api/scenario/:id", s.getMapScenario)
 }
 
 // getMapUnit is what the panel shows of a unit chosen without a click on
@@ -198,9 +199,11 @@ func (s *Server) getMapConfig(c echo.Context) error {
 		"basemap":         s.cfg.Map.BasemapURL != "",
 		"minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
 			"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones")},
-		"status_colors": tiles.StatusColors,
-		"zone_colors":   tiles.ZoneColors,
-		"density_stops": tiles.DensityStops,
+		"status_colors":  tiles.StatusColors,
+		"zone_colors":    tiles.ZoneColors,
+		"density_stops":  tiles.DensityStops,
+		"proposed_color": tiles.ProposedColor,
+		"removed_color":  tiles.RemovedColor,
 	})
 }
 

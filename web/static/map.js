@@ -79,6 +79,10 @@
       h += '<div class="legend-head">communities: density, people/km² 人/平方公里</div>';
       for (const [v, c] of cfg.density_stops) h += `<div><span class="swatch" style="background:${c}"></span>${v.toLocaleString()} people/km²</div>`;
     }
+    if (state.scenario) {
+      h += `<div class="legend-head">scenario 方案:</div><div><span class="swatch outline" style="border-color:${cfg.proposed_color}"></span>proposed 拟调整 <span class="note">dashed, right map</span></div>`;
+      h += `<div><span class="swatch outline" style="border-color:${cfg.removed_color}"></span>removed 撤销 <span class="note">dotted, live map</span></div>`;
+    }
     h += '<div class="legend-head">zones (always shown):</div>';
     for (const [k, c] of cfg.zone_colors) h += `<div><span class="swatch" style="background:${c}"></span>${k}</div>`;
     $('legend').innerHTML = h;
@@ -435,8 +439,34 @@
       if (!b[k] && !a[k]) continue;
       h += `<tr data-key="${k}"><td>${k}</td><td>${b[k] || 0}</td><td>${a[k] || 0}</td></tr>`;
     }
-    h += `</table><a href="/api/v1/scenarios/${encodeURIComponent(state.scenario)}/diff${esc(query())}" target="_blank">before/after table (JSON)</a>`;
+    h += '</table>';
+    const info = scenarioInfo && String(scenarioInfo.id) === state.scenario ? scenarioInfo : null;
+    if (info && info.streets.length) {
+      // Each changed street links to itself: the panel, outline and camera.
+      h += `<div class="legend-head">changed streets 涉及街道 (${info.streets.length})</div><ul id="scenario-streets" data-testid="scenario-streets">` +
+        info.streets.map((st) => `<li><a class="unit-link" data-code="${esc(st.code)}">${esc(st.name || st.code)}</a> <span class="note">${esc(st.code)} · ` +
+          `${st.proposed} proposed${st.removed ? `, −${st.removed} removed` : ''}</span></li>`).join('') + '</ul>';
+    }
+    h += `<a href="/api/v1/scenarios/${encodeURIComponent(state.scenario)}/diff${esc(query())}" target="_blank">before/after table (JSON)</a>`;
     box.innerHTML = h;
+    for (const a of box.querySelectorAll('a.unit-link')) a.onclick = () => selectUnit(a.dataset.code, { zoom: true });
+  }
+  // loadScenarioInfo asks which live communities the scenario removes and
+  // which streets it changes: the tiles of the scenario lack the former.
+  let scenarioInfo = null;
+  async function loadScenarioInfo() {
+    const id = state.scenario;
+    const info = id ? await getJSON(`/map/api/scenario/${encodeURIComponent(id)}` + query()) : null;
+    if (id !== state.scenario) return; // another scenario was chosen meanwhile
+    scenarioInfo = info;
+    markRemoved();
+    if (summary) scenarioSummary();
+  }
+  // markRemoved outlines the removed communities on the live map only.
+  function markRemoved() {
+    if (!map.getLayer('removed-line')) return; // style still loading: its load event comes back here
+    const codes = scenarioInfo && state.scenario ? scenarioInfo.removed : [];
+    map.setFilter('removed-line', ['in', ['get', 'code'], ['literal', codes]]);
   }
   async function openScenario() {
     const on = !!state.scenario;
@@ -464,7 +494,8 @@
     map.resize();
     if (map2) map2.resize();
     downloads();
-    await loadSummary();
+    legend();
+    await Promise.all([loadSummary(), loadScenarioInfo().catch((e) => console.error(e))]);
   }
 
   // ---- switches: profile and date re-colour from the tiles ----
@@ -495,6 +526,7 @@
 
   map.on('load', () => {
     applyColour();
+    markRemoved();
     if (state.highlight) highlight(state.highlight.codes, state.highlight.level);
   });
   legend();

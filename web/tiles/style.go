@@ -23,6 +23,9 @@ var (
 	// ZoneColors are the colours of zone kinds.
 	ZoneColors = [][2]string{{string(boundaries.Overlap), "#b07aa1"}, {string(boundaries.Gap), "#f28e2b"},
 		{string(boundaries.CrossesParent), "#ff00aa"}, {string(boundaries.Noncontiguous), "#76b7b2"}, {string(boundaries.Orphan), "#000000"}}
+	// ProposedColor outlines a scenario's proposed units, RemovedColor
+	// the live communities it removes.
+	ProposedColor, RemovedColor = "#7a1fa2", "#d62728"
 	// DensityStops are people per km² (a Beijing community ranges from a
 	// few thousand in the outskirts to over 40,000 in the old town).
 	DensityStops = [][2]any{{0, "#ffffcc"}, {2000, "#c7e9b4"}, {5000, "#7fcdbb"}, {10000, "#41b6c4"},
@@ -95,6 +98,18 @@ func (h *Handler) getStyle(c echo.Context) error {
 			"paint": map[string]any{"line-color": "#555555", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 8, 0.6, 14, 2}}},
 		map[string]any{"id": "districts-line", "type": "line", "source": "districts", "source-layer": "districts",
 			"paint": map[string]any{"line-color": "#222222", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 6, 1.2, 14, 3.5}}},
+		// A scenario's parts: a thick dashed outline, so a proposed
+		// boundary is not read as an adopted one. The live tiles have no
+		// proposed units, so on the live map these layers draw nothing.
+		map[string]any{"id": "proposed-line", "type": "line", "source": "communities", "source-layer": "communities",
+			"filter": []any{"==", []any{"get", "proposed"}, true},
+			"paint": map[string]any{"line-color": ProposedColor, "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 10, 1.5, 15, 3.5},
+				"line-dasharray": []any{2, 1.5}}},
+		// The communities a scenario removes, outlined on the live map
+		// (the page sets the filter to their codes).
+		map[string]any{"id": "removed-line", "type": "line", "source": "communities", "source-layer": "communities",
+			"filter": []any{"in", []any{"get", "code"}, []any{"literal", []string{}}},
+			"paint":  map[string]any{"line-color": RemovedColor, "line-width": 3, "line-dasharray": []any{1, 1}}},
 		map[string]any{"id": "selected-line", "type": "line", "source": "communities", "source-layer": "communities",
 			"filter": []any{"==", []any{"get", "code"}, ""},
 			"paint":  map[string]any{"line-color": "#ffd400", "line-width": 4}},
@@ -103,6 +118,7 @@ func (h *Handler) getStyle(c echo.Context) error {
 			"paint":  map[string]any{"line-color": "#ffd400", "line-width": 4}},
 	)
 	styleLayers = append(styleLayers, labelLayers(sources, base, c.QueryParam("at"))...)
+	styleLayers = append(styleLayers, proposedLabel())
 	style := map[string]any{
 		"version": 8,
 		"name":    "jiedao",
@@ -165,4 +181,16 @@ func labelLayers(sources map[string]any, base, at string) []any {
 			"paint": map[string]any{"text-color": l.color, "text-halo-color": "#ffffff", "text-halo-width": l.halo}})
 	}
 	return out
+}
+
+// proposedLabel marks a scenario's parts "拟调整" (proposed) under their
+// names. The polygons' own label points are per tile, which is fine for
+// parts as small as a community; only the ideographs are drawn (see
+// getGlyphs), so the text is Chinese only.
+func proposedLabel() any {
+	return map[string]any{"id": "proposed-label", "type": "symbol", "source": "communities", "source-layer": "communities",
+		"filter": []any{"==", []any{"get", "proposed"}, true}, "minzoom": 12,
+		"layout": map[string]any{"text-field": "拟调整", "text-font": []string{GlyphFont}, "text-size": 11,
+			"text-offset": []any{0, 1.3}, "symbol-placement": "point", "text-padding": 2},
+		"paint": map[string]any{"text-color": ProposedColor, "text-halo-color": "#ffffff", "text-halo-width": 1.5}}
 }
