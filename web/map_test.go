@@ -712,10 +712,109 @@ func TestMapSummary(t *testing.T) {
 		t.Errorf("findings pages: %d items, totals %d zones %d units", len(seen), page.Zones, page.Units)
 	}
 	getJSON(t, base+"/map/api/findings?limit=x", 400, nil)
+	mapFindingsFilters(t, base, city.Live.Zones)
 
 	res, b := tileGet(t, base+"/favicon.ico")
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/x-icon" || len(b) == 0 || len(b) > 4096 {
 		t.Errorf("/favicon.ico: %d %q %d bytes", res.StatusCode, res.Header.Get("Content-Type"), len(b))
+	}
+}
+
+// findingPage is a page of /map/api/findings.
+type findingPage struct {
+	Zones, Units int
+	Items        []struct{ Kind, Code, Status, Street string }
+}
+
+// allFindings pages through /map/api/findings?q, 7 at a time.
+func allFindings(t *testing.T, base, q string) findingPage {
+	t.Helper()
+	var all findingPage
+	for off := 0; ; off += 7 {
+		var page findingPage
+		getJSON(t, fmt.Sprintf("%s/map/api/findings?limit=7&offset=%d&%s", base, off, q), 200, &page)
+		all.Zones, all.Units, all.Items = page.Zones, page.Units, append(all.Items, page.Items...)
+		if len(page.Items) < 7 {
+			return all
+		}
+	}
+}
+
+// mapFindingsFilters: ?kind=, ?status= and ?street= split the totals of
+// the unfiltered list, pages of a filtered list add up to its totals, the
+// list comes street by street, and a bad value is a 400 naming it.
+func mapFindingsFilters(t *testing.T, base string, zones map[string]int) {
+	all := allFindings(t, base, "")
+	// Street by street: a street's lines are together.
+	done, units := map[string]bool{}, map[string]int{}
+	for i, it := range all.Items {
+		if i > 0 && all.Items[i-1].Street != it.Street {
+			if done[it.Street] {
+				t.Errorf("findings of street %q are not together (line %d)", it.Street, i)
+			}
+			done[all.Items[i-1].Street] = true
+		}
+		if it.Kind == "" {
+			units[it.Street]++
+		}
+	}
+	byStatus := 0
+	for _, st := range []string{"undersized", "oversized"} {
+		f := allFindings(t, base, "status="+st)
+		for _, it := range f.Items {
+			if it.Kind != "" || it.Status != st {
+				t.Errorf("status=%s lists %+v", st, it)
+			}
+		}
+		if f.Zones != 0 || f.Units != len(f.Items) {
+			t.Errorf("status=%s: %d zones, %d units, %d listed", st, f.Zones, f.Units, len(f.Items))
+		}
+		byStatus += f.Units
+	}
+	if byStatus != all.Units {
+		t.Errorf("units by status %d, unfiltered %d", byStatus, all.Units)
+	}
+	byKind := 0
+	for kind, n := range zones {
+		var f findingPage
+		getJSON(t, base+"/map/api/findings?limit=1000&kind="+kind, 200, &f)
+		if f.Zones != n || f.Units != 0 || len(f.Items) != n {
+			t.Errorf("kind=%s: %d zones (summary %d), %d units, %d listed", kind, f.Zones, n, f.Units, len(f.Items))
+		}
+		getJSON(t, base+"/map/api/findings?limit=1&kind="+kind+"&status=undersized", 200, &f)
+		if f.Zones != n || f.Units == 0 && all.Units > 0 && byStatus == 0 {
+			t.Errorf("kind=%s&status=undersized: %d zones, %d units", kind, f.Zones, f.Units)
+		}
+		byKind += n
+	}
+	if byKind != all.Zones || all.Zones == 0 {
+		t.Errorf("zones by kind %d, unfiltered %d", byKind, all.Zones)
+	}
+	// A street's own units are the unfiltered lines listed under it.
+	tested := 0
+	for street, n := range units {
+		if street == "" || tested == 3 {
+			continue
+		}
+		tested++
+		f := allFindings(t, base, "street="+street)
+		if f.Units != n || f.Zones > all.Zones || f.Units+f.Zones != len(f.Items) {
+			t.Errorf("street=%s: %d units (unfiltered under it %d), %d zones, %d listed", street, f.Units, n, f.Zones, len(f.Items))
+		}
+		for _, it := range f.Items {
+			if it.Kind == "" && it.Street != street {
+				t.Errorf("street=%s lists %+v", street, it)
+			}
+		}
+	}
+	if tested == 0 {
+		t.Error("no unit finding is listed under a street")
+	}
+	for q, name := range map[string]string{"kind=nosuch": "kind", "status=normal": "status", "street=nosuch": "street", "status=x&limit=2": "status"} {
+		res, b := tileGet(t, base+"/map/api/findings?"+q)
+		if res.StatusCode != 400 || !strings.Contains(string(b), "parameter "+name) {
+			t.Errorf("findings?%s: %d %s", q, res.StatusCode, b)
+		}
 	}
 }
 
@@ -788,6 +887,19 @@ func TestMapLandingBrowser(t *testing.T) {
 			document.getElementById('panel-code').textContent === '`+comm+`'`, chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
 		hit, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('search-results').innerText + ' | ' + document.getElementById('filter-note').textContent`))
 		t.Errorf("search %s with the normal filter: %q: %v", comm, hit, err)
+	}
+
+	// The findings' status filter lists only units of that status, street
+	// by street; "this street" is offered while a community is selected.
+	onlyOversized := `(() => { const lis = [...document.querySelectorAll('#findings li.finding')];
+		return lis.length > 0 && lis.every(li => li.dataset.kind === 'unit' && li.dataset.status === 'oversized') &&
+			document.querySelector('#findings li.street-head[data-street="` + street + `"]') !== null &&
+			document.getElementById('findings-count').textContent.startsWith('(0 zones') &&
+			!document.getElementById('findings-street-label').hidden; })()`
+	if err := chromedp.Do(bctx, void(chromedp.Evaluate[any](`const s = document.getElementById('findings-status'); s.value = 'oversized'; s.dispatchEvent(new Event('change')); true`)),
+		void(chromedp.Poll[any](onlyOversized, chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		list, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`document.getElementById('findings').innerText`))
+		t.Errorf("findings with status oversized:\n%s\n%v", list, err)
 	}
 
 	// Loading /#unit=CODE selects it the same way.

@@ -100,7 +100,8 @@ func (s *Server) getMapSummary(c echo.Context) error {
 }
 
 // getMapFindings is a page of the live findings (?limit=, default 50;
-// ?offset=): zones, then undersized and oversized units, with the totals.
+// ?offset=) street by street with the totals, filtered by ?kind=, ?status=
+// and ?street= (see layers.FindingsQuery).
 func (s *Server) getMapFindings(c echo.Context) error {
 	limit, offset := 0, 0
 	for name, v := range map[string]*int{"limit": &limit, "offset": &offset} {
@@ -116,9 +117,10 @@ func (s *Server) getMapFindings(c echo.Context) error {
 	if qs == nil || err != nil {
 		return err
 	}
-	f, err := s.layers.Findings(c.Request().Context(), layers.FindingsQuery{Run: qs[0].Run, At: qs[0].At, Limit: limit, Offset: offset})
+	f, err := s.layers.Findings(c.Request().Context(), layers.FindingsQuery{Run: qs[0].Run, At: qs[0].At, Limit: limit, Offset: offset,
+		Kind: c.QueryParam("kind"), Status: c.QueryParam("status"), Street: c.QueryParam("street")})
 	if err != nil {
-		return err
+		return apiError(err)
 	}
 	return c.JSON(http.StatusOK, f)
 }

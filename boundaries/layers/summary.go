@@ -2,7 +2,10 @@ package layers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -111,19 +114,30 @@ func (r *Reader) summary(ctx context.Context, q SummaryQuery, top float64, nbins
 	return s, nil
 }
 
-// FindingsQuery pages a run's findings: its zones, then its flagged units.
+// FindingsQuery pages a run's findings: its zones and its flagged units,
+// street by street.
 type FindingsQuery struct {
 	Run      int64
 	At       time.Time
 	Scenario bool
 	Limit    int // 0 = 50
 	Offset   int
+	// Kind keeps the zones of a kind; with Status "" it drops the units.
+	Kind string
+	// Status keeps the units of a status (undersized or oversized); with
+	// Kind "" it drops the zones.
+	Status string
+	// Street keeps the street, its communities and the zones touching
+	// them. A bad Kind, Status or Street is a boundaries.QueryError.
+	Street string
 }
 
 // Finding is one line of the map's findings list: a zone (Kind, Codes,
 // Names, AreaM2) or a flagged unit (Code, Name, Level, Status, Households,
 // Reasons). ParentName is the parent's name (of a zone: its first unit's),
-// so a planner reads which street a line is in without a click.
+// so a planner reads which street a line is in without a click. Street and
+// StreetName are the street the line is listed under (a street's own, a
+// community's parent, a zone's first unit's); "" for a district.
 type Finding struct {
 	Kind       string   `json:"kind,omitempty"`
 	Codes      []string `json:"codes"`
@@ -136,6 +150,8 @@ type Finding struct {
 	Status     string   `json:"status,omitempty"`
 	Households *int64   `json:"households,omitempty"`
 	Reasons    []string `json:"reasons,omitempty"`
+	Street     string   `json:"street,omitempty"`
+	StreetName string   `json:"street_name,omitempty"`
 }
 
 // parentName is the SQL of the name of alias's parent on day $2.
@@ -143,7 +159,13 @@ func parentName(alias string) string {
 	return `(SELECT p.name FROM units p WHERE p.code = ` + alias + `.parent_code AND ` + store.AsOf("p", 2) + ` LIMIT 1)`
 }
 
-// FindingsPage is a page of findings and the totals of the whole list.
+// streetOf is the SQL of the street alias's line is listed under.
+func streetOf(alias string) string {
+	return `CASE ` + alias + `.level WHEN 'street' THEN ` + alias + `.code WHEN 'community' THEN ` + alias + `.parent_code END`
+}
+
+// FindingsPage is a page of findings and the totals of the whole
+// (filtered) list.
 type FindingsPage struct {
 	Zones  int       `json:"zones"`
 	Units  int       `json:"units"`
@@ -152,74 +174,114 @@ type FindingsPage struct {
 	Items  []Finding `json:"items"`
 }
 
-// flaggedUnits is the flagged units of every level: $1 run, $2 day.
-func flaggedUnits(scenario bool, cols string) string {
+// flaggedUnits is the flagged units of every level meeting where: $1 run,
+// $2 day.
+func flaggedUnits(scenario bool, cols, where string) string {
 	sql := ""
 	for i, lvl := range unitLevels {
 		l, _ := ByName(lvl.Layer())
 		if i > 0 {
 			sql += ` UNION ALL `
 		}
-		sql += `SELECT ` + cols + ` FROM ` + l.From(scenario) + ` AND r.status IN ('undersized', 'oversized')`
+		sql += `SELECT ` + cols + ` FROM ` + l.From(scenario) + ` AND r.status IN ('undersized', 'oversized') AND ` + where
 	}
 	return sql
 }
 
-// Findings lists a page of the run's zones (by kind, then id) followed by
-// its undersized and oversized units (by level, then code).
+// findingsSQL is the filtered findings ($1 run, $2 day, $3 kind, $4
+// status, $5 street) with the street each is listed under: part 0 the
+// zones, part 1 the units.
+func findingsSQL(scenario bool) string {
+	inStreet := `($5::text = '' OR u.code = $5 OR u.parent_code = $5)`
+	return `WITH f AS (SELECT 0 part, 0 lo, z.id, z.kind::text kind, z.level::text level, z.codes::text[] codes, z.area_m2::float8 area,
+			''::text code, ''::text name, ''::text status, -1::bigint households, '{}'::text[] reasons,
+			coalesce(first.parent, '') parent, first.street
+		FROM zones z LEFT JOIN LATERAL (SELECT ` + parentName("u") + ` parent, ` + streetOf("u") + ` street
+			FROM units u WHERE u.code = z.codes[1] AND ` + store.AsOf("u", 2) + ` LIMIT 1) first ON true
+		WHERE z.run_id = $1 AND $2::date IS NOT NULL AND ($3::text <> '' OR $4::text = '') AND ($3 = '' OR z.kind::text = $3)
+			AND ($5 = '' OR EXISTS (SELECT 1 FROM units u WHERE u.code = ANY(z.codes) AND ` + store.AsOf("u", 2) + ` AND ` + inStreet + `))
+		UNION ALL ` + flaggedUnits(scenario, `1, `+store.LevelOrder("u")+`, ''::text, ''::text, u.level::text, ARRAY[u.code]::text[], 0::float8,
+			u.code::text, u.name::text, r.status::text, coalesce(r.households, -1)::bigint, coalesce(r.reasons, '{}')::text[],
+			coalesce(`+parentName("u")+`, ''), `+streetOf("u"),
+		`($4::text <> '' OR $3::text = '') AND ($4 = '' OR r.status::text = $4) AND `+inStreet) + `),
+		s AS (SELECT f.*, coalesce((SELECT s.name FROM units s WHERE s.code = f.street AND ` + store.AsOf("s", 2) + ` LIMIT 1), '') street_name FROM f)`
+}
+
+// checkFindings says which of q's filters is bad, as a QueryError.
+func (r *Reader) checkFindings(ctx context.Context, q FindingsQuery) error {
+	kinds := make([]string, len(boundaries.ZoneKinds))
+	for i, k := range boundaries.ZoneKinds {
+		kinds[i] = string(k)
+	}
+	if q.Kind != "" && !slices.Contains(kinds, q.Kind) {
+		return &boundaries.QueryError{Param: "kind", Err: errors.New("want one of " + strings.Join(kinds, ", "))}
+	}
+	if q.Status != "" && q.Status != string(boundaries.Undersized) && q.Status != string(boundaries.Oversized) {
+		return &boundaries.QueryError{Param: "status", Err: fmt.Errorf("want %s or %s", boundaries.Undersized, boundaries.Oversized)}
+	}
+	if q.Street == "" {
+		return nil
+	}
+	var ok bool
+	if err := r.st.Reader().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units u WHERE u.code = $1 AND u.level = 'street' AND `+store.AsOf("u", 2)+`)`,
+		q.Street, q.At).Scan(&ok); err != nil {
+		return fmt.Errorf("street %s: %w", q.Street, err)
+	}
+	if !ok {
+		return &boundaries.QueryError{Param: "street", Err: fmt.Errorf("%q is not a street on %s", q.Street, q.At.Format("2006-01-02"))}
+	}
+	return nil
+}
+
+// Findings lists a page of the run's findings (filtered by q.Kind,
+// q.Status and q.Street) street by street (by name, the district-level
+// ones first), in each its zones (by kind, then id) then its undersized
+// and oversized units (by level, then code).
 func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, error) {
 	if q.Limit <= 0 {
 		q.Limit = 50
 	}
 	q.Limit, q.Offset = min(q.Limit, 1000), max(q.Offset, 0)
 	p := &FindingsPage{Limit: q.Limit, Offset: q.Offset, Items: []Finding{}}
-	if err := r.st.Reader().QueryRow(ctx, `SELECT (SELECT count(*)::int FROM zones WHERE run_id = $1 AND $2::date IS NOT NULL),
-		(SELECT count(*)::int FROM (`+flaggedUnits(q.Scenario, "1")+`) f)`, q.Run, q.At).Scan(&p.Zones, &p.Units); err != nil {
+	if err := r.checkFindings(ctx, q); err != nil {
+		return nil, err
+	}
+	args := []any{q.Run, q.At, q.Kind, q.Status, q.Street}
+	sql := findingsSQL(q.Scenario)
+	if err := r.st.Reader().QueryRow(ctx, sql+` SELECT count(*) FILTER (WHERE part = 0)::int, count(*) FILTER (WHERE part = 1)::int FROM f`,
+		args...).Scan(&p.Zones, &p.Units); err != nil {
 		return nil, fmt.Errorf("count findings: %w", err)
 	}
-	if q.Offset < p.Zones {
-		// Names in the codes' order; a code without a unit on the day is "".
-		rows, err := r.st.Reader().Query(ctx, `SELECT z.kind, z.level, z.codes, z.area_m2,
-				ARRAY(SELECT coalesce((SELECT u.name FROM units u WHERE u.code = c.code AND `+store.AsOf("u", 2)+` LIMIT 1), '')
-					FROM unnest(z.codes) WITH ORDINALITY c(code, i) ORDER BY c.i),
-				coalesce((SELECT `+parentName("u")+` FROM units u WHERE u.code = z.codes[1] AND `+store.AsOf("u", 2)+` LIMIT 1), '')
-			FROM zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL
-			ORDER BY z.kind, z.id LIMIT $3 OFFSET $4`, q.Run, q.At, q.Limit, q.Offset)
-		if err != nil {
-			return nil, fmt.Errorf("list zones: %w", err)
-		}
-		var f Finding
-		var area float64
-		if _, err := pgx.ForEachRow(rows, []any{&f.Kind, &f.Level, &f.Codes, &area, &f.Names, &f.ParentName}, func() error {
-			a := area
-			p.Items = append(p.Items, Finding{Kind: f.Kind, Level: f.Level, Codes: f.Codes, Names: f.Names, ParentName: f.ParentName, AreaM2: &a})
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("list zones: %w", err)
-		}
+	// Names in the codes' order; a code without a unit on the day is "".
+	rows, err := r.st.Reader().Query(ctx, sql+` SELECT part, kind, level, codes, area, code, name, status, households, parent, reasons,
+			coalesce(street, ''), street_name,
+			CASE WHEN part = 0 THEN ARRAY(SELECT coalesce((SELECT u.name FROM units u WHERE u.code = c.code AND `+store.AsOf("u", 2)+` LIMIT 1), '')
+				FROM unnest(codes) WITH ORDINALITY c(code, i) ORDER BY c.i) END
+		FROM s ORDER BY street IS NOT NULL, street_name, street, part, lo, kind, id, code LIMIT $6 OFFSET $7`, append(args, q.Limit, q.Offset)...)
+	if err != nil {
+		return nil, fmt.Errorf("list findings: %w", err)
 	}
-	if left := q.Limit - len(p.Items); left > 0 {
-		rows, err := r.st.Reader().Query(ctx, `SELECT code, name, level, status, coalesce(households, -1), parent, reasons FROM (`+
-			flaggedUnits(q.Scenario, store.LevelOrder("u")+` lo, u.code, u.name, u.level, r.status, r.households,
-				coalesce(`+parentName("u")+`, '') parent, coalesce(r.reasons, '{}') reasons`)+`) f
-			ORDER BY lo, code LIMIT $3 OFFSET $4`, q.Run, q.At, left, max(0, q.Offset-p.Zones))
-		if err != nil {
-			return nil, fmt.Errorf("list flagged units: %w", err)
-		}
-		var f Finding
-		var hh int64 // -1: not counted
-		if _, err := pgx.ForEachRow(rows, []any{&f.Code, &f.Name, &f.Level, &f.Status, &hh, &f.ParentName, &f.Reasons}, func() error {
-			u := f
-			u.Codes = []string{f.Code}
+	var f Finding
+	var part int
+	var area float64
+	var hh int64 // -1: not counted
+	if _, err := pgx.ForEachRow(rows, []any{&part, &f.Kind, &f.Level, &f.Codes, &area, &f.Code, &f.Name, &f.Status, &hh, &f.ParentName, &f.Reasons,
+		&f.Street, &f.StreetName, &f.Names}, func() error {
+		it := f
+		if part == 0 {
+			a := area
+			it.AreaM2, it.Reasons = &a, nil
+		} else {
+			it.Names = nil
 			if hh >= 0 {
 				h := hh
-				u.Households = &h
+				it.Households = &h
 			}
-			p.Items = append(p.Items, u)
-			return nil
-		}); err != nil {
-			return nil, fmt.Errorf("list flagged units: %w", err)
 		}
+		p.Items = append(p.Items, it)
+		return nil
+	}); err != nil {
+		return nil, fmt.Errorf("list findings: %w", err)
 	}
 	return p, nil
 }

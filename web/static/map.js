@@ -175,6 +175,7 @@
       <tr><td>staff 社工</td><td>${staff}</td></tr>
       </table><h2>History 沿革</h2><table class="history" id="panel-history"><tr><td>loading…</td></tr></table>`;
     state.street = level === 'community' ? props.parent_code : (level === 'street' ? props.code : null);
+    streetFilter();
     loadSummary().catch((e) => console.error(e));
     downloads();
     parents(props).catch((e) => console.error(e));
@@ -260,17 +261,29 @@
     const ul = $('findings');
     const offset = more ? ul.querySelectorAll('li.finding').length : 0;
     const seq = more ? findingsSeq : ++findingsSeq;
-    const f = await getJSON('/map/api/findings' + query({ limit: 50, offset }));
-    if (seq !== findingsSeq) return; // the profile or date changed meanwhile
+    const f = await getJSON('/map/api/findings' + query({ limit: 50, offset, ...findingsFilter() }));
+    if (seq !== findingsSeq) return; // the profile, date or a filter changed meanwhile
     const colors = Object.fromEntries(cfg.status_colors), zc = Object.fromEntries(cfg.zone_colors);
-    if (!more) ul.innerHTML = '';
+    if (!more) { ul.innerHTML = ''; delete ul.dataset.street; }
     ul.querySelector('li.more')?.remove();
     for (const it of f.items) {
+      // The list comes street by street: a header where the street changes.
+      const street = it.street || '';
+      if (ul.dataset.street !== street) {
+        ul.dataset.street = street;
+        const h = document.createElement('li');
+        h.className = 'street-head';
+        h.dataset.street = street;
+        h.innerHTML = street ? `${esc(it.street_name || street)} <span class="note">${esc(street)}</span>` : 'districts 区级';
+        if (street) h.onclick = () => selectUnit(street);
+        ul.appendChild(h);
+      }
       const li = document.createElement('li');
       li.className = 'finding';
       li.dataset.code = it.codes[0];
       li.dataset.kind = it.kind || 'unit';
       li.dataset.level = it.level;
+      li.dataset.status = it.status || '';
       // Name, code, street, kind or status and why: readable without a click.
       const where = it.parent_name ? ` · ${esc(it.parent_name)}` : '';
       li.innerHTML = it.kind
@@ -296,6 +309,25 @@
     }
     ul.dataset.count = shown;
     $('findings-count').textContent = `(${f.zones} zones, ${f.units} units)`;
+  }
+
+  // findingsFilter is the findings list's ?kind=, ?status= and ?street=.
+  function findingsFilter() {
+    return { kind: $('findings-kind').value, status: $('findings-status').value,
+      street: $('findings-street').checked ? state.street : '' };
+  }
+  for (const [kind] of cfg.zone_colors) $('findings-kind').add(new Option(kind, kind));
+  for (const id of ['findings-kind', 'findings-status', 'findings-street']) {
+    $(id).onchange = () => findings().catch((e) => console.error(e));
+  }
+  // streetFilter offers "this street" while a street or community is
+  // selected, and follows the selection while it is ticked.
+  function streetFilter() {
+    const box = $('findings-street'), was = box.checked ? box.dataset.street : '';
+    $('findings-street-label').hidden = !state.street;
+    if (!state.street) box.checked = false;
+    box.dataset.street = state.street || '';
+    if (was !== (box.checked ? box.dataset.street : '')) findings().catch((e) => console.error(e));
   }
 
   // ---- search ----
