@@ -172,18 +172,22 @@ var stepsSQL string
 // step is one named statement of steps.sql.
 type step struct{ name, sql string }
 
-var steps = func() []step {
+var steps = parseSteps(stepsSQL)
+
+// parseSteps splits a file of named statements: "-- step: NAME" at the
+// start of a line begins one; the comments above the next step belong to
+// it, not to this one.
+func parseSteps(file string) []step {
 	var out []step
-	for _, part := range strings.Split(stepsSQL, "\n-- step: ")[1:] {
+	for _, part := range strings.Split(file, "\n-- step: ")[1:] {
 		name, sql, _ := strings.Cut(part, "\n")
-		// The comments above the next step belong to it.
 		if k := strings.LastIndex(sql, ";\n"); k >= 0 {
-			sql = sql[:k]
+			sql = sql[:k+1]
 		}
 		out = append(out, step{name, sql})
 	}
 	return out
-}()
+}
 
 // Compute runs the analysis's statements in tx over table, a table of unit
 // versions with the columns of units ("units", a scenario's or a plan's

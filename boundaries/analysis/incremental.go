@@ -21,17 +21,7 @@ import (
 //go:embed incremental.sql
 var incrementalSQL string
 
-var incrementalSteps = func() []step {
-	var out []step
-	for _, part := range strings.Split(incrementalSQL, "\n-- step: ")[1:] {
-		name, sql, _ := strings.Cut(part, "\n")
-		if k := strings.LastIndex(sql, ";\n"); k >= 0 {
-			sql = sql[:k+1]
-		}
-		out = append(out, step{name, sql})
-	}
-	return out
-}()
+var incrementalSteps = parseSteps(incrementalSQL)
 
 // MinFullShare is the share of the units re-analysed above which Advance
 // leaves the work to a full analysis: past it the region's bookkeeping
