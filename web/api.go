@@ -362,12 +362,8 @@ func (s *Server) getUnit(c echo.Context) error {
 	}
 	c.Response().Header().Set("ETag", etag(d.VersionID))
 	// With a version pending, a 304 would keep a body without it.
-	if inm := c.Request().Header.Get("If-None-Match"); inm != "" && head != nil && head.VersionID == d.VersionID {
-		for _, t := range strings.Split(inm, ",") {
-			if v, ok := parseETag(t); ok && v == d.VersionID {
-				return c.NoContent(http.StatusNotModified)
-			}
-		}
+	if head != nil && head.VersionID == d.VersionID && etagMatch(c.Request().Header.Get("If-None-Match"), etag(d.VersionID)) {
+		return c.NoContent(http.StatusNotModified)
 	}
 	return c.JSONBlob(http.StatusOK, body)
 }

@@ -1,10 +1,7 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
-	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -39,20 +36,16 @@ func (s *Server) mapRuns(c echo.Context, withScenario bool) ([]layers.SummaryQue
 		ids = append(ids, scen)
 	}
 	var qs []layers.SummaryQuery
-	tag := `W/"`
+	var runs []int64
 	for _, id := range ids {
 		run, err := s.layers.Run(ctx, p, day, id)
 		if err != nil {
 			return nil, err
 		}
 		qs = append(qs, layers.SummaryQuery{Run: run, At: day, Scenario: id != 0, Street: c.QueryParam("street")})
-		tag += fmt.Sprintf("run%d.", run)
+		runs = append(runs, run)
 	}
-	tag += fmt.Sprintf(`v%d"`, dv)
-	h := c.Response().Header()
-	h.Set("ETag", tag)
-	h.Set("Cache-Control", "no-cache")
-	if etagMatch(c.Request().Header.Get("If-None-Match"), tag) {
+	if runsNotModified(c, dv, runs...) {
 		return nil, c.NoContent(http.StatusNotModified)
 	}
 	return qs, nil
@@ -85,14 +78,8 @@ func (s *Server) getMapSummary(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	day := func(t *time.Time) any {
-		if t == nil {
-			return nil
-		}
-		return t.Format("2006-01-02")
-	}
 	out := map[string]any{"profile": p.Name, "at": qs[0].At.Format("2006-01-02"), "top": top, "live": sums[0], "scenario": nil,
-		"data_from": day(first), "data_to": day(last)}
+		"data_from": first, "data_to": last}
 	if len(sums) > 1 {
 		out["scenario"] = sums[1]
 	}
@@ -103,22 +90,27 @@ func (s *Server) getMapSummary(c echo.Context) error {
 // ?offset=) street by street with the totals, filtered by ?kind=, ?status=
 // and ?street= (see layers.FindingsQuery).
 func (s *Server) getMapFindings(c echo.Context) error {
-	limit, offset := 0, 0
-	for name, v := range map[string]*int{"limit": &limit, "offset": &offset} {
-		if q := c.QueryParam(name); q != "" {
-			n, err := strconv.Atoi(q)
-			if err != nil || n < 0 {
-				return param.BadRequest(name, fmt.Sprintf("%q is not a non-negative integer", q))
-			}
-			*v = n
-		}
+	limit, err := queryInt(c, "limit", 0)
+	if err != nil {
+		return err
+	}
+	offset, err := queryInt(c, "offset", 0)
+	if err != nil {
+		return err
+	}
+	fq := layers.FindingsQuery{Limit: limit, Offset: offset, Kind: c.QueryParam("kind"), Status: c.QueryParam("status"), Street: c.QueryParam("street")}
+	if fq.At, err = param.At(c, "at"); err != nil {
+		return err
+	}
+	if err := s.layers.CheckFindings(c.Request().Context(), fq); err != nil {
+		return apiError(err)
 	}
 	qs, err := s.mapRuns(c, false)
 	if qs == nil || err != nil {
 		return err
 	}
-	f, err := s.layers.Findings(c.Request().Context(), layers.FindingsQuery{Run: qs[0].Run, At: qs[0].At, Limit: limit, Offset: offset,
-		Kind: c.QueryParam("kind"), Status: c.QueryParam("status"), Street: c.QueryParam("street")})
+	fq.Run = qs[0].Run
+	f, err := s.layers.Findings(c.Request().Context(), fq)
 	if err != nil {
 		return apiError(err)
 	}

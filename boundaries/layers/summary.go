@@ -207,8 +207,10 @@ func findingsSQL(scenario bool) string {
 		s AS (SELECT f.*, coalesce((SELECT s.name FROM units s WHERE s.code = f.street AND ` + store.AsOf("s", 2) + ` LIMIT 1), '') street_name FROM f)`
 }
 
-// checkFindings says which of q's filters is bad, as a QueryError.
-func (r *Reader) checkFindings(ctx context.Context, q FindingsQuery) error {
+// CheckFindings says which of q's filters (Kind, Status, Street on At) is
+// bad, as a QueryError. Findings checks them too; a caller answering 304
+// from its ETag checks them first, so a bad filter is never a 304.
+func (r *Reader) CheckFindings(ctx context.Context, q FindingsQuery) error {
 	kinds := make([]string, len(boundaries.ZoneKinds))
 	for i, k := range boundaries.ZoneKinds {
 		kinds[i] = string(k)
@@ -243,7 +245,7 @@ func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, 
 	}
 	q.Limit, q.Offset = min(q.Limit, 1000), max(q.Offset, 0)
 	p := &FindingsPage{Limit: q.Limit, Offset: q.Offset, Items: []Finding{}}
-	if err := r.checkFindings(ctx, q); err != nil {
+	if err := r.CheckFindings(ctx, q); err != nil {
 		return nil, err
 	}
 	args := []any{q.Run, q.At, q.Kind, q.Status, q.Street}
@@ -315,11 +317,11 @@ func (r *Reader) Ancestors(ctx context.Context, code string, at time.Time) ([]An
 	return out, nil
 }
 
-// DataDates are the first and the last day any unit is valid; last is nil
+// DataDates are the first and the last day (YYYY-MM-DD) any unit is valid; last is nil
 // while some unit is still valid (the data reaches today).
-func (r *Reader) DataDates(ctx context.Context) (first, last *time.Time, err error) {
-	if err := r.st.Reader().QueryRow(ctx, `SELECT min(valid_from),
-			CASE WHEN bool_or(valid_to IS NULL) THEN NULL ELSE max(valid_to) - 1 END FROM units`).Scan(&first, &last); err != nil {
+func (r *Reader) DataDates(ctx context.Context) (first, last *string, err error) {
+	if err := r.st.Reader().QueryRow(ctx, `SELECT to_char(min(valid_from), 'YYYY-MM-DD'),
+			CASE WHEN bool_or(valid_to IS NULL) THEN NULL ELSE to_char(max(valid_to) - 1, 'YYYY-MM-DD') END FROM units`).Scan(&first, &last); err != nil {
 		return nil, nil, fmt.Errorf("data dates: %w", err)
 	}
 	return first, last, nil
