@@ -301,14 +301,7 @@ func lockMatching(ctx context.Context, tx pgx.Tx, code string, ifMatch int64, ch
 		return nil, err
 	}
 	if cur == nil {
-		var existed bool
-		if err := tx.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE code = $1 AND version_id = $2)`, code, ifMatch).Scan(&existed); err != nil {
-			return nil, fmt.Errorf("read unit %s: %w", code, err)
-		}
-		if check && existed {
-			return nil, fmt.Errorf("unit %s: version %d is no longer current (the unit was retired): %w", code, ifMatch, boundaries.ErrStale)
-		}
-		return nil, fmt.Errorf("unit %s (no current version): %w", code, boundaries.ErrNotFound)
+		return nil, noCurrent(ctx, tx, code, ifMatch, check)
 	}
 	if check && cur.ID != ifMatch {
 		return nil, staleError(code, cur.ID, cur.ValidFrom, ifMatch)

@@ -48,19 +48,28 @@ func Precondition(ctx context.Context, st *store.Store, code string, ifMatch int
 		return err
 	}
 	if h == nil {
-		var existed bool
-		if err := st.Primary().QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE code = $1)`, code).Scan(&existed); err != nil {
-			return fmt.Errorf("read unit %s: %w", code, err)
-		}
-		if existed && ifMatch != AnyVersion {
-			return fmt.Errorf("unit %s was retired; version %d is no longer current: %w", code, ifMatch, boundaries.ErrStale)
-		}
-		return fmt.Errorf("unit %s (no current version): %w", code, boundaries.ErrNotFound)
+		return noCurrent(ctx, st.Primary(), code, ifMatch, ifMatch != AnyVersion)
 	}
 	if ifMatch != AnyVersion && h.VersionID != ifMatch {
 		return staleError(code, h.VersionID, h.ValidFrom, ifMatch)
 	}
 	return nil
+}
+
+// noCurrent is the answer for a code with no current version: 412 when
+// the client's ETag (checked) names a version it had, the unit having been
+// retired since; else 404.
+func noCurrent(ctx context.Context, q interface {
+	QueryRow(context.Context, string, ...any) pgx.Row
+}, code string, ifMatch int64, check bool) error {
+	var existed bool
+	if err := q.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM units WHERE code = $1 AND version_id = $2)`, code, ifMatch).Scan(&existed); err != nil {
+		return fmt.Errorf("read unit %s: %w", code, err)
+	}
+	if check && existed {
+		return fmt.Errorf("unit %s: version %d is no longer current (the unit was retired): %w", code, ifMatch, boundaries.ErrStale)
+	}
+	return fmt.Errorf("unit %s (no current version): %w", code, boundaries.ErrNotFound)
 }
 
 // staleError says which ETag edits the unit: the head's, which is a
