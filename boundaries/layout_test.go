@@ -22,10 +22,11 @@ import (
 // (layerfile, cql2, demo) are listed where they are used.
 var allowed = map[string][]string{
 	"cmd/jiedao":           {"web", "layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "demo", "data"},
-	"web":                  {"layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "web/tiles", "web/ogc", "web/param"},
+	"web":                  {"layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "web/tiles", "web/ogc", "web/param", "web/mapui"},
 	"web/tiles":            {"layers", "analysis", "web/param"},
 	"web/ogc":              {"layers", "analysis", "web/param"},
 	"web/param":            {"analysis"},
+	"web/mapui":            {"layers", "scenario", "units", "analysis", "web/param", "web/tiles"},
 	"boundaries/layers":    {"scenario", "analysis", "units", "cql2", "layerfile"},
 	"boundaries/scenario":  {"analysis", "units"},
 	"boundaries/plan":      {"analysis", "partition", "units"},

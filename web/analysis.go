@@ -1,7 +1,6 @@
 package web
 
 import (
-	"fmt"
 	"net/http"
 	"slices"
 	"strings"
@@ -40,25 +39,10 @@ func (s *Server) analysis(c echo.Context) (*analysis.Analysis, error) {
 	if err != nil {
 		return nil, err
 	}
-	if runsNotModified(c, dv, run) {
+	if param.RunsNotModified(c, dv, run) {
 		return nil, c.NoContent(http.StatusNotModified)
 	}
 	return s.layers.Analysis(ctx, p, day, scenario)
-}
-
-// runsNotModified sets the ETag of a document derived from analysis runs,
-// W/"run<id>[.run<id>].v<data version>", and says whether the client's
-// If-None-Match already names it.
-func runsNotModified(c echo.Context, dataVersion int64, runs ...int64) bool {
-	tag := `W/"`
-	for _, r := range runs {
-		tag += fmt.Sprintf("run%d.", r)
-	}
-	tag += fmt.Sprintf(`v%d"`, dataVersion)
-	h := c.Response().Header()
-	h.Set("ETag", tag)
-	h.Set("Cache-Control", "no-cache")
-	return etagMatch(c.Request().Header.Get("If-None-Match"), tag)
 }
 
 // getAnalysis returns the same JSON as `jiedao analyze --format json`.

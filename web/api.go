@@ -26,7 +26,6 @@ import (
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/lookup"
-	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/geo"
 	"github.com/jiedao/jiedao/web/param"
@@ -221,51 +220,6 @@ func (s *Server) routesAPI(e *echo.Echo) {
 	e.GET("/api/v1/docs", s.docs)
 }
 
-// apiError maps the domain's errors to statuses and machine codes
-// (web/param/errors.go); anything else is a 500 (logged by the error
-// handler).
-func apiError(err error) error {
-	var ve *boundaries.ValidationError
-	var qe *boundaries.QueryError
-	var mbe *http.MaxBytesError
-	switch {
-	case err == nil:
-		return nil
-	case errors.Is(err, boundaries.ErrApprovalRequired):
-		return param.Error(http.StatusUnprocessableEntity, param.CodeApprovalRequired, err.Error())
-	case errors.As(err, &ve):
-		return param.Error(http.StatusUnprocessableEntity, param.CodeValidationFailed, ve.Msg)
-	case errors.As(err, &qe):
-		return param.BadRequest(qe.Param, qe.Err.Error())
-	case errors.As(err, &mbe):
-		return param.Error(http.StatusRequestEntityTooLarge, param.CodePayloadTooLarge, fmt.Sprintf("request body larger than %d bytes", mbe.Limit))
-	case errors.Is(err, boundaries.ErrNotFound):
-		return param.Error(http.StatusNotFound, param.CodeNotFound, err.Error())
-	case errors.Is(err, boundaries.ErrStale):
-		return param.Error(http.StatusPreconditionFailed, param.CodeStaleETag, err.Error())
-	case errors.Is(err, boundaries.ErrConflict), errors.Is(err, boundaries.ErrDuplicate):
-		return param.Error(http.StatusConflict, param.CodeConflict, err.Error())
-	case errors.Is(err, boundaries.ErrBusy):
-		return param.Error(http.StatusServiceUnavailable, param.CodeBusy, err.Error())
-	case store.Unavailable(err):
-		return param.Error(http.StatusServiceUnavailable, param.CodeUnavailable, "the database is out of reach; retry shortly")
-	}
-	return err
-}
-
-// queryInt reads a non-negative integer parameter.
-func queryInt(c echo.Context, name string, def int) (int, error) {
-	v := c.QueryParam(name)
-	if v == "" {
-		return def, nil
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 {
-		return 0, param.BadRequest(name, "want a non-negative integer")
-	}
-	return n, nil
-}
-
 var unitStatuses = names(boundaries.Statuses)
 
 // run resolves ?profile= and ?at= to the analysis run giving statuses.
@@ -291,13 +245,13 @@ func (s *Server) listUnits(c echo.Context) error {
 		return param.BadRequest("status", "want one of "+strings.Join(unitStatuses, ", "))
 	}
 	var err error
-	if q.Limit, err = queryInt(c, "limit", 100); err != nil {
+	if q.Limit, err = param.Int(c, "limit", 100); err != nil {
 		return err
 	}
 	if q.Limit > units.MaxPageSize {
 		return param.BadRequest("limit", fmt.Sprintf("at most %d", units.MaxPageSize))
 	}
-	if q.Offset, err = queryInt(c, "offset", 0); err != nil {
+	if q.Offset, err = param.Int(c, "offset", 0); err != nil {
 		return err
 	}
 	q.Cursor = c.QueryParam("cursor")
@@ -347,14 +301,14 @@ func (s *Server) getUnit(c echo.Context) error {
 	}
 	d, err := s.layers.Unit(c.Request().Context(), c.Param("code"), day, run, geometry)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	// The ETag is the version in the body; an edit replaces the last
 	// version of the history, which is another one when an edit dated
 	// later is pending: the body then names it and its ETag.
 	head, err := units.ReadHead(c.Request().Context(), s.db, c.Param("code"))
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	body := d.JSON
 	if head != nil && head.VersionID != d.VersionID {
@@ -362,7 +316,7 @@ func (s *Server) getUnit(c echo.Context) error {
 	}
 	c.Response().Header().Set("ETag", etag(d.VersionID))
 	// With a version pending, a 304 would keep a body without it.
-	if head != nil && head.VersionID == d.VersionID && etagMatch(c.Request().Header.Get("If-None-Match"), etag(d.VersionID)) {
+	if head != nil && head.VersionID == d.VersionID && param.ETagMatch(c.Request().Header.Get("If-None-Match"), etag(d.VersionID)) {
 		return c.NoContent(http.StatusNotModified)
 	}
 	return c.JSONBlob(http.StatusOK, body)
@@ -388,7 +342,7 @@ func (s *Server) unitChildren(c echo.Context) error {
 	ctx := c.Request().Context()
 	code := c.Param("code")
 	if _, err := s.layers.Unit(ctx, code, day, run, false); err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	page, err := s.layers.Page(ctx, layers.PageQuery{Parent: code, At: day, Run: run, Limit: units.MaxPageSize})
 	if err != nil {
@@ -400,7 +354,7 @@ func (s *Server) unitChildren(c echo.Context) error {
 func (s *Server) unitHistory(c echo.Context) error {
 	h, err := units.History(c.Request().Context(), s.db, c.Param("code"))
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"code": c.Param("code"), "versions": h})
 }
@@ -519,7 +473,7 @@ func (s *Server) lookupBatch(c echo.Context) error {
 		var req batchRequest
 		dec := json.NewDecoder(c.Request().Body)
 		if err := dec.Decode(&req); err != nil {
-			if e := apiError(err); e != err {
+			if e := param.APIError(err); e != err {
 				return e
 			}
 			return param.Error(http.StatusBadRequest, param.CodeInvalidBody, "body: want {\"crs\": ..., \"points\": [{\"id\", \"lon\", \"lat\"}, ...]} or text/csv: "+err.Error())
@@ -598,7 +552,7 @@ func readPointsCSV(r io.Reader, limit int) ([]lookup.Point, error) {
 			return pts, nil
 		}
 		if err != nil {
-			if e := apiError(err); e != err {
+			if e := param.APIError(err); e != err {
 				return nil, e
 			}
 			return nil, param.BadRequest("body", fmt.Sprintf("CSV: %v", err))
@@ -742,7 +696,7 @@ func (s *Server) changes(c echo.Context) error {
 			return param.BadRequest("since", "want a change id, an RFC 3339 timestamp or YYYY-MM-DD")
 		}
 	}
-	limit, err := queryInt(c, "limit", 1000)
+	limit, err := param.Int(c, "limit", 1000)
 	if err != nil {
 		return err
 	}
@@ -761,11 +715,11 @@ func (s *Server) changes(c echo.Context) error {
 }
 
 func (s *Server) auditLog(c echo.Context) error {
-	since, err := queryInt(c, "since", 0)
+	since, err := param.Int(c, "since", 0)
 	if err != nil {
 		return err
 	}
-	limit, err := queryInt(c, "limit", 1000)
+	limit, err := param.Int(c, "limit", 1000)
 	if err != nil {
 		return err
 	}
@@ -784,14 +738,14 @@ func (s *Server) auditLog(c echo.Context) error {
 func (s *Server) readEdit(c echo.Context) (*units.Edit, error) {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
-		if e := apiError(err); e != err {
+		if e := param.APIError(err); e != err {
 			return nil, e
 		}
 		return nil, fmt.Errorf("read body: %w", err)
 	}
 	e, err := units.ParseFeature(body)
 	if err != nil {
-		return nil, apiError(err)
+		return nil, param.APIError(err)
 	}
 	if e.Approval == "" {
 		e.Approval = c.QueryParam("approval")
@@ -905,7 +859,7 @@ func (s *Server) withVersion(c echo.Context, r *units.WriteResult) error {
 	}
 	run, err := s.layers.Run(c.Request().Context(), p, day, 0)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	r.Analysis = &units.WriteAnalysis{RunID: run, At: day.Format("2006-01-02"),
 		Note: "measures, status and zones of the live units on this day under the " + p.Name + " profile, this write included"}
@@ -926,7 +880,7 @@ func (s *Server) createUnit(c echo.Context) error {
 	}
 	r, err := units.Create(c.Request().Context(), s.db, e, s.actor(c))
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	if err := s.withVersion(c, r); err != nil {
 		return err
@@ -944,7 +898,7 @@ func (s *Server) putUnit(c echo.Context) error {
 		return err
 	}
 	if err := units.Precondition(c.Request().Context(), s.db, c.Param("code"), v); err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	e, err := s.readEdit(c)
 	if err != nil {
@@ -952,7 +906,7 @@ func (s *Server) putUnit(c echo.Context) error {
 	}
 	r, err := units.Update(c.Request().Context(), s.db, c.Param("code"), v, e, s.actor(c))
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	if err := s.withVersion(c, r); err != nil {
 		return err
@@ -971,7 +925,7 @@ func (s *Server) deleteUnit(c echo.Context) error {
 		return err
 	}
 	if err := units.Precondition(c.Request().Context(), s.db, c.Param("code"), match); err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	dry, err := dryRun(c)
 	if err != nil {
@@ -983,7 +937,7 @@ func (s *Server) deleteUnit(c echo.Context) error {
 	}
 	raw, err := io.ReadAll(c.Request().Body)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	if len(strings.TrimSpace(string(raw))) > 0 {
 		if err := json.Unmarshal(raw, &body); err != nil {
@@ -1004,7 +958,7 @@ func (s *Server) deleteUnit(c echo.Context) error {
 	}
 	r, err := units.Retire(c.Request().Context(), s.db, c.Param("code"), match, validTo, body.Approval, dry, s.actor(c))
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	if err := s.withVersion(c, r); err != nil {
 		return err
@@ -1052,7 +1006,7 @@ func (s *Server) postImport(c echo.Context) error {
 			break
 		}
 		if err != nil {
-			if e := apiError(err); e != err {
+			if e := param.APIError(err); e != err {
 				return e
 			}
 			return param.Error(http.StatusBadRequest, param.CodeInvalidBody, "multipart: "+err.Error())
@@ -1077,7 +1031,7 @@ func (s *Server) postImport(c echo.Context) error {
 				err = cerr
 			}
 			if err != nil {
-				if e := apiError(err); e != err {
+				if e := param.APIError(err); e != err {
 					return e
 				}
 				return fmt.Errorf("upload: %w", err)
@@ -1089,7 +1043,7 @@ func (s *Server) postImport(c echo.Context) error {
 		}
 		b, err := io.ReadAll(io.LimitReader(part, 1<<16))
 		if err != nil {
-			return apiError(err)
+			return param.APIError(err)
 		}
 		fields[field] = strings.TrimSpace(string(b))
 	}
@@ -1120,7 +1074,7 @@ func (s *Server) postImport(c echo.Context) error {
 		return param.Error(http.StatusUnprocessableEntity, param.CodeValidationFailed, strings.ReplaceAll(err.Error(), dir+string(filepath.Separator), ""))
 	}
 	// A file the reader gives up on mid-way is the client's to fix (422).
-	return apiError(err)
+	return param.APIError(err)
 }
 
 func importOptions(f map[string]string) (importer.Options, error) {

@@ -26,6 +26,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 	"github.com/jiedao/jiedao/boundaries/plan"
 	"github.com/jiedao/jiedao/boundaries/scenario"
+	"github.com/jiedao/jiedao/web/mapui"
 	"github.com/jiedao/jiedao/web/tiles"
 )
 
@@ -677,7 +678,7 @@ func TestMapSummary(t *testing.T) {
 	for _, n := range city.Live.Bins {
 		sum += n
 	}
-	if len(city.Live.Bins) != histogramBins || sum != city.Live.Households || city.Live.Households == 0 || city.Top < 6000 ||
+	if len(city.Live.Bins) != mapui.HistogramBins || sum != city.Live.Households || city.Live.Households == 0 || city.Top < 6000 ||
 		city.Live.Status["community"]["normal"] == 0 || city.Scenario != nil {
 		t.Errorf("summary %+v", city)
 	}
@@ -713,6 +714,7 @@ func TestMapSummary(t *testing.T) {
 	}
 	getJSON(t, base+"/map/api/findings?limit=x", 400, nil)
 	mapFindingsFilters(t, base, city.Live.Zones)
+	mapFindingsView(t, base)
 
 	res, b := tileGet(t, base+"/favicon.ico")
 	if res.StatusCode != 200 || res.Header.Get("Content-Type") != "image/x-icon" || len(b) == 0 || len(b) > 4096 {
@@ -814,6 +816,35 @@ func mapFindingsFilters(t *testing.T, base string, zones map[string]int) {
 		res, b := tileGet(t, base+"/map/api/findings?"+q)
 		if res.StatusCode != 400 || !strings.Contains(string(b), "parameter "+name) {
 			t.Errorf("findings?%s: %d %s", q, res.StatusCode, b)
+		}
+	}
+}
+
+// mapFindingsView: ?bbox= keeps what meets the view: the whole world is
+// the unfiltered list, an empty sea none, the two halves of the city each
+// less and together at least all; a bad box is a 400 naming it.
+func mapFindingsView(t *testing.T, base string) {
+	all := allFindings(t, base, "")
+	var tj struct{ Bounds [4]float64 }
+	getJSON(t, base+"/tiles/communities.json", 200, &tj)
+	b := tj.Bounds
+	mid := (b[0] + b[2]) / 2
+	count := func(box string) int {
+		var f findingPage
+		getJSON(t, base+"/map/api/findings?limit=1&bbox="+box, 200, &f)
+		return f.Zones + f.Units
+	}
+	world, sea := count("-180,-90,180,90"), count("-30,-40,-20,-30")
+	west := count(fmt.Sprintf("%f,%f,%f,%f", b[0], b[1], mid, b[3]))
+	east := count(fmt.Sprintf("%f,%f,%f,%f", mid, b[1], b[2], b[3]))
+	total := all.Zones + all.Units
+	if world != total || sea != 0 || west >= total || east >= total || west+east < total || west == 0 || east == 0 {
+		t.Errorf("findings by bbox: world %d, sea %d, west %d, east %d; all %d", world, sea, west, east, total)
+	}
+	for _, q := range []string{"1,2,3", "10,0,5,1", "a,b,c,d", "0,0,190,1", "NaN,0,1,1"} {
+		res, body := tileGet(t, base+"/map/api/findings?bbox="+q)
+		if res.StatusCode != 400 || !strings.Contains(string(body), "parameter bbox") {
+			t.Errorf("findings?bbox=%s: %d %s", q, res.StatusCode, body)
 		}
 	}
 }

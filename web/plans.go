@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -38,7 +37,7 @@ func (s *Server) routesPlans(e *echo.Echo) {
 func readBody(c echo.Context, v any) error {
 	b, err := io.ReadAll(c.Request().Body)
 	if err != nil {
-		if e := apiError(err); e != err {
+		if e := param.APIError(err); e != err {
 			return e
 		}
 		return fmt.Errorf("read body: %w", err)
@@ -49,14 +48,6 @@ func readBody(c echo.Context, v any) error {
 		return echo.NewHTTPError(http.StatusBadRequest, "body: "+err.Error())
 	}
 	return nil
-}
-
-func pathID(c echo.Context) (int64, error) {
-	id, err := strconv.ParseInt(c.Param("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, echo.NewHTTPError(http.StatusNotFound, "no such id "+c.Param("id"))
-	}
-	return id, nil
 }
 
 func (s *Server) postPlan(c echo.Context) error {
@@ -109,24 +100,24 @@ func (s *Server) postPlan(c echo.Context) error {
 		if errors.Is(err, plan.ErrEmptyScope) {
 			return echo.NewHTTPError(http.StatusUnprocessableEntity, err.Error())
 		}
-		return apiError(err)
+		return param.APIError(err)
 	}
 	id, err := plan.Save(ctx, s.db, opt, pl)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/plans/%d", id))
 	return c.JSON(http.StatusCreated, map[string]any{"id": id, "plan": pl})
 }
 
 func (s *Server) getPlan(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := param.PathID(c)
 	if err != nil {
 		return err
 	}
 	sp, err := plan.Get(c.Request().Context(), s.db, id)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	return c.JSON(http.StatusOK, sp)
 }
@@ -148,11 +139,11 @@ func (s *Server) postScenario(c echo.Context) error {
 	ctx := c.Request().Context()
 	doc, err := plan.LoadDocument(ctx, s.db, body.PlanID)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	sc, err := scenario.CreateFromPlan(ctx, s.db, body.Name, doc.Profile, doc.Summary, doc.GeoJSON)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/scenarios/%d", sc.ID))
 	return c.JSON(http.StatusCreated, sc)
@@ -177,7 +168,7 @@ func scenarioLinks(id int64) map[string]string {
 func (s *Server) listScenarios(c echo.Context) error {
 	list, err := scenario.List(c.Request().Context(), s.db)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	type item struct {
 		scenario.Summary
@@ -191,13 +182,13 @@ func (s *Server) listScenarios(c echo.Context) error {
 }
 
 func (s *Server) getScenario(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := param.PathID(c)
 	if err != nil {
 		return err
 	}
 	sc, err := scenario.Get(c.Request().Context(), s.db, id)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	return c.JSON(http.StatusOK, struct {
 		*scenario.Scenario
@@ -206,14 +197,14 @@ func (s *Server) getScenario(c echo.Context) error {
 }
 
 func (s *Server) scenarioDiff(c echo.Context) error {
-	id, err := pathID(c)
+	id, err := param.PathID(c)
 	if err != nil {
 		return err
 	}
 	ctx := c.Request().Context()
 	sc, err := scenario.Get(ctx, s.db, id)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	pname := c.QueryParam("profile")
 	if pname == "" {
@@ -234,7 +225,7 @@ func (s *Server) scenarioDiff(c echo.Context) error {
 	}
 	d, err := scenario.Difference(ctx, s.db, s.runs, id, p, day)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	return c.JSON(http.StatusOK, d)
 }
@@ -243,7 +234,7 @@ func (s *Server) adoptScenario(c echo.Context) error {
 	if err := writeParams(c); err != nil {
 		return err
 	}
-	id, err := pathID(c)
+	id, err := param.PathID(c)
 	if err != nil {
 		return err
 	}
@@ -260,7 +251,7 @@ func (s *Server) adoptScenario(c echo.Context) error {
 	}
 	res, err := scenario.Adopt(c.Request().Context(), s.db, id, body.Approval, vf, s.actor(c))
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	return c.JSON(http.StatusOK, res)
 }

@@ -25,6 +25,7 @@ import (
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layers"
 	"github.com/jiedao/jiedao/boundaries/store"
+	"github.com/jiedao/jiedao/web/mapui"
 	"github.com/jiedao/jiedao/web/ogc"
 	"github.com/jiedao/jiedao/web/param"
 	"github.com/jiedao/jiedao/web/tiles"
@@ -34,13 +35,13 @@ import (
 type Config struct {
 	Addr  string
 	Tiles tiles.Config // web/tiles
-	Map   MapConfig    // web/mappage.go
+	Map   mapui.Config // web/mapui
 	API   APIConfig    // web/api.go
 }
 
 // ConfigFromEnv reads the JIEDAO_* variables each part documents.
 func ConfigFromEnv(addr string) Config {
-	return Config{Addr: addr, Tiles: tiles.ConfigFromEnv(), Map: MapConfigFromEnv(), API: APIConfigFromEnv()}
+	return Config{Addr: addr, Tiles: tiles.ConfigFromEnv(), Map: mapui.ConfigFromEnv(), API: APIConfigFromEnv()}
 }
 
 // Server holds the handlers' dependencies.
@@ -71,11 +72,11 @@ func New(st *store.Store, cfg Config) *echo.Echo {
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	s.routesAnalysis(e)
-	s.tiles.Routes(e)               // web/tiles
-	s.routesMap(e)                  // web/mappage.go
-	ogc.New(lr, profiles).Routes(e) // web/ogc: /ogc and /download
-	s.routesAPI(e)                  // web/api.go
-	s.routesPlans(e)                // web/plans.go
+	s.tiles.Routes(e)                              // web/tiles
+	mapui.New(st, lr, profiles, cfg.Map).Routes(e) // web/mapui: the map page
+	ogc.New(lr, profiles).Routes(e)                // web/ogc: /ogc and /download
+	s.routesAPI(e)                                 // web/api.go
+	s.routesPlans(e)                               // web/plans.go
 	s.RegisterTileCacheMetrics(
 		func() float64 { return float64(s.tiles.Stats().Hits) },
 		func() float64 { return float64(s.tiles.Stats().Misses) },
@@ -133,7 +134,7 @@ func errorHandler(err error, c echo.Context) {
 	}
 	// Domain errors (not found, conflict, invalid) get their status
 	// wherever they come from.
-	err = apiError(err)
+	err = param.APIError(err)
 	status, code, msg := http.StatusInternalServerError, param.CodeInternal, "internal error"
 	var he *echo.HTTPError
 	if errors.As(err, &he) {

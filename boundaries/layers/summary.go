@@ -130,6 +130,9 @@ type FindingsQuery struct {
 	// Street keeps the street, its communities and the zones touching
 	// them. A bad Kind, Status or Street is a boundaries.QueryError.
 	Street string
+	// BBox (west, south, east, north, WGS84), when set, keeps the findings
+	// whose geometry meets it: the list of what the map shows.
+	BBox *[4]float64
 }
 
 // Finding is one line of the map's findings list: a zone (Kind, Codes,
@@ -189,21 +192,24 @@ func flaggedUnits(scenario bool, cols, where string) string {
 }
 
 // findingsSQL is the filtered findings ($1 run, $2 day, $3 kind, $4
-// status, $5 street) with the street each is listed under: part 0 the
-// zones, part 1 the units.
+// status, $5 street, $6–$9 bbox or NULLs) with the street each is listed
+// under: part 0 the zones, part 1 the units.
 func findingsSQL(scenario bool) string {
 	inStreet := `($5::text = '' OR u.code = $5 OR u.parent_code = $5)`
+	inBox := func(g string) string {
+		return `($6::float8 IS NULL OR ` + g + ` && ST_MakeEnvelope($6, $7::float8, $8::float8, $9::float8, 4326))`
+	}
 	return `WITH f AS (SELECT 0 part, 0 lo, z.id, z.kind::text kind, z.level::text level, z.codes::text[] codes, z.area_m2::float8 area,
 			''::text code, ''::text name, ''::text status, -1::bigint households, '{}'::text[] reasons,
 			coalesce(first.parent, '') parent, first.street
 		FROM zones z LEFT JOIN LATERAL (SELECT ` + parentName("u") + ` parent, ` + streetOf("u") + ` street
 			FROM units u WHERE u.code = z.codes[1] AND ` + store.AsOf("u", 2) + ` LIMIT 1) first ON true
 		WHERE z.run_id = $1 AND $2::date IS NOT NULL AND ($3::text <> '' OR $4::text = '') AND ($3 = '' OR z.kind::text = $3)
-			AND ($5 = '' OR EXISTS (SELECT 1 FROM units u WHERE u.code = ANY(z.codes) AND ` + store.AsOf("u", 2) + ` AND ` + inStreet + `))
+			AND ($5 = '' OR EXISTS (SELECT 1 FROM units u WHERE u.code = ANY(z.codes) AND ` + store.AsOf("u", 2) + ` AND ` + inStreet + `)) AND ` + inBox("z.geom") + `
 		UNION ALL ` + flaggedUnits(scenario, `1, `+store.LevelOrder("u")+`, ''::text, ''::text, u.level::text, ARRAY[u.code]::text[], 0::float8,
 			u.code::text, u.name::text, r.status::text, coalesce(r.households, -1)::bigint, coalesce(r.reasons, '{}')::text[],
 			coalesce(`+parentName("u")+`, ''), `+streetOf("u"),
-		`($4::text <> '' OR $3::text = '') AND ($4 = '' OR r.status::text = $4) AND `+inStreet) + `),
+		`($4::text <> '' OR $3::text = '') AND ($4 = '' OR r.status::text = $4) AND `+inStreet+` AND `+inBox("u.geom")) + `),
 		s AS (SELECT f.*, coalesce((SELECT s.name FROM units s WHERE s.code = f.street AND ` + store.AsOf("s", 2) + ` LIMIT 1), '') street_name FROM f)`
 }
 
@@ -248,7 +254,10 @@ func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, 
 	if err := r.CheckFindings(ctx, q); err != nil {
 		return nil, err
 	}
-	args := []any{q.Run, q.At, q.Kind, q.Status, q.Street}
+	args := []any{q.Run, q.At, q.Kind, q.Status, q.Street, nil, nil, nil, nil}
+	if b := q.BBox; b != nil {
+		args[5], args[6], args[7], args[8] = b[0], b[1], b[2], b[3]
+	}
 	sql := findingsSQL(q.Scenario)
 	if err := r.st.Reader().QueryRow(ctx, sql+` SELECT count(*) FILTER (WHERE part = 0)::int, count(*) FILTER (WHERE part = 1)::int FROM f`,
 		args...).Scan(&p.Zones, &p.Units); err != nil {
@@ -259,7 +268,7 @@ func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, 
 			coalesce(street, ''), street_name,
 			CASE WHEN part = 0 THEN ARRAY(SELECT coalesce((SELECT u.name FROM units u WHERE u.code = c.code AND `+store.AsOf("u", 2)+` LIMIT 1), '')
 				FROM unnest(codes) WITH ORDINALITY c(code, i) ORDER BY c.i) END
-		FROM s ORDER BY street IS NOT NULL, street_name, street, part, lo, kind, id, code LIMIT $6 OFFSET $7`, append(args, q.Limit, q.Offset)...)
+		FROM s ORDER BY street IS NOT NULL, street_name, street, part, lo, kind, id, code LIMIT $10 OFFSET $11`, append(args, q.Limit, q.Offset)...)
 	if err != nil {
 		return nil, fmt.Errorf("list findings: %w", err)
 	}

@@ -1,4 +1,4 @@
-package web
+package mapui
 
 import (
 	"net/http"
@@ -13,8 +13,8 @@ import (
 // the live communities the scenario removes (the live map outlines them,
 // as the scenario's tiles no longer have them) and the streets it changes,
 // named on ?at=, for the summary's links.
-func (s *Server) getMapScenario(c echo.Context) error {
-	id, err := pathID(c)
+func (s *Handler) getMapScenario(c echo.Context) error {
+	id, err := param.PathID(c)
 	if err != nil {
 		return err
 	}
@@ -25,11 +25,11 @@ func (s *Server) getMapScenario(c echo.Context) error {
 	ctx := c.Request().Context()
 	sc, err := scenario.Get(ctx, s.db, id)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	streets, err := scenario.Streets(ctx, s.db, id, day)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.JSON(http.StatusOK, map[string]any{"id": sc.ID, "name": sc.Name, "removed": sc.Removed, "streets": streets})

@@ -1,4 +1,7 @@
-package web
+// Package mapui serves the planner's map: the page, its files (embedded,
+// precompressed) and the small JSON endpoints it reads beside the tiles.
+// HTTP only: the data come from the feature packages.
+package mapui
 
 import (
 	"bytes"
@@ -22,13 +25,14 @@ import (
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/web/param"
 	"github.com/jiedao/jiedao/web/tiles"
 )
 
-// MapConfig configures the map page.
-type MapConfig struct {
+// Config configures the map page.
+type Config struct {
 	// BasemapURL is an optional XYZ raster template ({z}/{x}/{y}) drawn
 	// under the boundaries. It must be WGS84/CGCS2000-aligned: GCJ-02
 	// basemaps (most Chinese web maps) are offset by several hundred
@@ -37,9 +41,9 @@ type MapConfig struct {
 	BasemapAttribution string
 }
 
-// MapConfigFromEnv reads JIEDAO_BASEMAP_URL and JIEDAO_BASEMAP_ATTRIBUTION.
-func MapConfigFromEnv() MapConfig {
-	return MapConfig{
+// ConfigFromEnv reads JIEDAO_BASEMAP_URL and JIEDAO_BASEMAP_ATTRIBUTION.
+func ConfigFromEnv() Config {
+	return Config{
 		BasemapURL:         strings.TrimSpace(os.Getenv("JIEDAO_BASEMAP_URL")),
 		BasemapAttribution: strings.TrimSpace(os.Getenv("JIEDAO_BASEMAP_ATTRIBUTION")),
 	}
@@ -120,7 +124,22 @@ func loadStatic() (*mapFiles, error) {
 	return m, nil
 }
 
-func (s *Server) routesMap(e *echo.Echo) {
+// Handler serves the map page and its endpoints.
+type Handler struct {
+	db       *store.Store
+	layers   *layers.Reader
+	profiles *param.Profiles
+	cfg      Config
+}
+
+// New is the map's handler over the application's store, layer reader and
+// profile cache.
+func New(st *store.Store, lr *layers.Reader, profiles *param.Profiles, cfg Config) *Handler {
+	return &Handler{db: st, layers: lr, profiles: profiles, cfg: cfg}
+}
+
+// Routes registers the page, its files and /map/api/*.
+func (s *Handler) Routes(e *echo.Echo) {
 	go staticFiles() // start compressing now, not on the first request
 	e.GET("/", func(c echo.Context) error {
 		m, err := staticFiles()
@@ -168,7 +187,7 @@ func (s *Server) routesMap(e *echo.Echo) {
 // getMapUnit is what the panel shows of a unit chosen without a click on
 // the map (a finding, a search hit, #unit= in the address): its fields as
 // the API gives them under ?profile=&at=, and its parent and grandparent.
-func (s *Server) getMapUnit(c echo.Context) error {
+func (s *Handler) getMapUnit(c echo.Context) error {
 	p, day, err := s.profiles.ProfileAt(c)
 	if err != nil {
 		return err
@@ -180,7 +199,7 @@ func (s *Server) getMapUnit(c echo.Context) error {
 	}
 	d, err := s.layers.Unit(ctx, c.Param("code"), day, run, false)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	parents, err := s.layers.Ancestors(ctx, c.Param("code"), day)
 	if err != nil {
@@ -191,12 +210,12 @@ func (s *Server) getMapUnit(c echo.Context) error {
 }
 
 // getMapConfig tells the page what it cannot know by itself.
-func (s *Server) getMapConfig(c echo.Context) error {
+func (s *Handler) getMapConfig(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{
 		"profiles":        analysis.ProfileNames(),
 		"default_profile": analysis.DefaultProfile,
 		"today":           boundaries.Today().Format("2006-01-02"),
-		"basemap":         s.cfg.Map.BasemapURL != "",
+		"basemap":         s.cfg.BasemapURL != "",
 		"minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
 			"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones")},
 		"status_colors":  tiles.StatusColors,
@@ -208,7 +227,7 @@ func (s *Server) getMapConfig(c echo.Context) error {
 }
 
 // getMapProfile returns the profile JSON (thresholds for the histogram).
-func (s *Server) getMapProfile(c echo.Context) error {
+func (s *Handler) getMapProfile(c echo.Context) error {
 	p, err := s.profiles.Profile(c)
 	if err != nil {
 		return err
@@ -217,7 +236,7 @@ func (s *Server) getMapProfile(c echo.Context) error {
 }
 
 // getMapHistory lists every version of a unit, oldest first.
-func (s *Server) getMapHistory(c echo.Context) error {
+func (s *Handler) getMapHistory(c echo.Context) error {
 	vs, err := units.History(c.Request().Context(), s.db, c.Param("code"))
 	if errors.Is(err, boundaries.ErrNotFound) {
 		return echo.NewHTTPError(http.StatusNotFound, "no unit with code "+strconv.Quote(c.Param("code")))
@@ -235,7 +254,7 @@ func (s *Server) getMapHistory(c echo.Context) error {
 
 // getMapPlaces lists label points of a level's units on ?at=, as JSON or
 // (?format=geojson) as GeoJSON for the map's label layers.
-func (s *Server) getMapPlaces(c echo.Context) error {
+func (s *Handler) getMapPlaces(c echo.Context) error {
 	lvl, err := boundaries.ParseLevel(c.Param("layer"))
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, err.Error())
@@ -267,7 +286,7 @@ func placesGeoJSON(ps []units.Place) map[string]any {
 }
 
 // getMapSearch finds units by code prefix or name (?q=, ?at=).
-func (s *Server) getMapSearch(c echo.Context) error {
+func (s *Handler) getMapSearch(c echo.Context) error {
 	day, err := param.At(c, "at")
 	if err != nil {
 		return err
@@ -281,7 +300,7 @@ func (s *Server) getMapSearch(c echo.Context) error {
 
 // getMapExtent is the bounding box of ?codes=a,b on ?at=: where the map
 // zooms for a finding.
-func (s *Server) getMapExtent(c echo.Context) error {
+func (s *Handler) getMapExtent(c echo.Context) error {
 	day, err := param.At(c, "at")
 	if err != nil {
 		return err

@@ -311,15 +311,23 @@
     $('findings-count').textContent = `(${f.zones} zones, ${f.units} units)`;
   }
 
-  // findingsFilter is the findings list's ?kind=, ?status= and ?street=.
+  // findingsFilter is the findings list's ?kind=, ?status=, ?street= and,
+  // with "in view", ?bbox= of the map (clamped: the API takes degrees).
   function findingsFilter() {
-    return { kind: $('findings-kind').value, status: $('findings-status').value,
+    const f = { kind: $('findings-kind').value, status: $('findings-status').value,
       street: $('findings-street').checked ? state.street : '' };
+    if ($('findings-view').checked) {
+      const b = map.getBounds(), c = (v, lim) => Math.max(-lim, Math.min(lim, v)).toFixed(5);
+      f.bbox = [c(b.getWest(), 180), c(b.getSouth(), 90), c(b.getEast(), 180), c(b.getNorth(), 90)].join(',');
+    }
+    return f;
   }
   for (const [kind] of cfg.zone_colors) $('findings-kind').add(new Option(kind, kind));
-  for (const id of ['findings-kind', 'findings-status', 'findings-street']) {
+  for (const id of ['findings-kind', 'findings-status', 'findings-street', 'findings-view']) {
     $(id).onchange = () => findings().catch((e) => console.error(e));
   }
+  // In view, the list follows the map once it stops moving.
+  map.on('moveend', () => { if ($('findings-view').checked) findings().catch((e) => console.error(e)); });
   // streetFilter offers "this street" while a street or community is
   // selected, and follows the selection while it is ticked.
   function streetFilter() {

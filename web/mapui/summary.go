@@ -1,7 +1,10 @@
-package web
+package mapui
 
 import (
+	"math"
 	"net/http"
+	"strconv"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -9,13 +12,13 @@ import (
 	"github.com/jiedao/jiedao/web/param"
 )
 
-// histogramBins is how many bars the map's household histogram draws.
-const histogramBins = 30
+// HistogramBins is how many bars the map's household histogram draws.
+const HistogramBins = 30
 
 // mapRuns finds the live run and, with ?scenario=, the scenario's, and
 // sets their ETag (the runs and the data version, as /api/v1/analysis);
 // no queries and no error means 304 was sent.
-func (s *Server) mapRuns(c echo.Context, withScenario bool) ([]layers.SummaryQuery, error) {
+func (s *Handler) mapRuns(c echo.Context, withScenario bool) ([]layers.SummaryQuery, error) {
 	p, day, err := s.profiles.ProfileAt(c)
 	if err != nil {
 		return nil, err
@@ -45,7 +48,7 @@ func (s *Server) mapRuns(c echo.Context, withScenario bool) ([]layers.SummaryQue
 		qs = append(qs, layers.SummaryQuery{Run: run, At: day, Scenario: id != 0, Street: c.QueryParam("street")})
 		runs = append(runs, run)
 	}
-	if runsNotModified(c, dv, runs...) {
+	if param.RunsNotModified(c, dv, runs...) {
 		return nil, c.NoContent(http.StatusNotModified)
 	}
 	return qs, nil
@@ -55,7 +58,7 @@ func (s *Server) mapRuns(c echo.Context, withScenario bool) ([]layers.SummaryQue
 // status, zones per kind and the community household histogram (of
 // ?street= if given), live and, with ?scenario=, the scenario's on the
 // same scale. Its size does not depend on the number of units.
-func (s *Server) getMapSummary(c echo.Context) error {
+func (s *Handler) getMapSummary(c echo.Context) error {
 	qs, err := s.mapRuns(c, true)
 	if qs == nil || err != nil {
 		return err
@@ -69,7 +72,7 @@ func (s *Server) getMapSummary(c echo.Context) error {
 	if p.Community.MaxHouseholds.On() {
 		minTop = 2 * p.Community.MaxHouseholds.Float()
 	}
-	top, sums, err := s.layers.Summaries(c.Request().Context(), qs, minTop, histogramBins)
+	top, sums, err := s.layers.Summaries(c.Request().Context(), qs, minTop, HistogramBins)
 	if err != nil {
 		return err
 	}
@@ -87,23 +90,26 @@ func (s *Server) getMapSummary(c echo.Context) error {
 }
 
 // getMapFindings is a page of the live findings (?limit=, default 50;
-// ?offset=) street by street with the totals, filtered by ?kind=, ?status=
-// and ?street= (see layers.FindingsQuery).
-func (s *Server) getMapFindings(c echo.Context) error {
-	limit, err := queryInt(c, "limit", 0)
+// ?offset=) street by street with the totals, filtered by ?kind=, ?status=,
+// ?street= and ?bbox= (the map's view; see layers.FindingsQuery).
+func (s *Handler) getMapFindings(c echo.Context) error {
+	limit, err := param.Int(c, "limit", 0)
 	if err != nil {
 		return err
 	}
-	offset, err := queryInt(c, "offset", 0)
+	offset, err := param.Int(c, "offset", 0)
 	if err != nil {
 		return err
 	}
 	fq := layers.FindingsQuery{Limit: limit, Offset: offset, Kind: c.QueryParam("kind"), Status: c.QueryParam("status"), Street: c.QueryParam("street")}
+	if fq.BBox, err = bbox(c.QueryParam("bbox")); err != nil {
+		return err
+	}
 	if fq.At, err = param.At(c, "at"); err != nil {
 		return err
 	}
 	if err := s.layers.CheckFindings(c.Request().Context(), fq); err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	qs, err := s.mapRuns(c, false)
 	if qs == nil || err != nil {
@@ -112,7 +118,26 @@ func (s *Server) getMapFindings(c echo.Context) error {
 	fq.Run = qs[0].Run
 	f, err := s.layers.Findings(c.Request().Context(), fq)
 	if err != nil {
-		return apiError(err)
+		return param.APIError(err)
 	}
 	return c.JSON(http.StatusOK, f)
+}
+
+// bbox reads ?bbox=west,south,east,north (WGS84 degrees); "" is none.
+func bbox(v string) (*[4]float64, error) {
+	if v == "" {
+		return nil, nil
+	}
+	f := strings.Split(v, ",")
+	var b [4]float64
+	ok := len(f) == 4
+	for i := 0; ok && i < 4; i++ {
+		x, err := strconv.ParseFloat(strings.TrimSpace(f[i]), 64)
+		ok = err == nil && !math.IsNaN(x) && !math.IsInf(x, 0)
+		b[i] = x
+	}
+	if !ok || b[0] > b[2] || b[1] > b[3] || b[0] < -180 || b[2] > 180 || b[1] < -90 || b[3] > 90 {
+		return nil, param.BadRequest("bbox", "want west,south,east,north in degrees, west ≤ east and south ≤ north")
+	}
+	return &b, nil
 }
