@@ -320,17 +320,28 @@ func TestTiles(t *testing.T) {
 			Version int    `json:"version"`
 			Glyphs  string `json:"glyphs"`
 			Sources map[string]struct {
-				Type, URL string
-				Data      json.RawMessage `json:"data"`
+				Type    string
+				Tiles   []string
+				MinZoom int             `json:"minzoom"`
+				Bounds  [4]float64      `json:"bounds"`
+				Data    json.RawMessage `json:"data"`
 			} `json:"sources"`
 			Layers []struct {
 				ID, Type, Source string
 			} `json:"layers"`
 		}
 		getJSON(t, base+"/tiles/style.json?profile=national-1989", 200, &st)
-		// Four tile sources and three GeoJSON label sources.
-		if st.Version != 8 || len(st.Sources) != 7 || !strings.HasSuffix(st.Sources["communities"].URL, "/tiles/communities.json?profile=national-1989") {
-			t.Fatalf("style: %+v", st)
+		// Four tile sources, inline as their TileJSON has them (no extra
+		// round trip), and three GeoJSON label sources.
+		var tj struct {
+			MinZoom int        `json:"minzoom"`
+			Bounds  [4]float64 `json:"bounds"`
+		}
+		getJSON(t, base+"/tiles/communities.json", 200, &tj)
+		cs := st.Sources["communities"]
+		if st.Version != 8 || len(st.Sources) != 7 || len(cs.Tiles) != 1 || !strings.HasSuffix(cs.Tiles[0], "/tiles/communities/{z}/{x}/{y}.mvt?profile=national-1989") ||
+			cs.MinZoom != tj.MinZoom || cs.Bounds != tj.Bounds || tj.Bounds[0] < 100 {
+			t.Fatalf("style: %+v; TileJSON %+v", st, tj)
 		}
 		ids := map[string]bool{}
 		for _, l := range st.Layers {

@@ -40,22 +40,41 @@ func styleMatch(prop string, pairs [][2]string, fallback string) []any {
 	return append(expr, fallback)
 }
 
+// tileSources are the style's vector sources with what their TileJSON
+// says (tiles, zooms, bounds), so the map asks for tiles straight after the
+// style: one round trip less before the first paint. /tiles/{layer}.json
+// stays for other clients.
+func (h *Handler) tileSources(c echo.Context, day time.Time) (map[string]any, error) {
+	box, err := h.bounds(c, day)
+	if err != nil {
+		return nil, err
+	}
+	base, q := tileBaseURL(c), tileQueryString(c)
+	sources := map[string]any{}
+	for _, l := range []string{"districts", "streets", "communities", "zones"} {
+		sources[l] = map[string]any{"type": "vector", "tiles": []string{base + "/tiles/" + l + "/{z}/{x}/{y}.mvt" + q},
+			"minzoom": layers.TileMinZoom(l), "maxzoom": MaxZoomJSON, "bounds": box, "attribution": "jiedao"}
+	}
+	return sources, nil
+}
+
 // getStyle serves GET /tiles/style.json: a MapLibre style over the four
 // tile layers, with name labels as symbol layers (see labelLayers).
 func (h *Handler) getStyle(c echo.Context) error {
 	if _, err := h.profiles.Profile(c); err != nil {
 		return err
 	}
-	if _, err := param.At(c, "at"); err != nil {
+	day, err := param.At(c, "at")
+	if err != nil {
 		return err
 	}
 	if _, err := param.Scenario(c); err != nil {
 		return err
 	}
-	base, q := tileBaseURL(c), tileQueryString(c)
-	sources := map[string]any{}
-	for _, l := range []string{"districts", "streets", "communities", "zones"} {
-		sources[l] = map[string]any{"type": "vector", "url": base + "/tiles/" + l + ".json" + q}
+	base := tileBaseURL(c)
+	sources, err := h.tileSources(c, day)
+	if err != nil {
+		return err
 	}
 	var styleLayers []any
 	styleLayers = append(styleLayers, map[string]any{"id": "background", "type": "background", "paint": map[string]any{"background-color": "#f4f3ef"}})

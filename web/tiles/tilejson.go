@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -80,13 +81,9 @@ func (h *Handler) getTileJSON(c echo.Context) error {
 	if scenario != 0 {
 		desc += fmt.Sprintf(", scenario %d", scenario)
 	}
-	ext, err := h.layers.Extent(c.Request().Context(), layers.ExtentQuery{At: day})
+	box, err := h.bounds(c, day)
 	if err != nil {
 		return err
-	}
-	box := [4]float64{-180, -85.0511, 180, 85.0511}
-	if ext.BBox != nil {
-		box = *ext.BBox
 	}
 	fields := map[string]string{}
 	for _, f := range layers.TileFields(l) {
@@ -110,6 +107,19 @@ func (h *Handler) getTileJSON(c echo.Context) error {
 	}
 	c.Response().Header().Set("Cache-Control", "no-cache")
 	return c.JSON(http.StatusOK, tj)
+}
+
+// bounds is the extent of the units on day, or the whole Web Mercator
+// world when there are none.
+func (h *Handler) bounds(c echo.Context, day time.Time) ([4]float64, error) {
+	ext, err := h.layers.Extent(c.Request().Context(), layers.ExtentQuery{At: day})
+	if err != nil {
+		return [4]float64{}, err
+	}
+	if ext.BBox == nil {
+		return [4]float64{-180, -85.0511, 180, 85.0511}, nil
+	}
+	return *ext.BBox, nil
 }
 
 // tileFitZoom is the zoom at which a lon/lat box fits in about 1000×700 pixels.
