@@ -55,12 +55,14 @@ func (s *Server) postPlan(c echo.Context) error {
 		return err
 	}
 	var body struct {
-		Profile  string `json:"profile"`
-		Street   string `json:"street"`
-		District string `json:"district"`
-		All      bool   `json:"all"`
-		Seed     *int64 `json:"seed"`
-		At       string `json:"at"`
+		Profile   string `json:"profile"`
+		Street    string `json:"street"`
+		District  string `json:"district"`
+		All       bool   `json:"all"`
+		Seed      *int64 `json:"seed"`
+		Method    string `json:"method"`
+		Rebalance string `json:"rebalance"`
+		At        string `json:"at"`
 	}
 	if err := readBody(c, &body); err != nil {
 		return err
@@ -85,7 +87,7 @@ func (s *Server) postPlan(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusUnprocessableEntity, "profile: "+err.Error())
 	}
-	opt := plan.Options{Street: body.Street, District: body.District, All: body.All, Seed: 1}
+	opt := plan.Options{Street: body.Street, District: body.District, All: body.All, Seed: 1, Method: body.Method, Rebalance: body.Rebalance}
 	if body.Seed != nil {
 		opt.Seed = *body.Seed
 	}

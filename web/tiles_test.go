@@ -331,15 +331,16 @@ func TestTiles(t *testing.T) {
 			} `json:"layers"`
 		}
 		getJSON(t, base+"/tiles/style.json?profile=national-1989", 200, &st)
-		// Four tile sources, inline as their TileJSON has them (no extra
-		// round trip), and three GeoJSON label sources.
+		// Five tile sources, inline as their TileJSON has them (no extra
+		// round trip), three GeoJSON label sources and the scenario's new
+		// boundaries.
 		var tj struct {
 			MinZoom int        `json:"minzoom"`
 			Bounds  [4]float64 `json:"bounds"`
 		}
 		getJSON(t, base+"/tiles/communities.json", 200, &tj)
 		cs := st.Sources["communities"]
-		if st.Version != 8 || len(st.Sources) != 7 || len(cs.Tiles) != 1 || !strings.HasSuffix(cs.Tiles[0], "/tiles/communities/{z}/{x}/{y}.mvt?profile=national-1989") ||
+		if st.Version != 8 || len(st.Sources) != 9 || len(cs.Tiles) != 1 || !strings.HasSuffix(cs.Tiles[0], "/tiles/communities/{z}/{x}/{y}.mvt?profile=national-1989") ||
 			cs.MinZoom != tj.MinZoom || cs.Bounds != tj.Bounds || tj.Bounds[0] < 100 {
 			t.Fatalf("style: %+v; TileJSON %+v", st, tj)
 		}

@@ -46,7 +46,8 @@ type Profile struct {
 		MinZoneAreaM2   Number `json:"min_zone_area_m2"`
 		MinOutsideShare Number `json:"min_outside_share"`
 	} `json:"zones"`
-	hash string
+	Blocks Blocks `json:"blocks"`
+	hash   string
 }
 
 // StreetClass holds the street rules for a class of districts; the class
@@ -57,6 +58,16 @@ type StreetClass struct {
 	MinAreaKM2    Number   `json:"min_area_km2"`
 	MinPopulation Number   `json:"min_population"`
 	MaxPopulation Number   `json:"max_population"`
+}
+
+// Blocks are the rules of the blocks barriers cut units into: faces under
+// MinBlockM2 are merged into a neighbour, Classes maps a barrier file's
+// words (主干道, 胡同, motorway …) to the stored classes, and CrossCost
+// weighs joining two blocks across a barrier of a class.
+type Blocks struct {
+	MinBlockM2 Number            `json:"min_block_m2"`
+	Classes    map[string]string `json:"classes"`
+	CrossCost  map[string]Number `json:"cross_cost"`
 }
 
 // ProfileNames lists the embedded profiles.
@@ -134,6 +145,24 @@ func (p *Profile) MinOutsideShare() float64 {
 		return p.Zones.MinOutsideShare.Float()
 	}
 	return 0.005
+}
+
+// MinBlockArea is the smallest block in m²; faces under it are merged
+// into the neighbour they share the longest edge with.
+func (p *Profile) MinBlockArea() float64 {
+	if p.Blocks.MinBlockM2.On() {
+		return p.Blocks.MinBlockM2.Float()
+	}
+	return 200
+}
+
+// CrossCost is the cost of joining two blocks across a barrier of a class
+// (1 for a class the profile leaves out, and for no barrier).
+func (p *Profile) CrossCost(class string) float64 {
+	if n, ok := p.Blocks.CrossCost[class]; ok && n.On() {
+		return n.Float()
+	}
+	return 1
 }
 
 // streetClass picks the class for a street by its district code.

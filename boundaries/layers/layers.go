@@ -1,5 +1,5 @@
 // Package layers serves the layer registry: one definition per layer
-// (districts, streets, communities, zones) with its fields and SQL, read by
+// (districts, streets, communities, zones, barriers) with its fields and SQL, read by
 // the vector tiles, the OGC API Features items, the downloads (GeoJSON,
 // CSV, GeoPackage) and the API's unit documents, over the live boundaries
 // or a scenario's. Adding a field or a layer is one edit here.
@@ -123,6 +123,19 @@ var All = []Layer{
 		scenario: `zones z WHERE z.run_id = $1 AND $2::date IS NOT NULL`,
 		// Zones have no versions: an interval's are its end day's.
 		during: `zones z WHERE z.run_id = $1 AND $2::text IS NOT NULL`},
+	// Barriers have no versions and no analysis: the clauses only name
+	// the run and day so every caller's parameters keep their numbers.
+	{Name: "barriers", Title: "Barriers (roads, rivers, railways, walls)",
+		Description: "the lines blocks are cut by, loaded with jiedao import-barriers: the same for every day, scenario and profile",
+		ID:          "b.id", Geom: "b.geom", tileGeom: "b.geom_3857",
+		Fields: []Field{
+			{"id", "integer", "barrier id", "b.id"},
+			{"class", "string", "trunk, primary, secondary, residential, alley, river, rail or wall", "b.class"},
+			{"name", "string", "name (when the file gives one)", "b.name"},
+		},
+		from:     `barriers b WHERE $1::bigint IS NOT NULL AND $2::date IS NOT NULL`,
+		scenario: `barriers b WHERE $1::bigint IS NOT NULL AND $2::date IS NOT NULL`,
+		during:   `barriers b WHERE $1::bigint IS NOT NULL AND $2::text IS NOT NULL`},
 }
 
 // ByName finds a layer of the registry.

@@ -27,7 +27,14 @@ const webMercatorHalf = 20037508.342789244
 // city and its communities tile would be about 1 MB; from z10 a tile holds
 // a quarter of it. Streets are ~20× fewer, so z8 (~120 km across) keeps a
 // national-scale street tile under 500 KB. Zones are small and few.
-var tileMinZoom = map[string]int{"districts": 0, "streets": 8, "communities": 10, "zones": 6}
+// Barriers are many (every road of a city): from z10 the ones that shape
+// a district (trunk roads, rivers, railways, see tileZoomWhere), from z13
+// (~5 km across) every alley, where their names are readable.
+var tileMinZoom = map[string]int{"districts": 0, "streets": 8, "communities": 10, "zones": 6, "barriers": 10}
+
+// tileZoomWhere keeps a layer's tiles light at low zooms: a condition over
+// the layer's FROM clause and $3, the tile's zoom.
+var tileZoomWhere = map[string]string{"barriers": "(b.class IN ('trunk', 'river', 'rail') OR $3::int >= 13)"}
 
 // TileMinZoom is the lowest zoom at which a layer's tiles have content.
 func TileMinZoom(layer string) int { return tileMinZoom[layer] }
@@ -35,7 +42,8 @@ func TileMinZoom(layer string) int { return tileMinZoom[layer] }
 // tileFieldNames are the registry fields encoded in tiles: what the map
 // colours, labels and shows in its panel; the rest is in the API.
 var tileFieldNames = map[string][]string{
-	"zones": {"id", "kind", "level", "codes", "area_m2", "households", "population"},
+	"zones":    {"id", "kind", "level", "codes", "area_m2", "households", "population"},
+	"barriers": {"id", "class", "name"},
 	"": {"code", "name", "parent_code", "households", "population", "area_km2", "density",
 		"status", "reasons", "staff_min", "staff_max", "provisional", "proposed"},
 }
@@ -132,6 +140,9 @@ func buildTileSQL(l *Layer, scenario bool) string {
 	geom, match := "ST_Transform("+l.Geom+", 3857)", l.Geom+" && ST_Transform("+envelope+", 4326)"
 	if live {
 		geom, match = l.tileGeom, l.tileGeom+" && "+envelope
+	}
+	if w, ok := tileZoomWhere[l.Name]; ok {
+		match += " AND " + w
 	}
 	return fmt.Sprintf(`SELECT coalesce(ST_AsMVT(t, '%[1]s', %[2]d, 'geom'), ''::bytea) FROM (
 	SELECT ST_AsMVTGeom(

@@ -18,6 +18,10 @@ type mergeCand struct {
 	h    int64
 	p    *int64
 	pp   *float64 // nil when the merge would exceed a maximum
+	// cross is the profile's cost of merging across the barrier along the
+	// shared edge (the costliest class running along a third of it or
+	// more); 1 when there is none.
+	cross float64
 }
 
 // mergeHP is a pending community's households and population at the start
@@ -158,14 +162,26 @@ func (pn *planner) mergeCandidates(ctx context.Context, names []string, rules me
 	}
 	// Candidates of every pending community; the union is built only
 	// for merges within the maxima (OFFSET 0: built once, not once per
-	// use).
+	// use), and the barrier along the shared edge only when barriers are
+	// loaded ($4).
+	loaded, err := pn.barriersLoaded(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	classes, costs := pn.crossCosts()
 	rows, err = pn.tx.Query(ctx, `SELECT a.code, n.code, n.h, n.p,
-			CASE WHEN u.g IS NOT NULL THEN coalesce(4 * pi() * ST_Area(u.g::geography) / nullif(ST_Perimeter(u.g::geography) ^ 2, 0), 0) END
+			CASE WHEN u.g IS NOT NULL THEN coalesce(4 * pi() * ST_Area(u.g::geography) / nullif(ST_Perimeter(u.g::geography) ^ 2, 0), 0) END,
+			coalesce(x.cost, 1)
 		FROM pw a JOIN pw n ON n.street = a.street AND n.code <> a.code AND n.geom && a.geom AND ST_Relate(a.geom, n.geom, '****1****'),
 		LATERAL (SELECT CASE WHEN ($2::float8 IS NULL OR (a.h + n.h)::float8 <= $2)
 				AND NOT (a.p IS NOT NULL AND n.p IS NOT NULL AND $3::float8 IS NOT NULL AND (a.p + n.p)::float8 > $3)
 			THEN ST_Union(a.geom, n.geom) END AS g OFFSET 0) u
-		WHERE a.code = ANY($1) AND n.h IS NOT NULL ORDER BY a.code, n.code`, names, rules.maxH, rules.maxP)
+		LEFT JOIN LATERAL (SELECT max(cc.cost) AS cost FROM
+				(SELECT ST_CollectionExtract(ST_Intersection(ST_Boundary(a.geom), ST_Boundary(n.geom)), 2) AS e WHERE $4 OFFSET 0) s,
+				barriers b JOIN unnest($5::text[], $6::float8[]) cc(class, cost) ON cc.class = b.class
+			WHERE b.geom && ST_Expand(s.e, 1e-4)
+				AND ST_Length(ST_Intersection(s.e, ST_Buffer(b.geom::geography, 1)::geometry)::geography) >= ST_Length(s.e::geography) / 3) x ON true
+		WHERE a.code = ANY($1) AND n.h IS NOT NULL ORDER BY a.code, n.code`, names, rules.maxH, rules.maxP, loaded, classes, costs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -173,7 +189,7 @@ func (pn *planner) mergeCandidates(ctx context.Context, names []string, rules me
 	for rows.Next() {
 		var a string
 		var x mergeCand
-		if err := rows.Scan(&a, &x.code, &x.h, &x.p, &x.pp); err != nil {
+		if err := rows.Scan(&a, &x.code, &x.h, &x.p, &x.pp, &x.cross); err != nil {
 			rows.Close()
 			return nil, nil, err
 		}
@@ -241,9 +257,10 @@ func (pn *planner) decideRound(codes []string, pending []int, state map[string]m
 }
 
 // bestCandidate chooses the candidate of an undersized community (h
-// households, p population) within the maxima whose merged households come
-// closest to normal, on ties the larger Polsby-Popper, then the first (the
-// smaller code); -1 when every candidate exceeds a maximum.
+// households, p population) within the maxima across the cheapest barrier
+// (the profile's cross_cost), then whose merged households come closest to
+// normal, on ties the larger Polsby-Popper, then the first (the smaller
+// code); -1 when every candidate exceeds a maximum.
 func (pn *planner) bestCandidate(code string, h int64, p *int64, cs []mergeCand, normal float64) (int, error) {
 	c := pn.p.Community
 	best := -1
@@ -260,6 +277,14 @@ func (pn *planner) bestCandidate(code string, h int64, p *int64, cs []mergeCand,
 		}
 		if best < 0 {
 			best = k
+			continue
+		}
+		// A cheaper barrier to cross first (a river or railway is merged
+		// across only when no other neighbour fits), then closeness to normal.
+		if x.cross != cs[best].cross {
+			if x.cross < cs[best].cross {
+				best = k
+			}
 			continue
 		}
 		d, bd := math.Abs(m-normal), math.Abs(float64(h+cs[best].h)-normal)
@@ -332,4 +357,21 @@ func (pn *planner) recordMerges(done []merged, normal float64) {
 		pn.add(Op{Kind: "merge", From: []string{m.code, m.with}, To: []string{m.keep}, HouseholdsMoved: m.moved, AreaM2: m.area,
 			Note: fmt.Sprintf("%s (%d households) joins %s; merged %d households (normal %g), Polsby-Popper %.3f", m.code, m.h, m.with, m.mh, normal, m.pp)})
 	}
+}
+
+// crossCosts is the profile's cross_cost as parallel arrays (class, cost)
+// for SQL, classes sorted.
+func (pn *planner) crossCosts() ([]string, []float64) {
+	var classes []string
+	for c, n := range pn.p.Blocks.CrossCost {
+		if n.On() {
+			classes = append(classes, c)
+		}
+	}
+	sort.Strings(classes)
+	costs := make([]float64, len(classes))
+	for i, c := range classes {
+		costs[i] = pn.p.CrossCost(c)
+	}
+	return classes, costs
 }

@@ -12,6 +12,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -33,23 +34,33 @@ type Options struct {
 	All      bool
 	// Seed makes provisional codes of split parts reproducible.
 	Seed int64
+	// Method chooses how oversized communities are split: SplitAuto ("" is
+	// auto), SplitBlocks or SplitCuts.
+	Method string
+	// Rebalance "street" re-partitions each street in scope with a
+	// community out of range from its blocks, instead of merges and
+	// splits (rebalance.go).
+	Rebalance string
 }
 
 // Unit is one community as the plan leaves it.
 type Unit struct {
-	Code         string            `json:"code"`
-	Street       string            `json:"street"`
-	Name         string            `json:"name"`
-	Provisional  bool              `json:"provisional"`
-	Households   *int64            `json:"households"`
-	Population   *int64            `json:"population"`
-	Deviation    *float64          `json:"deviation"` // (households - normal) / normal
-	AreaKM2      float64           `json:"area_km2"`
-	PolsbyPopper float64           `json:"polsby_popper"` // 4πA/P², geodesic
-	HullRatio    float64           `json:"hull_ratio"`    // A / A(convex hull)
-	Op           string            `json:"op"`            // last operation that changed it
-	Status       boundaries.Status `json:"status"`
-	Reasons      []string          `json:"reasons"`
+	Code         string   `json:"code"`
+	Street       string   `json:"street"`
+	Name         string   `json:"name"`
+	Provisional  bool     `json:"provisional"`
+	Households   *int64   `json:"households"`
+	Population   *int64   `json:"population"`
+	Deviation    *float64 `json:"deviation"` // (households - normal) / normal
+	AreaKM2      float64  `json:"area_km2"`
+	PolsbyPopper float64  `json:"polsby_popper"` // 4πA/P², geodesic
+	HullRatio    float64  `json:"hull_ratio"`    // A / A(convex hull)
+	Op           string   `json:"op"`            // last operation that changed it
+	// BoundaryOnBarriers is the share of a split part's new boundary that
+	// lies on barriers (roads, rivers, railways); null when none are loaded.
+	BoundaryOnBarriers *float64          `json:"boundary_on_barriers"`
+	Status             boundaries.Status `json:"status"`
+	Reasons            []string          `json:"reasons"`
 	// BaseVersion is the live version the plan changed (nil for a new
 	// code): a scenario made of the plan refuses adoption if it moved on.
 	BaseVersion *int64 `json:"base_version_id"`
@@ -88,18 +99,23 @@ type Remaining struct {
 
 // Plan is a redistricting proposal: operations and the units they leave.
 type Plan struct {
-	Profile         string    `json:"profile"`
-	At              string    `json:"at"`
-	Scope           string    `json:"scope"`
-	Seed            int64     `json:"seed"`
-	Order           string    `json:"order"`
-	Ops             []Op      `json:"operations"`
-	Units           []Unit    `json:"units"` // resulting units that changed
-	HouseholdsMoved int64     `json:"households_moved"`
-	UnitsChanged    int       `json:"units_changed"`
-	Before          Remaining `json:"before"`
-	Remaining       Remaining `json:"remaining"`
-	Infeasible      []Issue   `json:"infeasible"`
+	Profile    string `json:"profile"`
+	At         string `json:"at"`
+	Scope      string `json:"scope"`
+	Seed       int64  `json:"seed"`
+	Method     string `json:"method"`                // auto, blocks or cuts
+	MethodNote string `json:"method_note,omitempty"` // e.g. no barriers: cuts
+	// BoundaryOnBarriers is the share of all new split boundaries (by
+	// length) on barriers; null when none are loaded or nothing was split.
+	BoundaryOnBarriers *float64  `json:"boundary_on_barriers"`
+	Order              string    `json:"order"`
+	Ops                []Op      `json:"operations"`
+	Units              []Unit    `json:"units"` // resulting units that changed
+	HouseholdsMoved    int64     `json:"households_moved"`
+	UnitsChanged       int       `json:"units_changed"`
+	Before             Remaining `json:"before"`
+	Remaining          Remaining `json:"remaining"`
+	Infeasible         []Issue   `json:"infeasible"`
 	// Removed are the live communities the plan's merges take away, with
 	// the versions it read.
 	Removed []units.Base `json:"removed"`
@@ -118,6 +134,7 @@ const (
 	MethodStraight = "recursive bisection by straight cuts between building points"
 	MethodVoronoi  = "partition of Voronoi cells of building points into connected parts"
 	MethodGrid     = "partition of a grid over the community into connected parts, weighted by area"
+	MethodBlocks   = "partition of blocks (the faces roads, rivers and railways cut the community into) into connected parts"
 )
 
 // planner holds one plan's state; the working geometries live in the temp
@@ -131,6 +148,11 @@ type planner struct {
 	plan   *Plan
 	reason map[string]string
 	lastOp map[string]string
+	// barriers says whether barriers are loaded (nil: not asked yet);
+	// onBar is each split part's boundary_on_barriers.
+	barriers   *bool
+	onBar      map[string]float64
+	barrierLen [2]float64 // new boundary on barriers, and in all (m)
 }
 
 // Propose proposes operations that bring the communities of a street, a
@@ -152,7 +174,16 @@ func Propose(ctx context.Context, st *store.Store, p *analysis.Profile, opt Opti
 	case !opt.All:
 		return nil, boundaries.Invalid("plan: choose a street, a district or all")
 	}
-	pl := &Plan{Profile: p.Name, At: at.Format("2006-01-02"), Scope: scope, Seed: opt.Seed, Order: Order,
+	if opt.Method == "" {
+		opt.Method = SplitAuto
+	}
+	if !slices.Contains(SplitChoices, opt.Method) {
+		return nil, boundaries.Invalid("plan: method %q: want one of %s", opt.Method, strings.Join(SplitChoices, ", "))
+	}
+	if opt.Rebalance != "" && opt.Rebalance != RebalanceStreet {
+		return nil, boundaries.Invalid("plan: rebalance %q: want %q", opt.Rebalance, RebalanceStreet)
+	}
+	pl := &Plan{Profile: p.Name, At: at.Format("2006-01-02"), Scope: scope, Seed: opt.Seed, Order: Order, Method: opt.Method,
 		Ops: []Op{}, Units: []Unit{}, Infeasible: []Issue{}, Removed: []units.Base{}}
 	tx, err := st.Primary().Begin(ctx)
 	if err != nil {
@@ -165,15 +196,18 @@ func Propose(ctx context.Context, st *store.Store, p *analysis.Profile, opt Opti
 	if _, err := tx.Exec(ctx, `SET LOCAL jit = off`); err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
 	}
-	pn := &planner{tx: tx, p: p, opt: opt, at: at, plan: pl, reason: map[string]string{}, lastOp: map[string]string{}}
-	steps := []struct {
+	pn := &planner{tx: tx, p: p, opt: opt, at: at, plan: pl, reason: map[string]string{}, lastOp: map[string]string{},
+		onBar: map[string]float64{}}
+	type step struct {
 		name string
 		f    func(context.Context) error
-	}{
-		{"load", pn.load}, {"analysis", pn.initial}, {"reassign", pn.reassign}, {"merge", pn.merge},
-		{"split", pn.split}, {"tidy", func(ctx context.Context) error { return pn.tidy(ctx, "reassign", nil) }},
-		{"results", pn.results},
 	}
+	resize := []step{{"merge", pn.merge}, {"split", pn.split}}
+	if opt.Rebalance == RebalanceStreet {
+		resize = []step{{"rebalance", pn.rebalance}}
+	}
+	steps := append([]step{{"load", pn.load}, {"analysis", pn.initial}, {"reassign", pn.reassign}}, resize...)
+	steps = append(steps, step{"tidy", func(ctx context.Context) error { return pn.tidy(ctx, "reassign", nil) }}, step{"results", pn.results})
 	for _, st := range steps {
 		t0 := time.Now()
 		if err := st.f(ctx); err != nil {
@@ -404,6 +438,9 @@ func (pn *planner) results(ctx context.Context) error {
 			u.Deviation = &d
 		}
 		u.Op = pn.lastOp[u.Code]
+		if v, ok := pn.onBar[u.Code]; ok {
+			u.BoundaryOnBarriers = &v
+		}
 		j := chk.status[u.Code]
 		u.Status, u.Reasons = j.Status, j.Reasons
 		if u.Reasons == nil {

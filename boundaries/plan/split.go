@@ -1,6 +1,7 @@
 package plan
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -13,13 +14,14 @@ import (
 
 	"github.com/jackc/pgx/v5"
 
+	"github.com/jiedao/jiedao/boundaries/blocks"
 	"github.com/jiedao/jiedao/boundaries/partition"
 	"github.com/jiedao/jiedao/geo"
 )
 
-// splitMethods are the partition methods in the order split tries them; a
-// job's method is an index in it.
-var splitMethods = []string{MethodStraight, MethodVoronoi, MethodGrid}
+// splitMethods are the partition methods; a job's method is an index in
+// it, and splitOrder says which are tried in what order.
+var splitMethods = []string{MethodStraight, MethodVoronoi, MethodGrid, MethodBlocks}
 
 // splitJob is one oversized community to split, and the parts the methods
 // found for it.
@@ -31,6 +33,7 @@ type splitJob struct {
 	parts        []partition.Part
 	method       int // -1: none yet; else an index in splitMethods
 	codes        []string
+	why          string // why the blocks could not split it within range
 }
 
 // splitRows is what the split writes back: the jobs split (done), one row
@@ -84,6 +87,11 @@ func (pn *planner) split(ctx context.Context) error {
 	if len(out.done) == 0 {
 		return nil
 	}
+	// The communities as they were, to tell a part's new boundary from its old one.
+	if err := pn.exec2(ctx, `DROP TABLE IF EXISTS porig`, `CREATE TEMP TABLE porig ON COMMIT DROP AS SELECT code, ST_Boundary(geom) AS edges FROM pw WHERE code = ANY($1)`,
+		jobCodes(out.done)); err != nil {
+		return err
+	}
 	if err := pn.writeParts(ctx, out); err != nil {
 		return err
 	}
@@ -94,6 +102,10 @@ func (pn *planner) split(ctx context.Context) error {
 		return err
 	}
 	slog.Debug("plan split tidy", "ms", time.Since(t0).Milliseconds())
+	parts, origs := splitEdges(out)
+	if err := pn.onBarriers(ctx, parts, origs); err != nil {
+		return err
+	}
 	wt, areas, err := pn.partWeights(ctx)
 	if err != nil {
 		return err
@@ -159,8 +171,12 @@ func (pn *planner) partitionJobs(ctx context.Context, jobs []*splitJob) error {
 		}
 		return !c.MaxPopulation.On() || j.p*share <= c.MaxPopulation.Float()
 	}
+	order, err := pn.splitOrder(ctx)
+	if err != nil {
+		return err
+	}
 	pending := jobs
-	for m := range splitMethods {
+	for _, m := range order {
 		if len(pending) == 0 {
 			break
 		}
@@ -184,10 +200,14 @@ func (pn *planner) partitionWith(ctx context.Context, m int, pending []*splitJob
 	t0 := time.Now()
 	var cs map[string]*partition.Cells
 	var ss map[string]*partition.Straight
+	var bs map[string]*blocks.Graph
 	var err error
-	if m == 0 {
+	switch m {
+	case methodStraight:
 		ss, err = pn.straightAll(ctx, codes)
-	} else {
+	case methodBlocks:
+		bs, err = pn.blockGraphs(ctx, codes)
+	default:
 		cs, err = pn.cellsAll(ctx, m, codes, ks)
 	}
 	if err != nil {
@@ -199,9 +219,19 @@ func (pn *planner) partitionWith(ctx context.Context, m int, pending []*splitJob
 	for _, j := range pending {
 		fit := func(share float64) bool { return fits(j, share) }
 		var parts []partition.Part
-		if m == 0 {
+		switch m {
+		case methodBlocks:
+			ok, err := pn.splitBlocks(j, bs[j.code], fit)
+			if err != nil {
+				return nil, err
+			}
+			if !ok {
+				next = append(next, j)
+			}
+			continue
+		case methodStraight:
 			parts = ss[j.code].Split(j.k, fit)
-		} else {
+		default:
 			parts = cs[j.code].Split(j.k, fit)
 		}
 		if !keepParts(j, m, parts, fit) {
@@ -242,7 +272,7 @@ func (pn *planner) splitParts(jobs []*splitJob) *splitRows {
 	out := &splitRows{group: map[string][]string{}}
 	for _, j := range jobs {
 		if j.method < 0 {
-			pn.note(j.code, "oversized: too few sub-units to split")
+			pn.note(j.code, "oversized: "+cmp.Or(j.why, "too few sub-units to split"))
 			continue
 		}
 		j.codes = make([]string, len(j.parts))
@@ -363,6 +393,9 @@ func (pn *planner) recordSplits(done []*splitJob, wt, areas map[string]float64) 
 		for _, x := range hs {
 			if x != nil && (c.MinHouseholds.On() && float64(*x) < c.MinHouseholds.Float() || c.MaxHouseholds.On() && float64(*x) > c.MaxHouseholds.Float()) {
 				r := fmt.Sprintf("split of %s: parts cannot all be within range with the available sub-units", j.code)
+				if j.why != "" && j.method == methodBlocks {
+					r = fmt.Sprintf("split of %s: %s", j.code, j.why)
+				}
 				for _, cd := range j.codes {
 					pn.note(cd, r)
 				}
@@ -570,4 +603,12 @@ func planCode(seed int64, street, code string, part int) string {
 	h := sha256.New()
 	fmt.Fprintf(h, "plan\x00%d\x00%s\x00%d", seed, code, part)
 	return "P" + street + "-" + hex.EncodeToString(h.Sum(nil))[:10]
+}
+
+func jobCodes(js []*splitJob) []string {
+	out := make([]string, len(js))
+	for i, j := range js {
+		out[i] = j.code
+	}
+	return out
 }

@@ -47,3 +47,27 @@ func Streets(ctx context.Context, st *store.Store, id int64, day time.Time) ([]S
 	}
 	return out, nil
 }
+
+// NewBoundaries is the scenario's new community boundaries (what its units
+// draw that the live communities of the streets it changes do not), as a
+// GeoJSON FeatureCollection of lines with on_barrier: true where a line
+// follows a barrier (within a metre), false where it crosses blocks. With
+// no barriers loaded every line is on_barrier false and barriers is false.
+func NewBoundaries(ctx context.Context, st *store.Store, id int64, day time.Time) (fc []byte, barriers bool, err error) {
+	// 1e-6° (≈ 0.1 m) around the live boundaries: the same line drawn again.
+	err = st.Reader().QueryRow(ctx, `WITH su AS (SELECT parent_code, geom FROM scenario_units WHERE scenario_id = $1),
+		live AS (SELECT ST_Union(ST_Boundary(u.geom)) AS e FROM units u
+			WHERE u.level = 'community' AND `+store.AsOf("u", 2)+` AND u.parent_code IN (SELECT parent_code FROM su)),
+		nb AS (SELECT coalesce(ST_Difference(ST_Union(ST_Boundary(su.geom)), ST_Buffer((SELECT e FROM live), 1e-6)),
+			ST_Union(ST_Boundary(su.geom))) AS g FROM su),
+		bar AS (SELECT ST_Buffer(ST_Collect(b.geom)::geography, 1)::geometry AS g FROM barriers b, nb WHERE b.geom && nb.g),
+		parts AS (SELECT true AS on_barrier, ST_CollectionExtract(ST_Intersection(nb.g, bar.g), 2) AS g FROM nb, bar WHERE bar.g IS NOT NULL
+			UNION ALL SELECT false, ST_CollectionExtract(coalesce(ST_Difference(nb.g, bar.g), nb.g), 2) FROM nb, bar)
+		SELECT EXISTS (SELECT 1 FROM barriers), json_build_object('type', 'FeatureCollection', 'features', coalesce(json_agg(json_build_object('type', 'Feature',
+			'properties', json_build_object('on_barrier', on_barrier), 'geometry', ST_AsGeoJSON(g, 6)::json)), '[]'))::text
+		FROM parts WHERE g IS NOT NULL AND NOT ST_IsEmpty(g)`, id, day).Scan(&barriers, &fc)
+	if err != nil {
+		return nil, false, fmt.Errorf("scenario %d new boundaries: %w", id, err)
+	}
+	return fc, barriers, nil
+}

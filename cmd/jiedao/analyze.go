@@ -42,6 +42,34 @@ func importCounts(fs *flag.FlagSet, load func(context.Context, *store.Store, str
 	}
 }
 
+// cmdImportBarriers loads roads, rivers, railways and walls; the
+// profile's blocks.classes maps the file's class values.
+func cmdImportBarriers(fs *flag.FlagSet) action {
+	db := dbFlag(fs)
+	crs := fs.String("crs", "", "input CRS: wgs84, cgcs2000, gcj02, bd09 or EPSG:<n> (default: from the file)")
+	var o importer.BarrierOptions
+	fs.StringVar(&o.ClassField, "class-field", "class", "attribute holding the class (主干道, 胡同, 河, motorway …: see the profile's blocks.classes)")
+	fs.StringVar(&o.NameField, "name-field", "name", "attribute holding the name")
+	fs.BoolVar(&o.Append, "append", false, "add to the loaded barriers instead of replacing them")
+	profile := fs.String("profile", analysis.DefaultProfile, "the profile whose blocks.classes maps class values: beijing-2020, national-1989 or a profile JSON file")
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	return func(ctx context.Context, file string, stdout, stderr io.Writer) error {
+		var err error
+		if o.CRS, err = crsFlag(*crs); err != nil {
+			return err
+		}
+		p, err := analysis.LoadProfile(*profile)
+		if err != nil {
+			return usageError{err}
+		}
+		o.Classes = p.Blocks.Classes
+		return importWith(ctx, *db, file, stdout, stderr, *asJSON, func(s *store.Store, progress func(int64, int64)) (*importer.Report, error) {
+			o.Progress = progress
+			return importer.Barriers(ctx, s, file, o)
+		})
+	}
+}
+
 func cmdAnalyze(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
 	profile := fs.String("profile", analysis.DefaultProfile, "beijing-2020, national-1989 or a profile JSON file")

@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 
@@ -24,6 +25,8 @@ func cmdPlan(fs *flag.FlagSet) action {
 	fs.StringVar(&opt.District, "district", "", "plan the streets of a district, by its `CODE`")
 	fs.BoolVar(&opt.All, "all", false, "plan every street")
 	fs.Int64Var(&opt.Seed, "seed", 1, "seed for provisional codes of split parts (same seed, same plan)")
+	fs.StringVar(&opt.Method, "method", plan.SplitAuto, "how to split oversized communities: blocks (along roads, rivers, railways; needs import-barriers), cuts (straight cuts between building points) or auto (blocks where barriers are loaded, else cuts)")
+	fs.StringVar(&opt.Rebalance, "rebalance", "", "street: re-partition each street with a community out of range from its blocks, keeping households in their community where possible, instead of merges and splits")
 	atFlag := fs.String("at", "", "plan from the boundaries valid on this day, `YYYY-MM-DD` (default today)")
 	format := fs.String("format", "text", "text, json or geojson (the resulting units)")
 	out := fs.String("o", "", "output `FILE` (default stdout)")
@@ -73,6 +76,12 @@ func checkPlanFlags(opt plan.Options, format string) error {
 	if n != 1 {
 		return usageError{errors.New("choose one of --street CODE, --district CODE or --all")}
 	}
+	if !slices.Contains(plan.SplitChoices, opt.Method) {
+		return usageError{fmt.Errorf("unknown --method %q (want %s)", opt.Method, strings.Join(plan.SplitChoices, ", "))}
+	}
+	if opt.Rebalance != "" && opt.Rebalance != plan.RebalanceStreet {
+		return usageError{fmt.Errorf("unknown --rebalance %q (want street)", opt.Rebalance)}
+	}
 	switch format {
 	case "text", "json", "geojson":
 		return nil
@@ -81,7 +90,10 @@ func checkPlanFlags(opt plan.Options, format string) error {
 }
 
 func writePlanText(w io.Writer, pl *plan.Plan) error {
-	fmt.Fprintf(w, "Plan for %s on %s under %s (seed %d)\n", pl.Scope, pl.At, pl.Profile, pl.Seed)
+	fmt.Fprintf(w, "Plan for %s on %s under %s (seed %d, method %s)\n", pl.Scope, pl.At, pl.Profile, pl.Seed, pl.Method)
+	if pl.MethodNote != "" {
+		fmt.Fprintf(w, "Note: %s\n", pl.MethodNote)
+	}
 	fmt.Fprintf(w, "Order: %s\n\n", pl.Order)
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "#\top\tfrom\tto\thouseholds moved\tarea m²\tnote")
@@ -133,6 +145,9 @@ func writePlanText(w io.Writer, pl *plan.Plan) error {
 	}
 	fmt.Fprintf(w, "\nBefore: %d undersized, %d oversized; zones: %s\n", pl.Before.Undersized, pl.Before.Oversized, zones(pl.Before.Zones))
 	fmt.Fprintf(w, "After:  %d undersized, %d oversized; zones: %s\n", pl.Remaining.Undersized, pl.Remaining.Oversized, zones(pl.Remaining.Zones))
+	if pl.BoundaryOnBarriers != nil {
+		fmt.Fprintf(w, "New boundaries on barriers: %.1f%% of their length\n", *pl.BoundaryOnBarriers*100)
+	}
 	if len(pl.Infeasible) > 0 {
 		fmt.Fprintln(w, "\nNot feasible:")
 		for _, is := range pl.Infeasible {

@@ -217,12 +217,14 @@ func (s *Handler) getMapConfig(c echo.Context) error {
 		"today":           boundaries.Today().Format("2006-01-02"),
 		"basemap":         s.cfg.BasemapURL != "",
 		"minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
-			"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones")},
-		"status_colors":  tiles.StatusColors,
-		"zone_colors":    tiles.ZoneColors,
-		"density_stops":  tiles.DensityStops,
-		"proposed_color": tiles.ProposedColor,
-		"removed_color":  tiles.RemovedColor,
+			"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones"), "barriers": layers.TileMinZoom("barriers")},
+		"status_colors":       tiles.StatusColors,
+		"zone_colors":         tiles.ZoneColors,
+		"density_stops":       tiles.DensityStops,
+		"proposed_color":      tiles.ProposedColor,
+		"removed_color":       tiles.RemovedColor,
+		"barrier_colors":      tiles.BarrierColors,
+		"new_boundary_colors": tiles.NewBoundaryColors,
 	})
 }
 

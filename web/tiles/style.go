@@ -51,7 +51,7 @@ func (h *Handler) tileSources(c echo.Context, day time.Time) (map[string]any, er
 	}
 	base, q := tileBaseURL(c), tileQueryString(c)
 	sources := map[string]any{}
-	for _, l := range []string{"districts", "streets", "communities", "zones"} {
+	for _, l := range []string{"districts", "streets", "communities", "zones", "barriers"} {
 		sources[l] = map[string]any{"type": "vector", "tiles": []string{base + "/tiles/" + l + "/{z}/{x}/{y}.mvt" + q},
 			"minzoom": layers.TileMinZoom(l), "maxzoom": MaxZoomJSON, "bounds": box, "attribution": "jiedao"}
 	}
@@ -107,7 +107,9 @@ func (h *Handler) getStyle(c echo.Context) error {
 			"layout": map[string]any{"visibility": "none"},
 			"paint":  map[string]any{"fill-color": density, "fill-opacity": 0.75}},
 		map[string]any{"id": "communities-line", "type": "line", "source": "communities", "source-layer": "communities",
-			"paint": map[string]any{"line-color": "#ffffff", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 10, 0.3, 15, 1.2}}},
+			"paint": map[string]any{"line-color": "#ffffff", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 10, 0.3, 15, 1.2}}})
+	styleLayers = append(styleLayers, barrierLayers()...)
+	styleLayers = append(styleLayers,
 		map[string]any{"id": "zones-fill", "type": "fill", "source": "zones", "source-layer": "zones",
 			"paint": map[string]any{"fill-color": styleMatch("kind", ZoneColors, "#000000"), "fill-opacity": 0.7}},
 		map[string]any{"id": "zones-line", "type": "line", "source": "zones", "source-layer": "zones",
@@ -136,6 +138,7 @@ func (h *Handler) getStyle(c echo.Context) error {
 			"filter": []any{"==", []any{"get", "code"}, ""},
 			"paint":  map[string]any{"line-color": "#ffd400", "line-width": 4}},
 	)
+	styleLayers = append(styleLayers, newBoundaryLayers(sources)...)
 	styleLayers = append(styleLayers, labelLayers(sources, base, c.QueryParam("at"))...)
 	styleLayers = append(styleLayers, proposedLabel())
 	style := map[string]any{
@@ -149,7 +152,7 @@ func (h *Handler) getStyle(c echo.Context) error {
 			"jiedao:zone_colors":   ZoneColors,
 			"jiedao:density_stops": DensityStops,
 			"jiedao:minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
-				"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones")},
+				"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones"), "barriers": layers.TileMinZoom("barriers")},
 			"jiedao:generated": time.Now().UTC().Format(time.RFC3339),
 		},
 	}

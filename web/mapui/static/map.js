@@ -18,7 +18,7 @@
   // scenario's side by side with one camera.
   const state = { profile: cfg.default_profile, at: '', colour: 'status', status: '', street: null, selected: null,
     scenario: new URLSearchParams(location.search).get('scenario') || '' };
-  const LAYERS = ['districts', 'streets', 'communities', 'zones'];
+  const LAYERS = ['districts', 'streets', 'communities', 'zones', 'barriers'];
   // MapLibre draws CJK characters of symbol labels with these local fonts
   // instead of fetching glyphs (see web/tiles/glyphs.go).
   const LOCAL_CJK = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif';
@@ -91,7 +91,13 @@
     if (state.scenario) {
       h += `<div class="legend-head">scenario 方案:</div><div><span class="swatch outline" style="border-color:${cfg.proposed_color}"></span>proposed 拟调整 <span class="note">dashed, right map</span></div>`;
       h += `<div><span class="swatch outline" style="border-color:${cfg.removed_color}"></span>removed 撤销 <span class="note">dotted, live map</span></div>`;
+      const nb = cfg.new_boundary_colors;
+      h += `<div><span class="swatch line" style="background:${nb.on_barrier}"></span>new boundary on a road, river or railway 沿道路/河流 <span class="note">solid</span></div>`;
+      h += `<div><span class="swatch line dashed" style="border-color:${nb.off_barrier}"></span>new boundary across blocks 穿越街坊 <span class="note">dashed</span></div>`;
     }
+    h += `<div class="legend-head">barriers 道路·河流·铁路 (from zoom ${cfg.minzoom.barriers}; all classes from 13):</div><div class="barrier-legend">`;
+    for (const [k, c] of cfg.barrier_colors) h += `<span><span class="swatch line" style="background:${c}"></span>${k}</span> `;
+    h += '</div>';
     h += '<div class="legend-head">zones (always shown):</div>';
     for (const [k, c] of cfg.zone_colors) h += `<div><span class="swatch" style="background:${c}"></span>${k}</div>`;
     $('legend').innerHTML = h;
@@ -509,7 +515,15 @@
     if (id !== state.scenario) return; // another scenario was chosen meanwhile
     scenarioInfo = info;
     markRemoved();
+    markNewBoundaries();
     if (summary) scenarioSummary();
+  }
+  // markNewBoundaries draws the scenario's new boundaries on its map,
+  // green where they follow a barrier and dashed red where they cross blocks.
+  function markNewBoundaries() {
+    const src = map2 && map2.getSource('new-boundaries');
+    if (!src) return; // style still loading: its load event comes back here
+    src.setData(scenarioInfo && state.scenario ? scenarioInfo.new_boundaries : { type: 'FeatureCollection', features: [] });
   }
   // markRemoved outlines the removed communities on the live map only.
   function markRemoved() {
@@ -532,6 +546,7 @@
         map2.on('idle', () => { window.jiedaoIdle2 = true; });
         map2.on('load', () => loadCommunityLabels());
         map2.on('load', applyColour);
+        map2.on('load', markNewBoundaries);
         clickable(map2);
         sync(map, map2);
         sync(map2, map);
