@@ -501,6 +501,14 @@ func scenarioOutlines(t *testing.T, bctx context.Context) {
 	if err != nil || len(n) != 2 || n[0] == 0 || n[1] != 0 {
 		t.Errorf("proposed-line features rendered (scenario, live): %v, %v", n, err)
 	}
+	// The demo has roads: the split's new boundaries follow them (drawn
+	// green on the scenario's map, none dashed red), over the barriers.
+	nb, err := chromedp.Run(bctx, chromedp.Evaluate[[]int](`[window.jiedaoMap2.queryRenderedFeatures({layers: ['new-boundary-on']}).length,
+		window.jiedaoMap2.queryRenderedFeatures({layers: ['new-boundary-off']}).length,
+		window.jiedaoMap.queryRenderedFeatures({layers: ['barriers-line']}).length]`))
+	if err != nil || len(nb) != 3 || nb[0] == 0 || nb[1] != 0 || nb[2] == 0 {
+		t.Errorf("new boundaries rendered (on, off barriers), barriers: %v, %v", nb, err)
+	}
 	removed, err := chromedp.Run(bctx, chromedp.Evaluate[string](`JSON.stringify(window.jiedaoMap.getFilter('removed-line'))`))
 	if err != nil || removed != `["in",["get","code"],["literal",[]]]` {
 		t.Errorf("removed-line filter %s, %v", removed, err)

@@ -1,5 +1,6 @@
-// Package demo generates a synthetic city — districts, streets, communities
-// and building points as GeoJSON — deterministic for a seed, for `jiedao
+// Package demo generates a synthetic city — districts, streets, communities,
+// building points and the roads, river and railway that cut communities
+// into blocks, as GeoJSON — deterministic for a seed, for `jiedao
 // demo` to import through the normal importer and analyse. Codes use the
 // non-existent province 99 and district names start with 示例, so the data
 // cannot be mistaken for real boundaries.
@@ -49,11 +50,12 @@ const (
 	StreetsFile     = "streets.geojson"
 	CommunitiesFile = "communities.geojson"
 	PointsFile      = "points.geojson"
+	BarriersFile    = "barriers.geojson"
 	ManifestFile    = "manifest.json"
 )
 
-// ManifestVersion changes when the output format does.
-const ManifestVersion = 1
+// ManifestVersion changes when the output format does (2: barriers).
+const ManifestVersion = 2
 
 // Manifest describes a generated city; it is written last, so a folder with
 // a manifest holds complete files.
@@ -66,11 +68,15 @@ type Manifest struct {
 	Scale        Scale   `json:"scale"`
 	ProvinceCode string  `json:"province_code"`
 	CellSizeM    float64 `json:"cell_size_m"`
-	// BBox is [west, south, east, north] of everything written.
+	// BBox is [west, south, east, north] of the units and points; the
+	// river and the railway reach a cell beyond it.
 	BBox             [4]float64    `json:"bbox"`
 	Counts           Counts        `json:"counts"`
 	Files            []FileInfo    `json:"files"`
 	HouseholdBuckets []BucketCount `json:"household_buckets"`
+	// Barriers are the features and length of each class in BarriersFile,
+	// in the file's order of classes.
+	Barriers []BarrierCount `json:"barriers"`
 	// Injected lists every boundary problem in the city — there are no
 	// others — with the codes an analyser should report.
 	Injected []Injected `json:"injected"`
@@ -82,6 +88,15 @@ type Counts struct {
 	Streets     int `json:"streets"`
 	Communities int `json:"communities"`
 	Points      int `json:"points"`
+	Barriers    int `json:"barriers"`
+}
+
+// BarrierCount is one class of barriers: trunk, primary, secondary, alley,
+// river or rail.
+type BarrierCount struct {
+	Class    string  `json:"class"`
+	Features int     `json:"features"`
+	LengthKM float64 `json:"length_km"` // planar, to 0.1 km
 }
 
 // FileInfo describes one output file.
@@ -150,6 +165,7 @@ func Generate(cfg Config) (*Manifest, error) {
 	}
 	g := &gen{seed: cfg.Seed, sp: sp, c: c, hh: hh, pop: pop, mods: map[int32]*mod{},
 		blocked: make([]bool, len(c.communities)), gapStreet: map[int32]bool{}}
+	g.river, g.rail = g.riverLine(), g.railLine()
 	g.placeOrphan()
 	if err := g.inject(); err != nil {
 		return nil, fmt.Errorf("demo: inject problems (seed %d, %s): %w", cfg.Seed, cfg.Scale, err)
@@ -197,12 +213,12 @@ func writeManifest(dir string, m *Manifest) error {
 
 var kindOrder = []string{KindOverlap, KindGap, KindCrossesParent, KindNoncontiguous, KindOrphan}
 
-// write streams the four layers; communities and their points are written
+// write streams the five layers; communities and their points are written
 // together so each community's geometry is built once.
 func (g *gen) write(cfg Config) (*Manifest, error) {
 	c := g.c
 	nPoints := g.pointCount()
-	total := len(c.districts) + len(c.streets) + len(g.hh) + nPoints
+	total := len(c.districts) + len(c.streets) + len(g.hh) + nPoints + g.barrierFeatures()
 	progress := newProgress(cfg.Progress, total)
 	var files []FileInfo
 	var ring []pt
@@ -224,14 +240,22 @@ func (g *gen) write(cfg Config) (*Manifest, error) {
 		return nil, err
 	}
 	files = append(files, cfi, pfi)
-	return g.buildManifest(cfg, files, bbox, nPoints), nil
+
+	bfi, bc, err := g.writeBarriers(cfg.Dir, progress)
+	if err != nil {
+		return nil, err
+	}
+	files = append(files, bfi)
+	m := g.buildManifest(cfg, files, bbox, nPoints)
+	m.Counts.Barriers, m.Barriers = bfi.Features, bc
+	return m, nil
 }
 
 // pointCount is the number of building points of all communities, for the progress total.
 func (g *gen) pointCount() int {
 	nPoints := 0
 	for _, h := range g.hh {
-		nPoints += pointsFor(h)
+		nPoints += pointsFor(h, g.sp.perPoint)
 	}
 	return nPoints
 }
@@ -481,14 +505,57 @@ func (g *gen) writePoints(w *fcWriter, code string, hi int, pts []pt) error {
 }
 
 // points places a community's building points: inside it, at least 10 m
-// from any of its rings and clear of avoid regions (the parts of an
-// injected problem another unit also claims). Candidates come from its
-// cells (or, for the orphan, its ring's bounding box) by hash.
+// from any of its rings, barrierClearance from every barrier (so each lies
+// clearly inside one block) and clear of avoid regions (the parts of an
+// injected problem another unit also claims). Point m first tries a block
+// slot of its own, a ninth of one of its cells, slots taken 5 apart so the
+// points spread over the blocks, then anywhere in its cells; the orphan,
+// off the lattice, draws from its ring's bounding box.
 func (g *gen) points(hi int, cg commGeom, avoid [][]pt, r rect, dst []pt) ([]pt, error) {
+	n := pointsFor(g.hh[hi], g.sp.perPoint)
+	box := bounds(cg.outer)
+	g.segs = g.nearBarriers(r, box, g.segs[:0])
+	ok := g.pointOK(cg, avoid)
+	slots := 9 * int(r.w()) * int(r.h())
+	off := int(hash3(g.seed, saltPoints, hi, -2) % uint64(max(slots, 1)))
+	for m := range n {
+		placed := false
+		for try := 0; try < 200 && !placed; try++ {
+			h := hash3(g.seed, saltPoints, hi, m*1000+try)
+			var p pt
+			switch {
+			case slots == 0:
+				u, v := 0.15+0.7*unit(h), 0.15+0.7*unit(mix(h))
+				p = pt{box[0] + (box[2]-box[0])*u, box[1] + (box[3]-box[1])*v}
+			case try < 50:
+				s := (off + 5*m) % slots
+				cell, b := s/9, s%9
+				cx, cy := r.x0+int32(cell%int(r.w())), r.y0+int32(cell/int(r.w()))
+				u, v := (float64(b%3)+unit(h))/3, (float64(b/3)+unit(mix(h)))/3
+				p = bilinear(g.c.lat.cellCorners(cx, cy), u, v)
+			default:
+				cx := r.x0 + int32(mix(h+1)%uint64(r.w()))
+				cy := r.y0 + int32(mix(h+2)%uint64(r.h()))
+				p = bilinear(g.c.lat.cellCorners(cx, cy), unit(h), unit(mix(h)))
+			}
+			if ok(p) {
+				dst = append(dst, p)
+				placed = true
+			}
+		}
+		if !placed {
+			return nil, fmt.Errorf("no room for building point %d", m+1)
+		}
+	}
+	return dst, nil
+}
+
+// pointOK tells whether a building point may go at p (see points); g.segs
+// holds the barriers nearby.
+func (g *gen) pointOK(cg commGeom, avoid [][]pt) func(pt) bool {
 	const clearance = 10.0
-	n := pointsFor(g.hh[hi])
 	rings := cg.rings()
-	ok := func(p pt) bool {
+	return func(p pt) bool {
 		if !inRing(p, cg.outer) {
 			return false
 		}
@@ -507,35 +574,18 @@ func (g *gen) points(hi int, cg commGeom, avoid [][]pt, r rect, dst []pt) ([]pt,
 				return false
 			}
 		}
+		const c = barrierClearance
+		for _, s := range g.segs {
+			if p.x < math.Min(s[0].x, s[1].x)-c || p.x > math.Max(s[0].x, s[1].x)+c ||
+				p.y < math.Min(s[0].y, s[1].y)-c || p.y > math.Max(s[0].y, s[1].y)+c {
+				continue // far from its bounding box
+			}
+			if pointSegDist(p, s[0], s[1]) < c {
+				return false
+			}
+		}
 		return true
 	}
-	minX, minY, maxX, maxY := math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)
-	for _, p := range cg.outer {
-		minX, minY, maxX, maxY = math.Min(minX, p.x), math.Min(minY, p.y), math.Max(maxX, p.x), math.Max(maxY, p.y)
-	}
-	for m := range n {
-		placed := false
-		for try := 0; try < 200 && !placed; try++ {
-			h := hash3(g.seed, saltPoints, hi, m*1000+try)
-			u, v := 0.15+0.7*unit(h), 0.15+0.7*unit(mix(h))
-			var p pt
-			if r.w() > 0 {
-				cx := r.x0 + int32(mix(h+1)%uint64(r.w()))
-				cy := r.y0 + int32(mix(h+2)%uint64(r.h()))
-				p = bilinear(g.c.lat.cellCorners(cx, cy), u, v)
-			} else {
-				p = pt{minX + (maxX-minX)*u, minY + (maxY-minY)*v}
-			}
-			if ok(p) {
-				dst = append(dst, p)
-				placed = true
-			}
-		}
-		if !placed {
-			return nil, fmt.Errorf("no room for building point %d", m+1)
-		}
-	}
-	return dst, nil
 }
 
 func bucketCounts(hh []int32) []BucketCount {

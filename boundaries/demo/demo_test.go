@@ -9,6 +9,7 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
+	"sort"
 	"strings"
 	"testing"
 
@@ -23,6 +24,7 @@ type feature struct {
 	typ   string
 	mp    [][][][2]float64
 	point [2]float64
+	line  [][2]float64
 }
 
 func (f feature) str(k string) string { s, _ := f.props[k].(string); return s }
@@ -64,6 +66,8 @@ func readFC(t testing.TB, path string) []feature {
 			err = json.Unmarshal(f.Geometry.Coordinates, &ft.mp)
 		case "Point":
 			err = json.Unmarshal(f.Geometry.Coordinates, &ft.point)
+		case "LineString":
+			err = json.Unmarshal(f.Geometry.Coordinates, &ft.line)
 		default:
 			t.Fatalf("%s feature %d: geometry %q", path, i, f.Geometry.Type)
 		}
@@ -80,6 +84,7 @@ type parsed struct {
 	dir                                     string
 	m                                       *Manifest
 	districts, streets, communities, points []feature
+	barriers                                []feature
 	byCode                                  map[string]feature
 }
 
@@ -95,6 +100,7 @@ func generate(t testing.TB, scale Scale, seed int64) *parsed {
 		streets:     readFC(t, filepath.Join(dir, StreetsFile)),
 		communities: readFC(t, filepath.Join(dir, CommunitiesFile)),
 		points:      readFC(t, filepath.Join(dir, PointsFile)),
+		barriers:    readFC(t, filepath.Join(dir, BarriersFile)),
 	}
 	for _, l := range [][]feature{p.districts, p.streets, p.communities} {
 		for _, f := range l {
@@ -122,7 +128,7 @@ func (p *parsed) injected() (comms, streets map[string]bool) {
 }
 
 func TestDeterministic(t *testing.T) {
-	files := []string{DistrictsFile, StreetsFile, CommunitiesFile, PointsFile, ManifestFile}
+	files := []string{DistrictsFile, StreetsFile, CommunitiesFile, PointsFile, BarriersFile, ManifestFile}
 	gen := func(seed int64) string {
 		dir := t.TempDir()
 		if _, err := Generate(Config{Seed: seed, Scale: Small, Dir: dir}); err != nil {
@@ -183,7 +189,7 @@ func TestCountsAndCodes(t *testing.T) {
 			within("districts", len(p.districts), tc.districts)
 			within("streets", len(p.streets), tc.streets)
 			within("communities", len(p.communities), [2]int{tc.communities, tc.communities})
-			want := Counts{len(p.districts), len(p.streets), len(p.communities), len(p.points)}
+			want := Counts{len(p.districts), len(p.streets), len(p.communities), len(p.points), len(p.barriers)}
 			if p.m.Counts != want {
 				t.Errorf("manifest counts %+v, files %+v", p.m.Counts, want)
 			}
@@ -357,8 +363,15 @@ func TestPoints(t *testing.T) {
 					}
 				}
 			}
+			n := map[string]int{}
+			for _, pt := range p.points {
+				n[pt.str("community_code")]++
+			}
 			for _, c := range p.communities {
 				code := c.str("code")
+				if want := 1 + min(c.num("households"), 9000)/150; n[code] != want {
+					t.Errorf("%s: %d points for %d households, want %d", code, n[code], c.num("households"), want)
+				}
 				if hh[code] != c.num("households") || pop[code] != c.num("population") {
 					t.Errorf("%s: points sum to %d/%d, community has %d/%d", code, hh[code], pop[code],
 						c.num("households"), c.num("population"))
@@ -438,34 +451,39 @@ func boundaryOf(children []feature) map[seg]int {
 	return m
 }
 
-func TestGeometry(t *testing.T) {
-	for _, scale := range []Scale{Small, Beijing} {
-		t.Run(string(scale), func(t *testing.T) {
-			p := generate(t, scale, 13)
-			// Rings: closed, ≥ 4 points, simple, exterior CCW, holes CW.
-			for _, f := range slices.Concat(p.districts, p.streets, p.communities) {
-				for _, poly := range f.mp {
-					for ri, r := range poly {
-						ring := make([]pt, len(r))
-						for i, c := range r {
-							ring[i] = pt{c[0], c[1]}
-						}
-						if len(r) < 4 || r[0] != r[len(r)-1] || !ringSimple(ring) {
-							t.Errorf("%s ring %d: not a closed simple ring", f.str("code"), ri)
-						}
-						if a := shoelace(r); (ri == 0) != (a > 0) {
-							t.Errorf("%s ring %d: wrong orientation (area %g)", f.str("code"), ri, a)
-						}
-						for _, c := range r {
-							for _, v := range c {
-								if v != math.Round(v*1e7)/1e7 {
-									t.Fatalf("%s: coordinate %v has more than 7 decimals", f.str("code"), v)
-								}
-							}
+// checkRings: rings are closed, ≥ 4 points, simple, exterior CCW, holes CW,
+// coordinates of at most 7 decimals.
+func checkRings(t *testing.T, p *parsed) {
+	for _, f := range slices.Concat(p.districts, p.streets, p.communities) {
+		for _, poly := range f.mp {
+			for ri, r := range poly {
+				ring := make([]pt, len(r))
+				for i, c := range r {
+					ring[i] = pt{c[0], c[1]}
+				}
+				if len(r) < 4 || r[0] != r[len(r)-1] || !ringSimple(ring) {
+					t.Errorf("%s ring %d: not a closed simple ring", f.str("code"), ri)
+				}
+				if a := shoelace(r); (ri == 0) != (a > 0) {
+					t.Errorf("%s ring %d: wrong orientation (area %g)", f.str("code"), ri, a)
+				}
+				for _, c := range r {
+					for _, v := range c {
+						if v != math.Round(v*1e7)/1e7 {
+							t.Fatalf("%s: coordinate %v has more than 7 decimals", f.str("code"), v)
 						}
 					}
 				}
 			}
+		}
+	}
+}
+
+func TestGeometry(t *testing.T) {
+	for _, scale := range []Scale{Small, Beijing} {
+		t.Run(string(scale), func(t *testing.T) {
+			p := generate(t, scale, 13)
+			checkRings(t, p)
 			injComms, injStreets := p.injected()
 			kids := map[string][]feature{}
 			for _, c := range slices.Concat(p.streets, p.communities) {
@@ -587,7 +605,7 @@ func TestManifest(t *testing.T) {
 	if !m.Synthetic || !strings.Contains(m.Note, "ynthetic") || m.Seed != 17 || m.Scale != Small {
 		t.Errorf("manifest header %+v", m)
 	}
-	if len(m.Files) != 4 {
+	if len(m.Files) != 5 {
 		t.Fatalf("files %+v", m.Files)
 	}
 	for _, f := range m.Files {
@@ -682,11 +700,429 @@ func TestProgress(t *testing.T) {
 	}
 }
 
-func BenchmarkGenerateBeijing(b *testing.B) {
+func BenchmarkGenerateSmall(b *testing.B) { benchGenerate(b, Small) }
+
+func BenchmarkGenerateBeijing(b *testing.B) { benchGenerate(b, Beijing) }
+
+// benchGenerate also reports the bytes written per run.
+func benchGenerate(b *testing.B, scale Scale) {
 	dir := b.TempDir()
+	var m *Manifest
 	for b.Loop() {
-		if _, err := Generate(Config{Seed: 1, Scale: Beijing, Dir: dir}); err != nil {
+		var err error
+		if m, err = Generate(Config{Seed: 1, Scale: scale, Dir: dir}); err != nil {
 			b.Fatal(err)
 		}
+	}
+	var total int64
+	for _, f := range m.Files {
+		total += f.Bytes
+		b.ReportMetric(float64(f.Bytes)/1e6, strings.TrimSuffix(f.Name, ".geojson")+"-MB")
+	}
+	b.ReportMetric(float64(total)/1e6, "total-MB")
+}
+
+// frame maps lon/lat to metres by one affine map for the whole city, so
+// inside and crossing tests are exact under it; distances use the local
+// scale at each point instead (pt2).
+type frame struct{ lon0, lat0, mx, my float64 }
+
+func newFrame(m *Manifest) frame {
+	mx, my := metres((m.BBox[1] + m.BBox[3]) / 2)
+	return frame{m.BBox[0], m.BBox[1], mx, my}
+}
+
+func (f frame) pt(c [2]float64) pt { return pt{(c[0] - f.lon0) * f.mx, (c[1] - f.lat0) * f.my} }
+
+func (f frame) line(cs [][2]float64) []pt {
+	out := make([]pt, len(cs))
+	for i, c := range cs {
+		out[i] = f.pt(c)
+	}
+	return out
+}
+
+// localDist is the distance in metres from o to segment ab, all lon/lat,
+// at the scale of o's latitude.
+func localDist(o, a, b [2]float64) float64 {
+	mx, my := metres(o[1])
+	return pointSegDist(pt{}, pt2(a, o, mx, my), pt2(b, o, mx, my))
+}
+
+// localLen is the length of segment ab (lon/lat) in metres.
+func localLen(a, b [2]float64) float64 {
+	mx, my := metres(a[1])
+	d := pt2(b, a, mx, my)
+	return math.Hypot(d.x, d.y)
+}
+
+// segGrid buckets lon/lat segments by a square of the frame.
+type segGrid struct {
+	f      frame
+	size   float64
+	cells  map[[2]int][]int
+	segs   [][2][2]float64
+	labels []string
+}
+
+func newSegGrid(f frame, size float64) *segGrid {
+	return &segGrid{f: f, size: size, cells: map[[2]int][]int{}}
+}
+
+func (g *segGrid) add(a, b [2]float64, label string) {
+	i := len(g.segs)
+	g.segs, g.labels = append(g.segs, [2][2]float64{a, b}), append(g.labels, label)
+	p, q := g.f.pt(a), g.f.pt(b)
+	for x := int(math.Floor(math.Min(p.x, q.x) / g.size)); x <= int(math.Floor(math.Max(p.x, q.x)/g.size)); x++ {
+		for y := int(math.Floor(math.Min(p.y, q.y) / g.size)); y <= int(math.Floor(math.Max(p.y, q.y)/g.size)); y++ {
+			g.cells[[2]int{x, y}] = append(g.cells[[2]int{x, y}], i)
+		}
+	}
+}
+
+// near calls f for every segment in the squares within r metres of c
+// (a segment may come more than once).
+func (g *segGrid) near(c [2]float64, r float64, f func(i int)) {
+	p := g.f.pt(c)
+	for x := int(math.Floor((p.x - r) / g.size)); x <= int(math.Floor((p.x+r)/g.size)); x++ {
+		for y := int(math.Floor((p.y - r) / g.size)); y <= int(math.Floor((p.y+r)/g.size)); y++ {
+			for _, i := range g.cells[[2]int{x, y}] {
+				f(i)
+			}
+		}
+	}
+}
+
+// piece is a stretch [t0, t1] (metres along a line) of the line inside a
+// polygon; open0 and open1 say that the stretch ends at an end of the line
+// rather than on the polygon's boundary.
+type piece struct {
+	t0, t1       float64
+	open0, open1 bool
+}
+
+// insidePieces clips a line to a polygon (its rings, even-odd).
+func insidePieces(line []pt, rings [][]pt) []piece {
+	cum := make([]float64, len(line))
+	var ts []float64
+	for i := 0; i+1 < len(line); i++ {
+		a, b := line[i], line[i+1]
+		l := math.Hypot(b.x-a.x, b.y-a.y)
+		cum[i+1] = cum[i] + l
+		for _, r := range rings {
+			for j := 0; j+1 < len(r); j++ {
+				c, d := r[j], r[j+1]
+				ab, cd, ac := pt{b.x - a.x, b.y - a.y}, pt{d.x - c.x, d.y - c.y}, pt{c.x - a.x, c.y - a.y}
+				den := ab.x*cd.y - ab.y*cd.x
+				if den == 0 {
+					continue
+				}
+				s, u := (ac.x*cd.y-ac.y*cd.x)/den, (ac.x*ab.y-ac.y*ab.x)/den
+				if s >= 0 && s <= 1 && u >= 0 && u <= 1 {
+					ts = append(ts, cum[i]+s*l)
+				}
+			}
+		}
+	}
+	total := cum[len(cum)-1]
+	slices.Sort(ts)
+	touches := func(t float64) bool {
+		return slices.ContainsFunc(ts, func(x float64) bool { return math.Abs(x-t) < 1e-6 })
+	}
+	at := func(t float64) pt {
+		i := max(sort.SearchFloat64s(cum, t)-1, 0)
+		return lerp(line[i], line[i+1], (t-cum[i])/(cum[i+1]-cum[i]))
+	}
+	cuts := slices.Concat([]float64{0}, ts, []float64{total})
+	var out []piece
+	for k := 0; k+1 < len(cuts); k++ {
+		t0, t1 := cuts[k], cuts[k+1]
+		if t1-t0 < 1e-6 {
+			continue
+		}
+		mid, in := at((t0+t1)/2), false
+		for _, r := range rings {
+			in = in != inRing(mid, r)
+		}
+		if in {
+			out = append(out, piece{t0, t1, k == 0 && !touches(0), k+2 == len(cuts) && !touches(total)})
+		}
+	}
+	return out
+}
+
+// roadSuffixes are the name endings of each class.
+var roadSuffixes = map[string]string{ClassTrunk: "大道", ClassPrimary: "路", ClassSecondary: "街",
+	ClassAlley: "胡同", ClassRiver: "河", ClassRail: "铁路"}
+
+func TestBarriers(t *testing.T) {
+	for _, tc := range []struct {
+		scale Scale
+		seed  int64
+	}{{Small, 19}, {Beijing, 23}} {
+		t.Run(string(tc.scale), func(t *testing.T) {
+			p := generate(t, tc.scale, tc.seed)
+			t.Run("counts", func(t *testing.T) { checkBarrierCounts(t, p, tc.scale) })
+			t.Run("river and rail", func(t *testing.T) { checkRiverRail(t, p) })
+			t.Run("boundaries on roads", func(t *testing.T) { checkBoundariesOnRoads(t, p) })
+			g := newSegGrid(newFrame(p.m), 200)
+			for _, f := range p.barriers {
+				for i := 0; i+1 < len(f.line); i++ {
+					g.add(f.line[i], f.line[i+1], f.str("class"))
+				}
+			}
+			t.Run("alleys cross", func(t *testing.T) { checkAlleysCross(t, p, g) })
+			t.Run("points clear", func(t *testing.T) { checkPointsClear(t, p, g) })
+		})
+	}
+}
+
+// checkBarrierCounts: the manifest's counts and lengths are the file's,
+// names and classes are as documented, lattice roads are merged into long
+// polylines, and alleys cut every cell about 3×3.
+func checkBarrierCounts(t *testing.T, p *parsed, scale Scale) {
+	i := slices.IndexFunc(p.m.Files, func(f FileInfo) bool { return f.Name == BarriersFile })
+	if i < 0 || p.m.Files[i].Features != len(p.barriers) || p.m.Counts.Barriers != len(p.barriers) {
+		t.Fatalf("manifest files %+v, counts %+v; %d barriers in the file", p.m.Files, p.m.Counts, len(p.barriers))
+	}
+	n, km := map[string]int{}, map[string]float64{}
+	for _, f := range p.barriers {
+		cl := f.str("class")
+		n[cl]++
+		if f.typ != "LineString" || len(f.line) < 2 || f.props["synthetic"] != true ||
+			!strings.HasPrefix(f.str("name"), "示例") || !strings.HasSuffix(f.str("name"), roadSuffixes[cl]) {
+			t.Errorf("barrier %v: %s of %d points", f.props, f.typ, len(f.line))
+		}
+		for i, c := range f.line {
+			if c[0] != math.Round(c[0]*1e7)/1e7 || c[1] != math.Round(c[1]*1e7)/1e7 {
+				t.Fatalf("%s: coordinate %v has more than 7 decimals", f.str("name"), c)
+			}
+			if i > 0 {
+				km[cl] += localLen(f.line[i-1], c) / 1000
+			}
+		}
+	}
+	if len(p.m.Barriers) != len(barrierClasses) {
+		t.Fatalf("manifest barriers %+v", p.m.Barriers)
+	}
+	for i, bc := range p.m.Barriers {
+		cl := barrierClasses[i]
+		if bc.Class != cl || bc.Features != n[cl] || bc.Features == 0 || math.Abs(bc.LengthKM-km[cl]) > 0.005*km[cl]+0.1 {
+			t.Errorf("manifest %+v; the file has %d features, %.1f km", bc, n[cl], km[cl])
+		}
+		if (cl == ClassTrunk || cl == ClassPrimary || cl == ClassSecondary) && km[cl]/float64(n[cl]) < 1.5 {
+			t.Errorf("%s: %d features of %.2f km on average, want merged runs", cl, n[cl], km[cl]/float64(n[cl]))
+		}
+	}
+	if n[ClassRiver] != 1 || n[ClassRail] != 1 {
+		t.Errorf("%d rivers, %d railways", n[ClassRiver], n[ClassRail])
+	}
+	// Four alleys of 600 m per cell, some left out, plus the edges inside two-cell communities.
+	sp := specs[scale]
+	if perCell := km[ClassAlley] / float64(sp.gx*sp.gy); perCell < 1.9 || perCell > 2.6 {
+		t.Errorf("%.2f km of alleys per cell", perCell)
+	}
+}
+
+// checkRiverRail: both run from west of the units to east of them and stay
+// inside the city north to south; the river has a vertex every ≈50 m (the
+// last step up to 25% longer).
+func checkRiverRail(t *testing.T, p *parsed) {
+	bb := p.m.BBox
+	for _, cl := range []string{ClassRiver, ClassRail} {
+		i := slices.IndexFunc(p.barriers, func(f feature) bool { return f.str("class") == cl })
+		if i < 0 {
+			t.Fatalf("no %s", cl)
+		}
+		l := p.barriers[i].line
+		if l[0][0] >= bb[0] || l[len(l)-1][0] <= bb[2] {
+			t.Errorf("%s runs from %v to %v, does not cross the city %v", cl, l[0], l[len(l)-1], bb)
+		}
+		var steps []float64
+		for k, c := range l {
+			if c[1] <= bb[1] || c[1] >= bb[3] || (k > 0 && c[0] <= l[k-1][0]) {
+				t.Fatalf("%s vertex %d %v: outside the city north to south, or not eastward", cl, k, c)
+			}
+			if k > 0 {
+				steps = append(steps, localLen(c, l[k-1]))
+			}
+		}
+		slices.Sort(steps)
+		if med := steps[len(steps)/2]; cl == ClassRiver && (med < 45 || med > 55 || steps[len(steps)-1] > 1.25*riverStep+0.5) {
+			t.Errorf("river vertices %.1f m apart (median), %.1f at most", med, steps[len(steps)-1])
+		}
+	}
+}
+
+type skey [4]float64
+
+// segKey names a segment regardless of its direction.
+func segKey(a, b [2]float64) skey {
+	if a[0] > b[0] || (a[0] == b[0] && a[1] > b[1]) {
+		a, b = b, a
+	}
+	return skey{a[0], a[1], b[0], b[1]}
+}
+
+// checkBoundariesOnRoads: every segment of an un-injected community's ring
+// is a segment of a road, of the class its two sides call for (trunk
+// between districts and on the rim, primary between streets, secondary
+// inside a street), and every such road segment is a community's edge
+// except on the few edges bent by injected problems.
+func checkBoundariesOnRoads(t *testing.T, p *parsed) {
+	roads := map[skey]string{}
+	for _, f := range p.barriers {
+		if cl := f.str("class"); cl != ClassRiver && cl != ClassRail {
+			for i := 0; i+1 < len(f.line); i++ {
+				roads[segKey(f.line[i], f.line[i+1])] = cl
+			}
+		}
+	}
+	owners := map[skey][]string{}
+	for _, c := range p.communities {
+		for _, poly := range c.mp {
+			for _, r := range poly {
+				for i := 0; i+1 < len(r); i++ {
+					k := segKey(r[i], r[i+1])
+					owners[k] = append(owners[k], c.str("code"))
+				}
+			}
+		}
+	}
+	injComms, _ := p.injected()
+	checked := 0
+	for _, c := range p.communities {
+		code := c.str("code")
+		if injComms[code] {
+			continue
+		}
+		r := c.mp[0][0]
+		for i := 0; i+1 < len(r); i++ {
+			k := segKey(r[i], r[i+1])
+			want := ClassTrunk
+			if o := slices.DeleteFunc(slices.Clone(owners[k]), func(s string) bool { return s == code }); len(o) == 1 {
+				want = map[bool]string{true: ClassSecondary, false: ClassPrimary}[o[0][:9] == code[:9]]
+				if o[0][:6] != code[:6] {
+					want = ClassTrunk
+				}
+			} else if len(o) > 1 {
+				t.Fatalf("%s: segment %v in %v", code, k, owners[k])
+			}
+			if got := roads[k]; got != want {
+				t.Errorf("%s: edge segment %v is on %q, want %s", code, k, got, want)
+			}
+			checked++
+		}
+	}
+	misses, crosses := 0, 0
+	for k, cl := range roads {
+		if cl != ClassAlley && len(owners[k]) == 0 {
+			misses++
+		}
+	}
+	for _, in := range p.m.Injected {
+		if in.Kind == KindCrossesParent {
+			crosses++
+		}
+	}
+	// A bulge replaces at most three segments of a rim edge that no one else shares.
+	if misses > 3*crosses || checked < 12*len(p.communities) {
+		t.Errorf("%d road segments on no community's edge (%d crosses_parent); %d edge segments checked", misses, crosses, checked)
+	}
+}
+
+// checkAlleysCross: an alley cuts every un-injected community it enters,
+// from boundary to boundary; only the alleyOvershoot past the road at its
+// ends may stop inside one, and it ends just past a road it crosses.
+func checkAlleysCross(t *testing.T, p *parsed, g *segGrid) {
+	f := g.f
+	injComms, _ := p.injected()
+	type comm struct {
+		code  string
+		rings [][]pt
+		box   [4]float64
+	}
+	var comms []comm
+	index := map[[2]int][]int{}
+	const cell = 1000.0
+	for _, c := range p.communities {
+		if injComms[c.str("code")] {
+			continue
+		}
+		cm := comm{code: c.str("code"), rings: [][]pt{f.line(c.mp[0][0])}}
+		cm.box = bounds(cm.rings[0])
+		for x := int(cm.box[0] / cell); x <= int(cm.box[2]/cell); x++ {
+			for y := int(cm.box[1] / cell); y <= int(cm.box[3]/cell); y++ {
+				index[[2]int{x, y}] = append(index[[2]int{x, y}], len(comms))
+			}
+		}
+		comms = append(comms, cm)
+	}
+	alleys, crossings := 0, 0
+	for _, a := range p.barriers {
+		if a.str("class") != ClassAlley {
+			continue
+		}
+		alleys++
+		line := f.line(a.line)
+		box := bounds(line)
+		seen := map[int]bool{}
+		for x := int(box[0] / cell); x <= int(box[2]/cell); x++ {
+			for y := int(box[1] / cell); y <= int(box[3]/cell); y++ {
+				for _, ci := range index[[2]int{x, y}] {
+					c := comms[ci]
+					if seen[ci] || c.box[0] > box[2] || c.box[2] < box[0] || c.box[1] > box[3] || c.box[3] < box[1] {
+						continue
+					}
+					seen[ci] = true
+					for _, pc := range insidePieces(line, c.rings) {
+						if (pc.open0 || pc.open1) && pc.t1-pc.t0 > alleyOvershoot+0.5 {
+							t.Errorf("%s (%v) stops %.1f m inside %s", a.str("name"), a.line[0], pc.t1-pc.t0, c.code)
+						} else if !pc.open0 && !pc.open1 {
+							crossings++
+						}
+					}
+				}
+			}
+		}
+		for _, end := range [][2][2]float64{{a.line[0], a.line[1]}, {a.line[len(a.line)-1], a.line[len(a.line)-2]}} {
+			crossed := false
+			g.near(end[0], 3, func(i int) {
+				s := g.segs[i]
+				if l := g.labels[i]; l != ClassAlley && l != ClassRiver && l != ClassRail &&
+					localDist(end[0], s[0], s[1]) <= alleyOvershoot+0.05 &&
+					segmentsIntersect(f.pt(end[0]), f.pt(end[1]), f.pt(s[0]), f.pt(s[1])) {
+					crossed = true
+				}
+			})
+			if !crossed {
+				t.Errorf("%s ends at %v, not just past a road", a.str("name"), end[0])
+			}
+		}
+	}
+	if crossings < 2*alleys {
+		t.Errorf("%d alleys cross communities only %d times", alleys, crossings)
+	}
+}
+
+// checkPointsClear: no building point within 12 m of a barrier.
+func checkPointsClear(t *testing.T, p *parsed, g *segGrid) {
+	bad := 0
+	for _, pt := range p.points {
+		near := math.Inf(1)
+		label := ""
+		g.near(pt.point, 13, func(i int) {
+			if d := localDist(pt.point, g.segs[i][0], g.segs[i][1]); d < near {
+				near, label = d, g.labels[i]
+			}
+		})
+		if near < 12 {
+			if bad++; bad <= 10 {
+				t.Errorf("point of %s at %v is %.1f m from a %s", pt.str("community_code"), pt.point, near, label)
+			}
+		}
+	}
+	if bad > 0 {
+		t.Errorf("%d of %d points within 12 m of a barrier", bad, len(p.points))
 	}
 }

@@ -111,14 +111,19 @@ func (w *fcWriter) polygon(rings ...[]pt) {
 		if ri > 0 {
 			w.buf = append(w.buf, ',')
 		}
-		w.buf = append(w.buf, '[')
-		for i, p := range r {
-			if i > 0 {
-				w.buf = append(w.buf, ',')
-			}
-			w.coord(p)
+		w.line(r)
+	}
+	w.buf = append(w.buf, ']')
+}
+
+// line writes [[lon,lat],...]: a LineString's coordinates or one ring.
+func (w *fcWriter) line(r []pt) {
+	w.buf = append(w.buf, '[')
+	for i, p := range r {
+		if i > 0 {
+			w.buf = append(w.buf, ',')
 		}
-		w.buf = append(w.buf, ']')
+		w.coord(p)
 	}
 	w.buf = append(w.buf, ']')
 }

@@ -133,3 +133,12 @@ func reversed(r []pt) []pt {
 	}
 	return out
 }
+
+// bounds is [minX, minY, maxX, maxY] of the points.
+func bounds(r []pt) [4]float64 {
+	b := [4]float64{math.Inf(1), math.Inf(1), math.Inf(-1), math.Inf(-1)}
+	for _, p := range r {
+		b = [4]float64{math.Min(b[0], p.x), math.Min(b[1], p.y), math.Max(b[2], p.x), math.Max(b[3], p.y)}
+	}
+	return b
+}

@@ -109,8 +109,8 @@ func assignHouseholds(n int, seed int64) (hh, pop []int32, err error) {
 }
 
 // pointsFor is the number of building points of a community: one per
-// thousand households or so, at least one.
-func pointsFor(households int32) int { return 1 + int(min(households, 9000))/1000 }
+// perPoint households or so, at least one (at most 61 for 150).
+func pointsFor(households, perPoint int32) int { return 1 + int(min(households, 9000)/perPoint) }
 
 // splitCount divides total into n positive parts with seeded weights.
 func splitCount(total, n int, h uint64, dst []int) []int {

@@ -65,6 +65,9 @@ type gen struct {
 	gapStreet map[int32]bool
 	injected  []Injected
 	orphan    orphanUnit
+	// river and rail are x-monotone polylines across the city.
+	river, rail []pt
+	segs        [][2]pt // nearBarriers buffer
 }
 
 func (g *gen) mod(ci int32) *mod {

@@ -17,12 +17,17 @@ type spec struct {
 	strH        [2]int // street height range
 	communities int    // regular communities (the orphan comes on top)
 	inject      int    // problems per kind (the orphan is always one)
+	// perPoint is the households per building point; alleys, whether the
+	// network has alleys. National has neither dense points nor alleys:
+	// its files would grow by a few hundred MB.
+	perPoint int32
+	alleys   bool
 }
 
 var specs = map[Scale]spec{
-	Small:    {gx: 20, gy: 18, distW: [2]int{8, 12}, distH: [2]int{8, 10}, strW: [2]int{3, 5}, strH: [2]int{4, 5}, communities: 300, inject: 2},
-	Beijing:  {gx: 88, gy: 100, distW: [2]int{18, 26}, distH: [2]int{20, 30}, strW: [2]int{4, 6}, strH: [2]int{4, 6}, communities: 7500, inject: 10},
-	National: {gx: 832, gy: 884, distW: [2]int{14, 18}, distH: [2]int{15, 19}, strW: [2]int{3, 5}, strH: [2]int{3, 6}, communities: 600000, inject: 100},
+	Small:    {gx: 20, gy: 18, distW: [2]int{8, 12}, distH: [2]int{8, 10}, strW: [2]int{3, 5}, strH: [2]int{4, 5}, communities: 300, inject: 2, perPoint: 150, alleys: true},
+	Beijing:  {gx: 88, gy: 100, distW: [2]int{18, 26}, distH: [2]int{20, 30}, strW: [2]int{4, 6}, strH: [2]int{4, 6}, communities: 7500, inject: 10, perPoint: 150, alleys: true},
+	National: {gx: 832, gy: 884, distW: [2]int{14, 18}, distH: [2]int{15, 19}, strW: [2]int{3, 5}, strH: [2]int{3, 6}, communities: 600000, inject: 100, perPoint: 1000},
 }
 
 type district struct {

@@ -18,6 +18,15 @@ func word(seed int64, parent, index, attempt int) string {
 	return string([]rune{firstChars[a], placeChars[b]})
 }
 
+// roadWord is a word for a road, by hash of (a, b); roads need not have
+// unique names.
+func roadWord(seed int64, a, b int) string {
+	h := hash3(seed, saltRoadNames, a, b)
+	x := h % uint64(len(firstChars))
+	y := (h / uint64(len(firstChars))) % uint64(len(placeChars))
+	return string([]rune{firstChars[x], placeChars[y]})
+}
+
 // uniqueWords returns n distinct words for the children of one parent.
 func uniqueWords(seed int64, parent, n int) []string {
 	seen := make(map[string]bool, n)

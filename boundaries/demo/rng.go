@@ -16,6 +16,8 @@ const (
 	saltPoints
 	saltInject
 	saltOrphan
+	saltBarriers
+	saltRoadNames
 )
 
 func mix(x uint64) uint64 {

@@ -2,6 +2,9 @@ package importer
 
 import (
 	"context"
+	"errors"
+	"io/fs"
+	"os"
 	"path/filepath"
 
 	"github.com/jiedao/jiedao/boundaries"
@@ -10,7 +13,8 @@ import (
 )
 
 // LoadDemo imports a generated demo city (see package demo) through the
-// normal importer: districts, streets, communities, then building points.
+// normal importer: districts, streets, communities, building points, then
+// the road network (barriers).
 // progress, when set, receives each file's progress.
 func LoadDemo(ctx context.Context, st *store.Store, dir string, progress func(file string, done, total int64)) ([]*Report, error) {
 	var reps []*Report
@@ -35,6 +39,19 @@ func LoadDemo(ctx context.Context, st *store.Store, dir string, progress func(fi
 		}
 	}
 	rep, err := Points(ctx, st, filepath.Join(dir, demo.PointsFile), PointsOptions{Progress: prog(demo.PointsFile)})
+	if rep != nil {
+		reps = append(reps, rep)
+	}
+	if err != nil {
+		return reps, err
+	}
+	// The road network, when the demo has one (manifests before version 2
+	// did not).
+	path := filepath.Join(dir, demo.BarriersFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return reps, nil
+	}
+	rep, err = Barriers(ctx, st, path, BarrierOptions{Progress: prog(demo.BarriersFile)})
 	if rep != nil {
 		reps = append(reps, rep)
 	}

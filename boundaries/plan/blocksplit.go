@@ -188,7 +188,7 @@ func splitEdges(out *splitRows) (parts, origs []string) {
 }
 
 // onBarriers measures, for each new part (parts[i], made from origs[i],
-// whose old boundary lines are in porig), the share of its new boundary
+// whose old boundary lines, buffered by 1e-6°, are porig.near), the share of its new boundary
 // (what is not on an old boundary) that lies on barriers, and adds them to
 // the plan's total (by length). Nothing when no barriers are loaded.
 func (pn *planner) onBarriers(ctx context.Context, parts, origs []string) error {
@@ -197,7 +197,7 @@ func (pn *planner) onBarriers(ctx context.Context, parts, origs []string) error 
 	}
 	// 1e-6° (≈ 0.1 m) around the old boundary: what the tidy-up left of it.
 	if err := pn.exec2(ctx, `DROP TABLE IF EXISTS pnewb`, `CREATE TEMP TABLE pnewb ON COMMIT DROP AS
-		SELECT g.code, ST_Difference(ST_Boundary(w.geom), ST_Buffer(o.edges, 1e-6)) AS geom
+		SELECT g.code, ST_Difference(ST_Boundary(w.geom), o.near) AS geom
 		FROM unnest($1::text[], $2::text[]) g(code, orig) JOIN pw w ON w.code = g.code JOIN porig o ON o.code = g.orig`, parts, origs); err != nil {
 		return fmt.Errorf("new boundaries: %w", err)
 	}

@@ -93,6 +93,7 @@ func TestPlanDemo(t *testing.T) {
 			t.Errorf("split of %v states no method", op.From)
 		}
 	}
+	checkDemoSplits(t, s, pl)
 	// Deterministic: the same seed gives byte-identical JSON; the units
 	// table is untouched.
 	a, _ := json.Marshal(pl)
@@ -103,6 +104,50 @@ func TestPlanDemo(t *testing.T) {
 	if a := pgtest.Analyze(t, s, "beijing-2020"); a.Summary.Status["community"]["undersized"] != pl.Before.Undersized {
 		t.Fatalf("units changed by planning: %v", a.Summary.Status)
 	}
+}
+
+// checkDemoSplits: the demo has roads, so splits follow them: auto takes
+// blocks where they fit, and every part of a split by blocks has all its new
+// boundary on barriers (≥ 99%, the rest is the tolerance at corners); with
+// the communities whose blocks cannot fit cut straight, at least 90% of
+// the new split boundaries lie on barriers (96.7% at beijing scale,
+// BENCHMARKS.md). The parts of each split community (one no earlier
+// operation touched) cover it exactly, without overlaps (PostGIS).
+func checkDemoSplits(t *testing.T, s *store.Store, pl *plan.Plan) {
+	t.Helper()
+	if pl.BoundaryOnBarriers == nil || *pl.BoundaryOnBarriers < 0.9 {
+		t.Fatalf("new split boundaries on barriers: %s, want ≥ 0.9", fmtShare(pl.BoundaryOnBarriers))
+	}
+	units := map[string]plan.Unit{}
+	for _, u := range pl.Units {
+		units[u.Code] = u
+	}
+	seen, checked, blocks := map[string]bool{}, 0, 0
+	for _, op := range pl.Ops {
+		if op.Kind == "split" && op.Method == plan.MethodBlocks {
+			blocks++
+			for _, c := range op.To {
+				if u := units[c]; u.Op == "split" && (u.BoundaryOnBarriers == nil || *u.BoundaryOnBarriers < 0.99) {
+					t.Errorf("part %s of %s (blocks): boundary on barriers %s", c, op.From[0], fmtShare(u.BoundaryOnBarriers))
+				}
+			}
+		}
+		if op.Kind == "split" && !seen[op.From[0]] {
+			sub := &plan.Plan{}
+			for _, c := range op.To {
+				sub.Units = append(sub.Units, units[c])
+			}
+			checkCover(t, s, sub, op.From[0])
+			checked++
+		}
+		for _, c := range append(op.From, op.To...) {
+			seen[c] = true
+		}
+	}
+	if blocks == 0 || checked == 0 {
+		t.Errorf("%d splits by blocks, %d checked for cover", blocks, checked)
+	}
+	t.Logf("%d splits by blocks, %d covers checked, %.1f%% of new boundaries on barriers", blocks, checked, *pl.BoundaryOnBarriers*100)
 }
 
 // TestPlanScope checks the errors for a scope with no street (a 422 in the
@@ -323,6 +368,10 @@ func TestPlanBeixinqiao(t *testing.T) {
 		t.Fatal(err)
 	}
 	pl := pgtest.Plan(t, s, plan.Options{Street: "110101005", Seed: 1})
+	// No barriers for the real street: auto falls back to cuts and says so.
+	if pl.Method != plan.SplitAuto || !strings.Contains(pl.MethodNote, "no barriers") || pl.BoundaryOnBarriers != nil {
+		t.Errorf("method %q, note %q, boundary on barriers %v", pl.Method, pl.MethodNote, pl.BoundaryOnBarriers)
+	}
 	// 民安 already lies 512 m² outside the street outline (two files of
 	// different origin; under the 0.5% tolerance, so not a zone): its
 	// parts must be one piece each and add nothing outside.

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"math"
 	"strconv"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jiedao/jiedao/boundaries"
@@ -16,6 +18,15 @@ import (
 // RebalanceStreet is Options.Rebalance's value that re-partitions whole
 // streets.
 const RebalanceStreet = "street"
+
+// rebalanceBatch collects the parts of every street rebalanced, written
+// back in one statement (writeRebalanceRows).
+type rebalanceBatch struct {
+	blocks [][]any // (code, street, block id)
+	codes  []string
+	hs, ps []*int64
+	gone   []string
+}
 
 // homeComm is one community of a street being rebalanced.
 type homeComm struct {
@@ -44,13 +55,15 @@ func (pn *planner) rebalance(ctx context.Context) error {
 	}
 	if err := pn.exec2(ctx, `DROP TABLE IF EXISTS pcell, porig; CREATE TEMP TABLE pcell (code text, m int, id int, geom geometry, w float8)`,
 		`CREATE TEMP TABLE porig ON COMMIT DROP AS
-			SELECT street AS code, ST_Union(ST_Boundary(geom)) AS edges FROM pw WHERE street = ANY($1) GROUP BY street`, streets); err != nil {
+			SELECT street AS code, ST_Buffer(ST_Union(ST_Boundary(geom)), 1e-6) AS near FROM pw WHERE street = ANY($1) GROUP BY street`, streets); err != nil {
 		return err
 	}
+	t0 := time.Now()
 	if err := blocks.Build(ctx, pn.tx, `SELECT street, ST_Union(geom), sum(h), sum(p) FROM pw WHERE street = ANY($1) GROUP BY street`,
 		[]any{streets}, pn.p.MinBlockArea()); err != nil {
 		return err
 	}
+	slog.Debug("plan rebalance blocks", "streets", len(streets), "ms", time.Since(t0).Milliseconds())
 	gs, err := blocks.Graphs(ctx, pn.tx, streets)
 	if err != nil {
 		return err
@@ -59,9 +72,11 @@ func (pn *planner) rebalance(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	slog.Debug("plan rebalance homes", "ms", time.Since(t0).Milliseconds())
 	var parts, origs []string
+	batch := &rebalanceBatch{}
 	for _, s := range streets {
-		codes, err := pn.rebalanceStreet(ctx, s, gs[s], homes[s])
+		codes, err := pn.rebalanceStreet(ctx, s, gs[s], homes[s], batch)
 		if err != nil {
 			return fmt.Errorf("rebalance %s: %w", s, err)
 		}
@@ -69,6 +84,10 @@ func (pn *planner) rebalance(ctx context.Context) error {
 			parts, origs = append(parts, c), append(origs, s)
 		}
 	}
+	if err := pn.writeRebalanceRows(ctx, batch); err != nil {
+		return err
+	}
+	slog.Debug("plan rebalance streets", "ms", time.Since(t0).Milliseconds())
 	return pn.onBarriers(ctx, parts, origs)
 }
 
@@ -104,9 +123,10 @@ func (pn *planner) streetsToRebalance(ctx context.Context) ([]string, error) {
 // blockHomes is, per street and block id, the community the block lies in
 // today (by its point on surface); blocks in no community are left out.
 func (pn *planner) blockHomes(ctx context.Context, streets []string) (map[string]map[int]string, error) {
-	rows, err := pn.tx.Query(ctx, `SELECT b.key, b.id, c.code FROM pblock b
-		JOIN LATERAL (SELECT code FROM pw c WHERE c.street = b.key AND ST_Intersects(c.geom, ST_PointOnSurface(b.geom)) ORDER BY code LIMIT 1) c ON true
-		WHERE b.key = ANY($1)`, streets)
+	rows, err := pn.tx.Query(ctx, `SELECT DISTINCT ON (b.key, b.id) b.key, b.id, c.code
+		FROM (SELECT key, id, ST_PointOnSurface(geom) AS pos FROM pblock WHERE key = ANY($1)) b
+		JOIN pw c ON c.street = b.key AND c.geom && b.pos AND ST_Intersects(c.geom, b.pos)
+		ORDER BY b.key, b.id, c.code`, streets)
 	if err != nil {
 		return nil, fmt.Errorf("block homes: %w", err)
 	}
@@ -199,7 +219,7 @@ func shareOf(total, w, sum, area, areaSum float64) float64 {
 
 // rebalanceStreet partitions one street and writes the result into pw; it
 // returns the codes of the communities it (re)drew.
-func (pn *planner) rebalanceStreet(ctx context.Context, street string, g *blocks.Graph, home map[int]string) ([]string, error) {
+func (pn *planner) rebalanceStreet(ctx context.Context, street string, g *blocks.Graph, home map[int]string, batch *rebalanceBatch) ([]string, error) {
 	comms, err := pn.streetComms(ctx, street)
 	if err != nil || g == nil || len(comms) == 0 {
 		return nil, err
@@ -228,23 +248,33 @@ func (pn *planner) rebalanceStreet(ctx context.Context, street string, g *blocks
 	var inf *partition.Infeasible
 	switch {
 	case errors.As(err, &inf):
-		for _, cm := range comms {
-			pn.note(cm.code, fmt.Sprintf("rebalance of street %s: %s", street, inf.Reason))
+		// The best the blocks allow is kept when it leaves fewer communities
+		// out of range than today (e.g. one tower block over the maximum);
+		// the rest are noted with the reason.
+		reason := fmt.Sprintf("rebalance of street %s: %s", street, inf.Reason)
+		if res == nil || pn.outOfRange(partHouseholds(pg, res)) >= pn.outOfRange(commHouseholds(comms)) {
+			for _, cm := range comms {
+				pn.note(cm.code, reason)
+			}
+			return nil, nil
 		}
-		return nil, nil
+		codes := pn.writeRebalance(street, comms, pg, res, batch)
+		for _, cd := range codes {
+			pn.note(cd, reason)
+		}
+		return codes, nil
 	case err != nil:
 		return nil, err
 	}
-	return pn.writeRebalance(ctx, street, comms, pg, res)
+	return pn.writeRebalance(street, comms, pg, res, batch), nil
 }
 
 // writeRebalance replaces the street's communities in pw by the parts: a
 // part matched to a community keeps its code and name, the others get
 // provisional codes, communities left without a part are removed; the
 // street's households are shared among the parts by their weights.
-func (pn *planner) writeRebalance(ctx context.Context, street string, comms []homeComm, pg *partition.Graph, res *partition.Result) ([]string, error) {
+func (pn *planner) writeRebalance(street string, comms []homeComm, pg *partition.Graph, res *partition.Result, batch *rebalanceBatch) []string {
 	codes := make([]string, len(res.Parts))
-	var rows [][]any
 	ws := make([]float64, len(res.Parts))
 	var hTot, pTot int64
 	hasP := true
@@ -260,7 +290,7 @@ func (pn *planner) writeRebalance(ctx context.Context, street string, comms []ho
 			codes[i] = planCode(pn.opt.Seed, street, street+"/rebalance", i)
 		}
 		for _, b := range part {
-			rows = append(rows, []any{codes[i], int32(pg.Blocks[b].ID)})
+			batch.blocks = append(batch.blocks, []any{codes[i], street, int32(pg.Blocks[b].ID)})
 			ws[i] += pg.Blocks[b].W
 		}
 	}
@@ -275,9 +305,8 @@ func (pn *planner) writeRebalance(ctx context.Context, street string, comms []ho
 			gone = append(gone, c.code)
 		}
 	}
-	if err := pn.writeRebalanceRows(ctx, street, codes, rows, hs, ps, gone); err != nil {
-		return nil, err
-	}
+	batch.codes = append(batch.codes, codes...)
+	batch.hs, batch.ps, batch.gone = append(batch.hs, hs...), append(batch.ps, ps...), append(batch.gone, gone...)
 	from := make([]string, len(comms))
 	for i, c := range comms {
 		from[i] = c.code
@@ -288,26 +317,59 @@ func (pn *planner) writeRebalance(ctx context.Context, street string, comms []ho
 	for _, cd := range gone {
 		delete(pn.reason, cd)
 	}
-	return codes, nil
+	return codes
 }
 
-// writeRebalanceRows writes a street's parts into pw: geometry from the
-// blocks (pblock, keyed by street), counts, and the removals.
-func (pn *planner) writeRebalanceRows(ctx context.Context, street string, codes []string, rows [][]any, hs, ps []*int64, gone []string) error {
-	if err := pn.exec(ctx, `DROP TABLE IF EXISTS prb; CREATE TEMP TABLE prb (code text, id int)`); err != nil {
+// outOfRange counts households outside the profile's range.
+func (pn *planner) outOfRange(hs []float64) int {
+	c, n := pn.p.Community, 0
+	for _, h := range hs {
+		if c.MaxHouseholds.On() && h > c.MaxHouseholds.Float() || c.MinHouseholds.On() && h < c.MinHouseholds.Float() {
+			n++
+		}
+	}
+	return n
+}
+
+func partHouseholds(pg *partition.Graph, res *partition.Result) []float64 {
+	out := make([]float64, len(res.Parts))
+	for i, part := range res.Parts {
+		for _, b := range part {
+			out[i] += pg.Blocks[b].W
+		}
+	}
+	return out
+}
+
+func commHouseholds(cs []homeComm) []float64 {
+	out := make([]float64, len(cs))
+	for i, c := range cs {
+		out[i] = c.h
+	}
+	return out
+}
+
+// writeRebalanceRows writes the parts of every street rebalanced into pw
+// in one statement: geometry from the blocks (pblock, keyed by street),
+// counts, a name for a new part (its street's largest community's, numbered
+// like split parts), and the removals.
+func (pn *planner) writeRebalanceRows(ctx context.Context, b *rebalanceBatch) error {
+	if len(b.codes) == 0 {
+		return nil
+	}
+	if err := pn.exec(ctx, `DROP TABLE IF EXISTS prb; CREATE TEMP TABLE prb (code text, street text, id int)`); err != nil {
 		return err
 	}
-	if _, err := pn.tx.CopyFrom(ctx, pgx.Identifier{"prb"}, []string{"code", "id"}, pgx.CopyFromRows(rows)); err != nil {
+	if _, err := pn.tx.CopyFrom(ctx, pgx.Identifier{"prb"}, []string{"code", "street", "id"}, pgx.CopyFromRows(b.blocks)); err != nil {
 		return fmt.Errorf("parts: %w", err)
 	}
-	// The largest community's name numbered for a new part, like split parts.
-	return pn.exec(ctx, `WITH g AS (SELECT r.code, ST_Multi(ST_CollectionExtract(ST_Union(b.geom), 3)) AS geom
-			FROM prb r JOIN pblock b ON b.key = $1 AND b.id = r.id GROUP BY r.code),
-		c AS (SELECT g.*, u.h, u.p FROM g JOIN unnest($2::text[], $3::bigint[], $4::bigint[]) u(code, h, p) USING (code)),
+	return pn.exec(ctx, `WITH g AS (SELECT r.code, r.street, ST_Multi(ST_CollectionExtract(ST_Union(k.geom), 3)) AS geom
+			FROM prb r JOIN pblock k ON k.key = r.street AND k.id = r.id GROUP BY r.code, r.street),
+		c AS (SELECT g.*, u.h, u.p FROM g JOIN unnest($1::text[], $2::bigint[], $3::bigint[]) u(code, h, p) USING (code)),
 		upd AS (UPDATE pw SET geom = c.geom, h = c.h, p = c.p, touched = true FROM c WHERE pw.code = c.code RETURNING pw.code),
-		big AS (SELECT name FROM pw WHERE street = $1 ORDER BY h DESC NULLS LAST, code LIMIT 1),
+		big AS (SELECT DISTINCT ON (street) street, name FROM pw WHERE street IN (SELECT street FROM c) ORDER BY street, h DESC NULLS LAST, code),
 		ins AS (INSERT INTO pw (code, name, street, h, p, provisional, geom, scope, touched)
-			SELECT c.code, (SELECT name FROM big) || '(' || row_number() OVER (ORDER BY c.code) + 1 || ')', $1, c.h, c.p, true, c.geom, true, true
-			FROM c WHERE c.code NOT IN (SELECT code FROM pw))
-		DELETE FROM pw WHERE code = ANY($5)`, street, codes, hs, ps, gone)
+			SELECT c.code, big.name || '(' || row_number() OVER (PARTITION BY c.street ORDER BY c.code) + 1 || ')', c.street, c.h, c.p, true, c.geom, true, true
+			FROM c JOIN big USING (street) WHERE c.code NOT IN (SELECT code FROM pw))
+		DELETE FROM pw WHERE code = ANY($4)`, b.codes, b.hs, b.ps, b.gone)
 }

@@ -88,7 +88,7 @@ func (pn *planner) split(ctx context.Context) error {
 		return nil
 	}
 	// The communities as they were, to tell a part's new boundary from its old one.
-	if err := pn.exec2(ctx, `DROP TABLE IF EXISTS porig`, `CREATE TEMP TABLE porig ON COMMIT DROP AS SELECT code, ST_Boundary(geom) AS edges FROM pw WHERE code = ANY($1)`,
+	if err := pn.exec2(ctx, `DROP TABLE IF EXISTS porig`, `CREATE TEMP TABLE porig ON COMMIT DROP AS SELECT code, ST_Buffer(ST_Boundary(geom), 1e-6) AS near FROM pw WHERE code = ANY($1)`,
 		jobCodes(out.done)); err != nil {
 		return err
 	}
