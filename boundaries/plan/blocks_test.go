@@ -250,3 +250,45 @@ func fmtShare(v *float64) string {
 	}
 	return fmt.Sprintf("%.3f", *v)
 }
+
+// TestPlanGapAlongBlocks: a gap between two communities with a road
+// through its middle goes half to each, along the road; without the road
+// it goes whole to one side.
+func TestPlanGapAlongBlocks(t *testing.T) {
+	comms := []string{
+		pgtest.Comm(blockStreet+"001", pgtest.PolyOf(pgtest.Rect(0, 0, 1, 1)), 1000),
+		pgtest.Comm(blockStreet+"002", pgtest.PolyOf(pgtest.Rect(2, 0, 3, 1)), 1000),
+	}
+	points := []string{pt(0.5, 0.5, 1000), pt(2.5, 0.5, 1000)}
+	for _, c := range []struct {
+		name     string
+		barriers []string
+		want     []string // reassign receivers, in order
+	}{
+		{"no road", nil, []string{blockStreet + "001"}},
+		{"road through the gap", []string{road("residential", 1.5, -0.2, 1.5, 1.2)}, []string{blockStreet + "001", blockStreet + "002"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			s := blockCity(t, pgtest.PolyOf(pgtest.Rect(0, 0, 3, 1)), comms, points, c.barriers)
+			pl := pgtest.Plan(t, s, plan.Options{Street: blockStreet, Seed: 1})
+			var got []string
+			for _, op := range pl.Ops {
+				if op.Kind == "reassign" && strings.HasPrefix(op.Zone, "gap") {
+					got = append(got, op.To...)
+				}
+			}
+			if strings.Join(got, ",") != strings.Join(c.want, ",") || pl.Remaining.Zones["gap"] != 0 {
+				t.Fatalf("gap given to %v (want %v); ops %+v; remaining %v", got, c.want, pl.Ops, pl.Remaining.Zones)
+			}
+			// Each side grows by the share of the gap it took (0.5 or 1 of 0.01°²).
+			for _, u := range pl.Units {
+				var km2 float64
+				if err := s.Primary().QueryRow(context.Background(), `SELECT ST_Area(ST_GeomFromGeoJSON($1)::geography) / 1e6`, string(u.Geometry)).Scan(&km2); err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s: %.3f km²", u.Code, km2)
+			}
+			checkUnits(t, s, pl)
+		})
+	}
+}

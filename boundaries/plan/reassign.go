@@ -10,6 +10,7 @@ import (
 	"github.com/jackc/pgx/v5"
 
 	"github.com/jiedao/jiedao/boundaries"
+	"github.com/jiedao/jiedao/boundaries/blocks"
 )
 
 // piece is a geometry (EWKB) to move between communities.
@@ -168,18 +169,19 @@ func (pn *planner) fixCrossing(ctx context.Context, id, code string) error {
 		op := Op{Kind: "reassign", Zone: id, From: []string{code}, HouseholdsMoved: moved, AreaM2: p.area,
 			Note: "part outside its street goes to street " + street}
 		if rarea >= 1 {
-			to, err := pn.neighbour(ctx, residual, street, nil)
+			given, left, err := pn.assignAlongBlocks(ctx, piece{g: residual, area: rarea}, street)
 			if err != nil {
 				return err
 			}
-			if to == "" {
-				op.Note += "; no community of that street shares an edge with the uncovered part, left as a gap"
+			for _, a := range given {
+				op.To = append(op.To, a.to)
+			}
+			if len(given) > 0 {
+				op.Note += " (uncovered part to " + strings.Join(op.To, ", ") + ", along blocks where roads are loaded; the rest already covered by its communities)"
+			}
+			if left > 0 {
+				op.Note += fmt.Sprintf("; %.0f m² shares an edge with no community of that street, left as a gap", left)
 				pn.note(code, "part outside its street: no neighbour in street "+street+" shares an edge")
-			} else if _, err := pn.move(ctx, residual, "", to); err != nil {
-				return err
-			} else {
-				op.To = []string{to}
-				op.Note += " (uncovered part to " + to + ", the rest already covered by its communities)"
 			}
 		} else {
 			op.Note += " (already covered by its communities)"
@@ -238,23 +240,101 @@ func (pn *planner) fixGap(ctx context.Context, id, street string, g []byte) erro
 		if p.area < 1 {
 			continue
 		}
-		to, err := pn.neighbour(ctx, p.g, street, nil)
+		given, left, err := pn.assignAlongBlocks(ctx, p, street)
 		if err != nil {
 			return err
 		}
-		if to == "" {
+		for _, a := range given {
+			note := "gap to the community of the street sharing the longest edge"
+			if a.blocks > 0 {
+				note = fmt.Sprintf("gap, block by block (%d blocks), to the community of the street sharing the longest edge", a.blocks)
+			}
+			pn.add(Op{Kind: "reassign", Zone: id, To: []string{a.to}, HouseholdsMoved: a.moved, AreaM2: a.area, Note: note})
+		}
+		if left > 0 {
 			pn.plan.Infeasible = append(pn.plan.Infeasible, Issue{Code: street, Status: string(boundaries.Gap),
-				Reason: fmt.Sprintf("%s: no neighbour in the same street shares an edge with a gap of %.0f m²", id, p.area)})
-			continue
+				Reason: fmt.Sprintf("%s: no neighbour in the same street shares an edge with a gap of %.0f m²", id, left)})
 		}
-		moved, err := pn.move(ctx, p.g, "", to)
-		if err != nil {
-			return err
-		}
-		pn.add(Op{Kind: "reassign", Zone: id, To: []string{to}, HouseholdsMoved: moved, AreaM2: p.area,
-			Note: "gap to the community of the street sharing the longest edge"})
 	}
 	return nil
+}
+
+// assigned is what assignAlongBlocks gave one community.
+type assigned struct {
+	to     string
+	blocks int // 0: the piece whole (no barriers)
+	moved  int64
+	area   float64
+}
+
+// assignAlongBlocks gives an uncovered piece to the communities of street
+// around it: where barriers are loaded, block by block (the blocks the
+// roads cut it into), each to the community sharing its longest edge, so
+// the new boundaries run along roads; blocks reachable only through other
+// blocks of the piece follow in later rounds. Without barriers the piece
+// goes whole. It returns the communities given to, in order, and the area
+// (m²) left with no neighbour.
+func (pn *planner) assignAlongBlocks(ctx context.Context, p piece, street string) ([]assigned, float64, error) {
+	parts := []piece{p}
+	byBlocks := false
+	if ok, err := pn.barriersLoaded(ctx); err != nil {
+		return nil, 0, err
+	} else if ok {
+		if err := blocks.Build(ctx, pn.tx, `SELECT 'piece', ST_GeomFromEWKB($1), 0::bigint, 0::bigint`, []any{p.g}, pn.p.MinBlockArea()); err != nil {
+			return nil, 0, err
+		}
+		bs, err := pn.pieces(ctx, `SELECT ST_AsEWKB(geom), area_m2 FROM pblock WHERE key = 'piece' ORDER BY id`)
+		if err != nil {
+			return nil, 0, err
+		}
+		if len(bs) > 0 {
+			parts, byBlocks = bs, true
+		}
+	}
+	var out []assigned
+	at := map[string]int{}
+	for len(parts) > 0 {
+		// A round decides every block against the communities as they were
+		// before it, so a block given away does not pull its neighbours
+		// along with it.
+		var next []piece
+		tos := make([]string, len(parts))
+		for i, b := range parts {
+			var err error
+			if tos[i], err = pn.neighbour(ctx, b.g, street, nil); err != nil {
+				return nil, 0, err
+			}
+		}
+		for i, b := range parts {
+			to := tos[i]
+			if to == "" {
+				next = append(next, b)
+				continue
+			}
+			moved, err := pn.move(ctx, b.g, "", to)
+			if err != nil {
+				return nil, 0, err
+			}
+			i, ok := at[to]
+			if !ok {
+				i, at[to] = len(out), len(out)
+				out = append(out, assigned{to: to})
+			}
+			out[i].moved, out[i].area = out[i].moved+moved, out[i].area+b.area
+			if byBlocks {
+				out[i].blocks++
+			}
+		}
+		if len(next) == len(parts) {
+			var left float64
+			for _, b := range next {
+				left += b.area
+			}
+			return out, left, nil
+		}
+		parts = next
+	}
+	return out, 0, nil
 }
 
 // tidy makes communities contiguous: the largest piece (parts touching at
