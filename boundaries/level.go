@@ -13,10 +13,14 @@ const (
 	District  Level = "district"
 	Street    Level = "street"
 	Community Level = "community"
+	// Grid is the level below communities (网格), the basic unit of local
+	// management; a grid's code is its community's 12 digits and a 3-digit
+	// sequence.
+	Grid Level = "grid"
 )
 
 // Levels lists the levels top down.
-var Levels = []Level{District, Street, Community}
+var Levels = []Level{District, Street, Community, Grid}
 
 // ParseLevel accepts a level name or its layer name (streets, communities…).
 func ParseLevel(s string) (Level, error) {
@@ -27,17 +31,34 @@ func ParseLevel(s string) (Level, error) {
 		return Street, nil
 	case "community", "communities":
 		return Community, nil
+	case "grid", "grids":
+		return Grid, nil
 	}
-	return "", fmt.Errorf("unknown level %q (want district, street or community)", s)
+	return "", fmt.Errorf("unknown level %q (want district, street, community or grid)", s)
 }
 
 // Parent is the level above, "" for districts.
 func (l Level) Parent() Level {
 	switch l {
+	case Grid:
+		return Community
 	case Community:
 		return Street
 	case Street:
 		return District
+	}
+	return ""
+}
+
+// Child is the level below, "" for grids.
+func (l Level) Child() Level {
+	switch l {
+	case District:
+		return Street
+	case Street:
+		return Community
+	case Community:
+		return Grid
 	}
 	return ""
 }
@@ -49,18 +70,22 @@ func (l Level) Layer() string {
 		return "districts"
 	case Street:
 		return "streets"
+	case Grid:
+		return "grids"
 	}
 	return "communities"
 }
 
 // DerivedParent returns the parent code implied by a statistical division
-// code: a 12-digit community code's first 9 digits, a 9-digit street code's
-// first 6. Other codes imply nothing.
+// code: a 15-digit grid code's first 12 digits, a 12-digit community code's
+// first 9, a 9-digit street code's first 6. Other codes imply nothing.
 func DerivedParent(l Level, code string) string {
 	if !allDigits(code) {
 		return ""
 	}
 	switch {
+	case l == Grid && len(code) == 15:
+		return code[:12]
 	case l == Community && len(code) == 12:
 		return code[:9]
 	case l == Street && len(code) == 9:

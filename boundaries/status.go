@@ -26,9 +26,10 @@ const (
 	CrossesParent ZoneKind = "crosses_parent" // a unit pokes out of its parent
 	Overlap       ZoneKind = "overlap"        // two units of a level share area
 	Gap           ZoneKind = "gap"            // part of a parent no child covers
+	Unowned       ZoneKind = "unowned"        // community ground no grid covers (属地兜底)
 	Noncontiguous ZoneKind = "noncontiguous"  // a unit in several pieces
 	Orphan        ZoneKind = "orphan"         // a unit whose parent is not loaded
 )
 
 // ZoneKinds lists every zone kind.
-var ZoneKinds = []ZoneKind{CrossesParent, Overlap, Gap, Noncontiguous, Orphan}
+var ZoneKinds = []ZoneKind{CrossesParent, Overlap, Gap, Unowned, Noncontiguous, Orphan}

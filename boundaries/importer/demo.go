@@ -26,6 +26,10 @@ func LoadDemo(ctx context.Context, st *store.Store, dir string, progress func(fi
 	}
 	for _, l := range boundaries.Levels {
 		file := l.Layer() + ".geojson"
+		// Demos before grids have no grids file.
+		if _, err := os.Stat(filepath.Join(dir, file)); l == boundaries.Grid && errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		rep, err := Import(ctx, st, filepath.Join(dir, file), Options{
 			Level: l, KindField: "kind", HouseholdsField: "households", PopulationField: "population",
 			// The demo injects one orphan on purpose, for the analysis to find.

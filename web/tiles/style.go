@@ -21,7 +21,7 @@ var (
 	// own status below the communities' minzoom.
 	StreetStatusOpacity = 0.55
 	// ZoneColors are the colours of zone kinds.
-	ZoneColors = [][2]string{{string(boundaries.Overlap), "#b07aa1"}, {string(boundaries.Gap), "#f28e2b"},
+	ZoneColors = [][2]string{{string(boundaries.Overlap), "#b07aa1"}, {string(boundaries.Gap), "#f28e2b"}, {string(boundaries.Unowned), "#edc948"},
 		{string(boundaries.CrossesParent), "#ff00aa"}, {string(boundaries.Noncontiguous), "#76b7b2"}, {string(boundaries.Orphan), "#000000"}}
 	// ProposedColor outlines a scenario's proposed units, RemovedColor
 	// the live communities it removes.
