@@ -54,33 +54,17 @@ func Barriers(ctx context.Context, st *store.Store, path string, opt BarrierOpti
 	const what = "import barriers"
 	start := time.Now()
 	defaults(path, &opt.Source, nil, map[*string]string{&opt.ClassField: "class", &opt.NameField: "name"})
-	sum, err := fileChecksum(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
-	}
 	classes, err := barrierClassMap(opt.Classes)
 	if err != nil {
 		return nil, boundaries.Invalid("%s %s: %v", what, opt.Source, err)
 	}
 	opt.Limits = opt.Limits.withDefaults()
-	rd, err := layerfile.Open(path, opt.Limits.open())
+	src, err := openSource(ctx, st, path, what, "barriers", opt.Source, opt.CRS, opt.Limits)
 	if err != nil {
-		return nil, boundaries.Invalid("%s %s: %v", what, opt.Source, err)
+		return nil, err
 	}
-	defer rd.Close()
-	crs, err := inputCRS(path, rd, opt.CRS)
-	if err != nil {
-		return nil, boundaries.Invalid("%s %s: %v", what, opt.Source, err)
-	}
-	rep := &Report{File: opt.Source, Checksum: sum, Level: "barriers", CRS: crs.Name, Repaired: []Issue{}, Rejected: []Issue{}}
-	if err := st.Primary().QueryRow(ctx, `INSERT INTO imports (file, checksum, level) VALUES ($1,$2,$3) RETURNING id`,
-		opt.Source, sum, "barriers").Scan(&rep.ImportID); err != nil {
-		return nil, fmt.Errorf("%s: record import: %w", what, err)
-	}
-	srid := crs.SRID
-	if srid == 4490 {
-		srid = 4326
-	}
+	defer src.rd.Close()
+	rd, crs, srid, rep := src.rd, src.crs, src.srid, src.rep
 	err = st.Tx(ctx, func(tx pgx.Tx) error {
 		if err := holdImport(ctx, tx, rep.ImportID); err != nil {
 			return err

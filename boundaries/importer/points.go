@@ -48,29 +48,13 @@ func countSource(ctx context.Context, st *store.Store, path string, opt PointsOp
 	}
 	start := time.Now()
 	defaults(path, &opt.Source, nil, map[*string]string{&opt.HouseholdsField: "households", &opt.PopulationField: "population"})
-	sum, err := fileChecksum(path)
-	if err != nil {
-		return nil, fmt.Errorf("%s %s: %w", what, path, err)
-	}
 	opt.Limits = opt.Limits.withDefaults()
-	rd, err := layerfile.Open(path, opt.Limits.open())
+	src, err := openSource(ctx, st, path, what, table, opt.Source, opt.CRS, opt.Limits)
 	if err != nil {
-		return nil, boundaries.Invalid("%s %s: %v", what, opt.Source, err)
+		return nil, err
 	}
-	defer rd.Close()
-	crs, err := inputCRS(path, rd, opt.CRS)
-	if err != nil {
-		return nil, boundaries.Invalid("%s %s: %v", what, opt.Source, err)
-	}
-	rep := &Report{File: opt.Source, Checksum: sum, Level: boundaries.Level(table), CRS: crs.Name, Repaired: []Issue{}, Rejected: []Issue{}}
-	if err := st.Primary().QueryRow(ctx, `INSERT INTO imports (file, checksum, level) VALUES ($1,$2,$3) RETURNING id`,
-		opt.Source, sum, table).Scan(&rep.ImportID); err != nil {
-		return nil, fmt.Errorf("%s: record import: %w", what, err)
-	}
-	srid := crs.SRID
-	if srid == 4490 {
-		srid = 4326
-	}
+	defer src.rd.Close()
+	rd, crs, srid, rep := src.rd, src.crs, src.srid, src.rep
 	err = st.Tx(ctx, func(tx pgx.Tx) error {
 		if err := holdImport(ctx, tx, rep.ImportID); err != nil {
 			return err
@@ -199,4 +183,45 @@ func insertCountSource(ctx context.Context, tx pgx.Tx, table string, areas bool,
 	}
 	rep.Created = int(tag.RowsAffected())
 	return store.BumpDataVersion(ctx, tx)
+}
+
+// source is a file opened for one of the all-or-nothing imports of
+// features that are not units (points, count areas, barriers): its reader,
+// CRS, the SRID its coordinates are stored under, and the report, whose
+// import is recorded.
+type source struct {
+	rd   layerfile.Reader
+	crs  geo.CRS
+	srid int
+	rep  *Report
+}
+
+// openSource checksums and opens path, settles its CRS and records the
+// import (level: the table it fills). The caller closes rd.
+func openSource(ctx context.Context, st *store.Store, path, what, level, name string, crsOpt *geo.CRS, lim Limits) (*source, error) {
+	sum, err := fileChecksum(path)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", what, path, err)
+	}
+	rd, err := layerfile.Open(path, lim.open())
+	if err != nil {
+		return nil, boundaries.Invalid("%s %s: %v", what, name, err)
+	}
+	crs, err := inputCRS(path, rd, crsOpt)
+	if err != nil {
+		rd.Close()
+		return nil, boundaries.Invalid("%s %s: %v", what, name, err)
+	}
+	rep := &Report{File: name, Checksum: sum, Level: boundaries.Level(level), CRS: crs.Name, Repaired: []Issue{}, Rejected: []Issue{}}
+	if err := st.Primary().QueryRow(ctx, `INSERT INTO imports (file, checksum, level) VALUES ($1,$2,$3) RETURNING id`,
+		name, sum, level).Scan(&rep.ImportID); err != nil {
+		rd.Close()
+		return nil, fmt.Errorf("%s: record import: %w", what, err)
+	}
+	// CGCS2000 coordinates are stored as WGS84 (they agree within a metre).
+	srid := crs.SRID
+	if srid == 4490 {
+		srid = 4326
+	}
+	return &source{rd: rd, crs: crs, srid: srid, rep: rep}, nil
 }
