@@ -21,12 +21,14 @@ import (
 // store, geo and the shared vocabulary (boundaries); the format helpers
 // (layerfile, cql2, demo) are listed where they are used.
 var allowed = map[string][]string{
-	"cmd/jiedao":           {"web", "layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "demo", "data"},
-	"web":                  {"layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "web/tiles", "web/ogc", "web/param", "web/mapui"},
+	"cmd/jiedao":           {"web", "layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "demo", "data", "report"},
+	"web":                  {"layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "web/tiles", "web/ogc", "web/param", "web/mapui", "web/reports"},
 	"web/tiles":            {"layers", "analysis", "web/param"},
 	"web/ogc":              {"layers", "analysis", "web/param"},
 	"web/param":            {"analysis"},
 	"web/mapui":            {"layers", "scenario", "units", "analysis", "web/param", "web/tiles"},
+	"web/reports":          {"report", "analysis", "web/param"},
+	"boundaries/report":    {"scenario", "analysis"},
 	"boundaries/layers":    {"scenario", "analysis", "units", "cql2", "layerfile"},
 	"boundaries/scenario":  {"analysis", "units"},
 	"boundaries/plan":      {"analysis", "partition", "blocks", "units"},

@@ -167,8 +167,8 @@ func (st *apiState) clientIP(c echo.Context) string {
 const newDayCost = 10
 
 // readGuard rate-limits the public read groups outside /api/v1 (tiles,
-// OGC API, downloads, the map's API) per client, tiles on their own
-// limiter. It runs after routing.
+// OGC API, downloads, the map's API, reports) per client, tiles on their
+// own limiter. It runs after routing.
 func (s *Server) readGuard(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		p := c.Request().URL.Path
@@ -177,7 +177,7 @@ func (s *Server) readGuard(next echo.HandlerFunc) echo.HandlerFunc {
 		switch {
 		case strings.HasPrefix(p, "/tiles/"):
 			lim = st.tiles
-		case strings.HasPrefix(p, "/ogc"), strings.HasPrefix(p, "/download/"), strings.HasPrefix(p, "/map/api/"):
+		case strings.HasPrefix(p, "/ogc"), strings.HasPrefix(p, "/download/"), strings.HasPrefix(p, "/map/api/"), strings.HasPrefix(p, "/reports/"):
 		default:
 			return next(c)
 		}
@@ -186,6 +186,10 @@ func (s *Server) readGuard(next echo.HandlerFunc) echo.HandlerFunc {
 			if v := c.QueryParam(name); v != "" && !strings.HasPrefix(v, boundaries.Today().Format("2006-01-02")) {
 				cost = newDayCost
 			}
+		}
+		// A report is a document of many queries (a PDF starts a browser).
+		if strings.HasPrefix(p, "/reports/") {
+			cost = newDayCost
 		}
 		if ok, wait := lim.allowN("ip:"+st.clientIP(c), cost); !ok {
 			c.Response().Header().Set("Retry-After", strconv.Itoa(int(math.Ceil(wait.Seconds()))))

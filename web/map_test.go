@@ -531,6 +531,17 @@ func scenarioStreets(t *testing.T, bctx context.Context, street string) {
 		list, _ := chromedp.Run(bctx, chromedp.Evaluate[string](`(document.querySelector('[data-testid=scenario-streets]') || {}).innerText || ''`))
 		t.Errorf("changed street %s not listed or not selected: %q: %v", street, list, err)
 	}
+	// With the street selected, the report links name it.
+	links, err := chromedp.Run(bctx, chromedp.Evaluate[[]string](`[...document.querySelectorAll('[data-testid^=report-]')].map(a => a.href)`))
+	if err != nil || len(links) != 2 || !strings.Contains(links[0], "/reports/scenarios/") || !strings.Contains(links[0], "street="+street) ||
+		!strings.Contains(links[1], "/reports/status.html?street="+street) {
+		t.Errorf("report links %v, %v", links, err)
+	}
+	for _, l := range links {
+		if res, body := tileGet(t, l); res.StatusCode != 200 || !strings.Contains(string(body), "<svg") {
+			t.Errorf("%s: %d, %d bytes", l, res.StatusCode, len(body))
+		}
+	}
 }
 
 func atoi(t *testing.T, s string) int {

@@ -28,6 +28,7 @@ import (
 	"github.com/jiedao/jiedao/web/mapui"
 	"github.com/jiedao/jiedao/web/ogc"
 	"github.com/jiedao/jiedao/web/param"
+	"github.com/jiedao/jiedao/web/reports"
 	"github.com/jiedao/jiedao/web/tiles"
 )
 
@@ -75,6 +76,7 @@ func New(st *store.Store, cfg Config) *echo.Echo {
 	s.tiles.Routes(e)                              // web/tiles
 	mapui.New(st, lr, profiles, cfg.Map).Routes(e) // web/mapui: the map page
 	ogc.New(lr, profiles).Routes(e)                // web/ogc: /ogc and /download
+	reports.New(st, runs, profiles).Routes(e)      // web/reports: /reports (HTML, PDF)
 	s.routesAPI(e)                                 // web/api.go
 	s.routesPlans(e)                               // web/plans.go
 	s.RegisterTileCacheMetrics(

@@ -460,7 +460,20 @@
         h.push(`<a href="/download/${layer}.geojson${esc(scenQuery(extra))}" download>scenario ${layer}.geojson</a>`);
       }
     }
-    $('downloads').innerHTML = h.join(' ');
+    // Reports: the scenario's adjustment proposal (of the selected street
+    // when the scenario changes it), the selected street's status report.
+    const r = [];
+    if (state.scenario) {
+      const id = encodeURIComponent(state.scenario);
+      const changed = scenarioInfo && state.street && scenarioInfo.streets.some((x) => x.code === state.street);
+      const q = query(changed ? { street: state.street } : {});
+      r.push(`<a href="/reports/scenarios/${id}.html${esc(q)}" target="_blank" data-testid="report-scenario">调整方案 report${changed ? ' (this street)' : ''}</a>`,
+        `<a href="/reports/scenarios/${id}.pdf${esc(q)}" target="_blank">PDF</a>`);
+    }
+    const sq = query(state.street ? { street: state.street } : {});
+    r.push(`<a href="/reports/status.html${esc(sq)}" target="_blank" data-testid="report-status">现状评估 report${state.street ? ' (this street)' : ' (city)'}</a>`,
+      `<a href="/reports/status.pdf${esc(sq)}" target="_blank">PDF</a>`);
+    $('downloads').innerHTML = h.join(' ') + '<div class="reports">reports 报告: ' + r.join(' · ') + '</div>';
   }
 
   // ---- scenarios: choose one, and see it beside the live map ----
@@ -514,6 +527,7 @@
     const info = id ? await getJSON(`/map/api/scenario/${encodeURIComponent(id)}` + query()) : null;
     if (id !== state.scenario) return; // another scenario was chosen meanwhile
     scenarioInfo = info;
+    downloads();
     markRemoved();
     markNewBoundaries();
     if (summary) scenarioSummary();
