@@ -1,7 +1,9 @@
 // Package store is jiedao's database: the connection pools (a primary for
 // writes and optional read pools for the read paths), the embedded
 // migrations, the data version that caches key on (kept in memory through
-// LISTEN/NOTIFY) and the small SQL helpers every feature package shares.
+// LISTEN/NOTIFY on a single node, polled on the replica it reads from
+// otherwise), replica health and lag, and the small SQL helpers every
+// feature package shares.
 // It knows no feature: feature packages hold their own SQL.
 package store
 
@@ -32,44 +34,67 @@ import (
 // Store holds the pools and the cached data version.
 type Store struct {
 	primary *pgxpool.Pool
-	// reads are the pools of the read paths (standbys); empty: the primary.
-	reads []*pgxpool.Pool
-	next  atomic.Uint64
+	// replicas are the read pools (standbys); none: reads use the primary.
+	replicas []*replica
+	next     atomic.Uint64
 
 	closed atomic.Bool
 
-	version   atomic.Int64 // cached data version (see Watch)
+	version   atomic.Int64 // cached data version (see Watch), without replicas
 	watching  atomic.Bool
 	mu        sync.Mutex
 	stopWatch []context.CancelFunc
+
+	// With replicas a monitor decides where reads go (see replica.go).
+	state   atomic.Pointer[readState]
+	maxLag  atomic.Int64  // nanoseconds
+	minLSN  atomic.Uint64 // highest LSN waited for: a replica joins the readers past it
+	waiters atomic.Int32  // WaitReplayed/WaitVersion callers: check faster
+	kick    chan struct{}
+	stopMon context.CancelFunc
+	monDone chan struct{}
+	monitor *monitor
 }
 
 // Open connects to the primary at url and, when given, to read pools
-// (streaming replicas) at readURLs. On the primary the postgis extension
-// is created before the geometry types are registered: pgx-geom needs
-// their OIDs, which do not exist on a fresh database. A standby is read
-// only, so its connections only register the types.
+// (streaming replicas) at readURLs; JIEDAO_DB_POOL sizes each pool and
+// JIEDAO_MAX_REPLICA_LAG bounds how old a replica may be to be read (see
+// SetMaxReplicaLag). A replica that cannot be reached yet is not an error:
+// reads use the primary until it answers.
 func Open(ctx context.Context, url string, readURLs ...string) (*Store, error) {
-	primary, err := connect(ctx, url, true)
+	maxLag, err := maxReplicaLagFromEnv()
 	if err != nil {
 		return nil, err
 	}
-	s := &Store{primary: primary}
+	primary, err := connect(ctx, url, true, nil)
+	if err != nil {
+		return nil, err
+	}
+	s := &Store{primary: primary, kick: make(chan struct{}, 1)}
+	s.maxLag.Store(int64(maxLag))
 	for _, u := range readURLs {
-		p, err := connect(ctx, u, false)
-		if err != nil {
+		p, err := connect(ctx, u, false, failTracer{s})
+		if err != nil && p == nil {
 			s.Close()
 			return nil, err
 		}
-		s.reads = append(s.reads, p)
+		if err != nil {
+			slog.Warn("read pool not reachable yet; reading the primary until it is", "url", redact(u), "err", err)
+		}
+		s.replicas = append(s.replicas, &replica{name: poolName(p), pool: p})
+	}
+	if len(s.replicas) > 0 {
+		s.startMonitor(ctx)
 	}
 	return s, nil
 }
 
-func connect(ctx context.Context, url string, primary bool) (*pgxpool.Pool, error) {
+// connect makes a pool. A read pool is returned with the error when only
+// the ping failed, so that the caller may keep it and retry later.
+func connect(ctx context.Context, url string, primary bool, tracer pgx.QueryTracer) (*pgxpool.Pool, error) {
 	cfg, err := pgxpool.ParseConfig(url)
 	if err != nil {
-		return nil, fmt.Errorf("parse database url: %w", err)
+		return nil, fmt.Errorf("parse database url %s: %w", redact(url), err)
 	}
 	// The URL's pool_max_conns wins; else JIEDAO_DB_POOL; else pgx's
 	// default (4, or the CPU count when larger).
@@ -80,11 +105,12 @@ func connect(ctx context.Context, url string, primary bool) (*pgxpool.Pool, erro
 		}
 		cfg.MaxConns = int32(n)
 	}
+	if tracer != nil {
+		cfg.ConnConfig.Tracer = tracer
+	}
 	cfg.AfterConnect = func(ctx context.Context, conn *pgx.Conn) error {
-		if primary {
-			if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS postgis"); err != nil {
-				return fmt.Errorf("create extension postgis: %w", err)
-			}
+		if err := ensurePostGIS(ctx, conn, primary); err != nil {
+			return err
 		}
 		return pgxgeom.Register(ctx, conn)
 	}
@@ -93,10 +119,45 @@ func connect(ctx context.Context, url string, primary bool) (*pgxpool.Pool, erro
 		return nil, fmt.Errorf("connect: %w", err)
 	}
 	if err := pool.Ping(ctx); err != nil {
-		pool.Close()
-		return nil, fmt.Errorf("connect %s: %w", redact(url), err)
+		if primary {
+			pool.Close()
+			return nil, fmt.Errorf("connect %s: %w", redact(url), err)
+		}
+		return pool, fmt.Errorf("connect %s: %w", redact(url), err)
 	}
 	return pool, nil
+}
+
+// ensurePostGIS creates the postgis extension where it is missing and the
+// connection may write: pgx-geom needs the types' OIDs, which do not exist
+// on a fresh database. A hot standby (or a read-only login) refuses DDL,
+// so there it is only checked, in the same round trip that a primary
+// would spend on CREATE EXTENSION IF NOT EXISTS.
+func ensurePostGIS(ctx context.Context, conn *pgx.Conn, primary bool) error {
+	var have, readOnly bool
+	err := conn.QueryRow(ctx, `SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'postgis'),
+		pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'`).Scan(&have, &readOnly)
+	if err != nil {
+		return fmt.Errorf("check extension postgis: %w", err)
+	}
+	switch {
+	case have:
+		return nil
+	case readOnly || !primary:
+		return errors.New("extension postgis is not installed and this connection cannot create it (a read-only standby or read pool): " +
+			"run `jiedao migrate` against the primary first")
+	}
+	if _, err := conn.Exec(ctx, "CREATE EXTENSION IF NOT EXISTS postgis"); err != nil {
+		return fmt.Errorf("create extension postgis: %w", err)
+	}
+	return nil
+}
+
+// poolName is host:port/database of a pool, for status and logs (never
+// the password).
+func poolName(p *pgxpool.Pool) string {
+	c := p.Config().ConnConfig
+	return fmt.Sprintf("%s:%d/%s", c.Host, c.Port, c.Database)
 }
 
 // Primary is the pool of writes, migrations, analysis runs, imports and
@@ -107,15 +168,20 @@ func (s *Store) Primary() *pgxpool.Pool { return s.primary }
 func (s *Store) PoolSize() int { return int(s.primary.Config().MaxConns) }
 
 // Reader is a pool for a read path (tiles, OGC items, downloads, lookups,
-// lists): the read pools in turn, else the primary.
+// lists): the usable replicas in turn (up, and no further behind than
+// MaxReplicaLag), else the primary. Every pool it returns holds at least
+// ReadVersion's data, so a cache entry made from it under that version is
+// never older than its key.
 func (s *Store) Reader() *pgxpool.Pool {
-	if len(s.reads) == 0 {
+	st := s.state.Load()
+	if st == nil || len(st.readers) == 0 {
 		return s.primary
 	}
-	return s.reads[int(s.next.Add(1)%uint64(len(s.reads)))]
+	return st.readers[int(s.next.Add(1)%uint64(len(st.readers)))].pool
 }
 
-// Close stops the version listener and releases the pools.
+// Close stops the version listener and the replica monitor and releases
+// the pools.
 func (s *Store) Close() {
 	s.closed.Store(true)
 	s.mu.Lock()
@@ -124,8 +190,12 @@ func (s *Store) Close() {
 	}
 	s.stopWatch = nil
 	s.mu.Unlock()
-	for _, p := range s.reads {
-		p.Close()
+	if s.stopMon != nil {
+		s.stopMon()
+		<-s.monDone
+	}
+	for _, r := range s.replicas {
+		r.pool.Close()
 	}
 	s.primary.Close()
 }
@@ -160,8 +230,20 @@ type PoolStats struct {
 }
 
 // Stats reads the primary pool's figures.
-func (s *Store) Stats() PoolStats {
-	st := s.primary.Stat()
+func (s *Store) Stats() PoolStats { return poolStats(s.primary) }
+
+// ReadStats reads the read pools' figures, in the order given to Open
+// (nil without read pools).
+func (s *Store) ReadStats() []PoolStats {
+	var out []PoolStats
+	for _, r := range s.replicas {
+		out = append(out, poolStats(r.pool))
+	}
+	return out
+}
+
+func poolStats(p *pgxpool.Pool) PoolStats {
+	st := p.Stat()
 	return PoolStats{Max: st.MaxConns(), Total: st.TotalConns(), Idle: st.IdleConns(), Acquired: st.AcquiredConns(),
 		Acquires: st.AcquireCount(), EmptyAcquires: st.EmptyAcquireCount(), CanceledAcquires: st.CanceledAcquireCount(),
 		NewConns: st.NewConnsCount(), AcquireSeconds: st.AcquireDuration().Seconds()}
@@ -174,7 +256,7 @@ func (s *Store) Tx(ctx context.Context, f func(pgx.Tx) error) error {
 }
 
 // Snapshot runs f in a read-only repeatable-read transaction on a read
-// pool, so every query of f sees the same data.
+// pool (see Reader), so every query of f sees the same data.
 func (s *Store) Snapshot(ctx context.Context, f func(pgx.Tx) error) error {
 	return pgx.BeginTxFunc(ctx, s.Reader(), pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly}, f)
 }
@@ -192,14 +274,26 @@ func redact(url string) string {
 	return url
 }
 
+// ErrReadOnly is returned by Migrate when the primary URL names a server
+// that cannot write (a hot standby, a read-only login).
+var ErrReadOnly = errors.New("the database is read only (a hot standby?): migrate the primary, and use CheckSchema here")
+
 // Migrate applies the embedded migrations not yet applied, each in its own
 // transaction, under an advisory lock so concurrent starts do not race.
+// It runs on the primary only; replicas receive the schema by replication.
 func (s *Store) Migrate(ctx context.Context) error {
 	conn, err := s.primary.Acquire(ctx)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
 	defer conn.Release()
+	var readOnly bool
+	if err := conn.QueryRow(ctx, `SELECT pg_is_in_recovery() OR current_setting('transaction_read_only') = 'on'`).Scan(&readOnly); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if readOnly {
+		return fmt.Errorf("migrate %s: %w", poolName(s.primary), ErrReadOnly)
+	}
 	if _, err := conn.Exec(ctx, "SELECT pg_advisory_lock(7347001)"); err != nil {
 		return fmt.Errorf("migrate: lock: %w", err)
 	}
@@ -272,6 +366,34 @@ func (s *Store) Pending(ctx context.Context) ([]string, error) {
 	return out, nil
 }
 
+// SchemaError says which embedded migrations the database lacks.
+type SchemaError struct {
+	Pending []string // file names, oldest first
+}
+
+func (e *SchemaError) Error() string {
+	names := make([]string, len(e.Pending))
+	for i, n := range e.Pending {
+		names[i] = strings.TrimPrefix(n, "migrations/")
+	}
+	return fmt.Sprintf("the database schema is older than this jiedao: %d migrations not applied (%s); "+
+		"run `jiedao migrate` as the database owner against the primary", len(names), strings.Join(names, ", "))
+}
+
+// CheckSchema verifies, without writing, that every embedded migration is
+// applied on the primary: what a node checks at start when it may not
+// (or cannot) migrate. The error is a *SchemaError naming what is missing.
+func (s *Store) CheckSchema(ctx context.Context) error {
+	pending, err := s.Pending(ctx)
+	if err != nil {
+		return fmt.Errorf("check schema: %w", err)
+	}
+	if len(pending) > 0 {
+		return &SchemaError{Pending: pending}
+	}
+	return nil
+}
+
 // AsOf is the SQL predicate "the version of alias valid on day $n".
 func AsOf(alias string, n int) string {
 	return AsOfExpr(alias, fmt.Sprintf("$%d", n))
@@ -284,7 +406,7 @@ func AsOfExpr(alias, day string) string {
 
 // LevelOrder is the SQL sort key of alias's level, top down.
 func LevelOrder(alias string) string {
-	return `array_position(ARRAY['district','street','community'], ` + alias + `.level)`
+	return `array_position(ARRAY['district','street','community','grid'], ` + alias + `.level)`
 }
 
 // Unavailable reports whether err means the database could not be

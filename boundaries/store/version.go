@@ -15,8 +15,17 @@ import (
 // the very next read and nothing needs a purge. Only unit writes move it;
 // an analysis run is keyed by the units version it read, so storing one
 // leaves every cache valid.
+//
+// Three readings of it:
+//   - DataVersion: the primary's, now (one query): what was last committed.
+//   - ReadVersion: the version every pool Reader returns holds, from
+//     memory. On a single node it follows the primary by LISTEN/NOTIFY
+//     (Watch); with read pools it is polled on the replicas read from,
+//     since NOTIFY is not replayed on standbys, and it never goes back.
+//   - CurrentDataVersion: ReadVersion, or a query when it is not being
+//     followed. Caches key on it.
 
-// DataVersion reads the data version from the database.
+// DataVersion reads the data version from the primary.
 func (s *Store) DataVersion(ctx context.Context) (int64, error) {
 	var v int64
 	err := s.primary.QueryRow(ctx, "SELECT data_version FROM meta").Scan(&v)
@@ -28,7 +37,8 @@ func (s *Store) DataVersion(ctx context.Context) (int64, error) {
 
 // BumpDataVersion records a write to units inside its transaction:
 // analysis runs keyed on the units version are recomputed and caches
-// keyed on the data version miss. A trigger notifies the listeners.
+// keyed on the data version miss. A trigger notifies the listeners (on
+// the primary; replicas see the new row once they replay it).
 func BumpDataVersion(ctx context.Context, tx pgx.Tx) error {
 	_, err := tx.Exec(ctx, "UPDATE meta SET data_version = data_version + 1, units_version = units_version + 1")
 	if err != nil {
@@ -40,8 +50,14 @@ func BumpDataVersion(ctx context.Context, tx pgx.Tx) error {
 // Watch keeps an in-memory copy of the data version, updated by
 // LISTEN/NOTIFY, until ctx ends. Hot paths (tile cache keys) then read it
 // without a round trip; while the listener is down they fall back to a
-// query, so a cache is never keyed on a stale version.
+// query, so a cache is never keyed on a stale version. With read pools it
+// does nothing: the replica monitor follows the version from Open to
+// Close, and a notification from the primary would name a version the
+// replica may not have replayed.
 func (s *Store) Watch(ctx context.Context) {
+	if len(s.replicas) > 0 {
+		return
+	}
 	ctx, cancel := context.WithCancel(ctx)
 	s.mu.Lock()
 	s.stopWatch = append(s.stopWatch, cancel)
@@ -107,8 +123,22 @@ func (s *Store) noteVersion(v int64) {
 	}
 }
 
-// CurrentDataVersion is the data version, from memory while Watch runs.
+// CurrentDataVersion is the data version the node's reads see (see
+// ReadVersion), from memory while it is followed; else it asks the
+// database, so that an outage is an error the caller can answer stale.
 func (s *Store) CurrentDataVersion(ctx context.Context) (int64, error) {
+	if st := s.state.Load(); st != nil {
+		if st.followed {
+			return st.version, nil
+		}
+		// The monitor failed its last check: the version held stays
+		// true of every reader, but only if a reader answers.
+		var v int64
+		if err := s.Reader().QueryRow(ctx, "SELECT data_version FROM meta").Scan(&v); err != nil {
+			return 0, fmt.Errorf("read data version: %w", err)
+		}
+		return st.version, nil
+	}
 	if s.watching.Load() {
 		return s.version.Load(), nil
 	}
@@ -120,18 +150,42 @@ func (s *Store) CurrentDataVersion(ctx context.Context) (int64, error) {
 }
 
 // SyncVersion reads the data version after a write of this process, so
-// its own next read never waits for the notification.
+// its own next read never waits for the notification. With read pools it
+// only asks for an early check: the replica must replay the write first
+// (WaitVersion waits for that).
 func (s *Store) SyncVersion(ctx context.Context) {
+	if len(s.replicas) > 0 {
+		s.poke()
+		return
+	}
 	if v, err := s.DataVersion(context.WithoutCancel(ctx)); err == nil {
 		s.noteVersion(v)
 	}
 }
 
+// ReadVersion is the data version the node's reads see, from memory (0:
+// not read yet): on a single node the primary's as last notified, with
+// read pools the lowest the replicas read from have replayed (or the
+// primary's while reading it). Every pool Reader returns holds at least
+// this version, so it is the one to key caches on.
+func (s *Store) ReadVersion() int64 {
+	if st := s.state.Load(); st != nil {
+		return st.version
+	}
+	return s.version.Load()
+}
+
 // LastDataVersion is the data version last seen (0: never), for reads that
 // may be answered from memory while the database is out of reach.
-func (s *Store) LastDataVersion() int64 { return s.version.Load() }
+func (s *Store) LastDataVersion() int64 { return s.ReadVersion() }
 
 // Degraded reports that the data version is not being followed (the
-// listener is down: usually the database is): what is answered from memory
-// may be stale.
-func (s *Store) Degraded() bool { return !s.watching.Load() }
+// listener is down, or with read pools no replica nor the primary answered
+// the last check: usually the database is down): what is answered from
+// memory may be stale.
+func (s *Store) Degraded() bool {
+	if st := s.state.Load(); st != nil {
+		return !st.followed
+	}
+	return !s.watching.Load()
+}
