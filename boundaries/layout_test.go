@@ -21,19 +21,22 @@ import (
 // store, geo and the shared vocabulary (boundaries); the format helpers
 // (layerfile, cql2, demo) are listed where they are used.
 var allowed = map[string][]string{
-	"cmd/jiedao":           {"web", "layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "demo", "data", "report"},
-	"web":                  {"layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "web/tiles", "web/ogc", "web/param", "web/mapui", "web/reports"},
+	"cmd/jiedao":           {"web", "layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "demo", "data", "report", "dispatch", "grids"},
+	"web":                  {"layers", "scenario", "plan", "importer", "lookup", "analysis", "units", "web/tiles", "web/ogc", "web/param", "web/mapui", "web/reports", "web/dispatch"},
 	"web/tiles":            {"layers", "analysis", "web/param"},
 	"web/ogc":              {"layers", "analysis", "web/param"},
 	"web/param":            {"analysis"},
 	"web/mapui":            {"layers", "scenario", "units", "analysis", "web/param", "web/tiles"},
+	"web/dispatch":         {"dispatch", "lookup", "units", "web/param"},
 	"web/reports":          {"report", "analysis", "web/param"},
 	"boundaries/report":    {"scenario", "analysis"},
 	"boundaries/layers":    {"scenario", "analysis", "units", "cql2", "layerfile"},
-	"boundaries/scenario":  {"analysis", "units"},
+	"boundaries/scenario":  {"analysis", "units", "grids"},
+	"boundaries/grids":     {"plan", "blocks", "analysis", "units"},
 	"boundaries/plan":      {"analysis", "partition", "blocks", "units"},
 	"boundaries/importer":  {"units", "layerfile", "demo"},
 	"boundaries/lookup":    {"units"},
+	"boundaries/dispatch":  {"lookup", "units"},
 	"boundaries/blocks":    {},
 	"boundaries/analysis":  {"units", "data"},
 	"boundaries/units":     {},
@@ -195,8 +198,10 @@ func TestNoSQLInWebOrCmd(t *testing.T) {
 }
 
 // ceilings are packages allowed over the size rule (~3,000 lines), at most
-// this many non-test lines, until they are split: none today.
-var ceilings = map[string]int{}
+// this many non-test lines, until they are split. The demo generator grew
+// grids and tickets over its lattice city; its parts share the city's
+// internal layout, so it is one package for now.
+var ceilings = map[string]int{"../boundaries/demo": 4000}
 
 // TestSizes: no package over ~3,000 non-test lines, no function over ~100
 // lines, except the CQL2 lexer and expression compiler (switch tables).

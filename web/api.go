@@ -586,8 +586,9 @@ func writeResultsCSV(c echo.Context, res []lookup.Result) error {
 	// and shows the names as mojibake without.
 	bw.WriteString("\uFEFF")
 	w := csv.NewWriter(bw)
-	w.Write([]string{"id", "district_code", "district_name", "street_code", "street_name", "community_code", "community_name", "on_boundary", "zones"}) //nolint:errcheck
-	rec := make([]string, 9)
+	w.Write([]string{"id", "district_code", "district_name", "street_code", "street_name", "community_code", "community_name", //nolint:errcheck
+		"grid_code", "grid_name", "on_boundary", "zones"})
+	rec := make([]string, 11)
 	unit := func(u *lookup.Unit, i int) {
 		rec[i], rec[i+1] = "", ""
 		if u != nil {
@@ -599,12 +600,13 @@ func writeResultsCSV(c echo.Context, res []lookup.Result) error {
 		unit(r.District, 1)
 		unit(r.Street, 3)
 		unit(r.Community, 5)
-		rec[7] = strconv.FormatBool(r.OnBoundary)
+		unit(r.Grid, 7)
+		rec[9] = strconv.FormatBool(r.OnBoundary)
 		ids := make([]string, len(r.Zones))
 		for i, z := range r.Zones {
 			ids[i] = z.ID
 		}
-		rec[8] = strings.Join(ids, ";")
+		rec[10] = strings.Join(ids, ";")
 		if err := w.Write(rec); err != nil {
 			return err
 		}
@@ -645,8 +647,8 @@ func appendResult(b []byte, r *lookup.Result) []byte {
 		b = boundaries.AppendJSONString(b, r.ID)
 		b = append(b, ',')
 	}
-	for i, u := range []*lookup.Unit{r.District, r.Street, r.Community} {
-		b = append(b, [...]string{`"district":`, `,"street":`, `,"community":`}[i]...)
+	for i, u := range [...]*lookup.Unit{r.District, r.Street, r.Community, r.Grid} {
+		b = append(b, [...]string{`"district":`, `,"street":`, `,"community":`, `,"grid":`}[i]...)
 		if u == nil {
 			b = append(b, "null"...)
 			continue

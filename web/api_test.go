@@ -159,7 +159,7 @@ func TestAPIReads(t *testing.T) {
 		} `json:"levels"`
 	}
 	getJSON(t, url+"/api/v1/stats", 200, &st)
-	if len(st.Levels) != 3 || st.Levels[2].Units != man.Counts.Communities || st.Levels[2].Status["undersized"] != under ||
+	if len(st.Levels) != 3+min(man.Counts.Grids, 1) || st.Levels[2].Units != man.Counts.Communities || st.Levels[2].Status["undersized"] != under ||
 		st.Levels[2].Households == 0 || st.Levels[2].AreaKM2 <= 0 {
 		t.Fatalf("stats: %+v", st)
 	}
@@ -200,7 +200,7 @@ func lookupAnswer(r lookup.Result) string {
 		z = append(z, x.ID)
 	}
 	sort.Strings(z)
-	return fmt.Sprintf("%s/%s/%s edge=%v zones=%s", code(r.District), code(r.Street), code(r.Community), r.OnBoundary, strings.Join(z, ","))
+	return fmt.Sprintf("%s/%s/%s/%s edge=%v zones=%s", code(r.District), code(r.Street), code(r.Community), code(r.Grid), r.OnBoundary, strings.Join(z, ","))
 }
 
 // coords collects every [lon, lat] of a GeoJSON coordinates array.
@@ -431,7 +431,7 @@ func TestLookupMatchesPostGIS(t *testing.T) {
 		t.Fatalf("CSV answered as %s", ct)
 	}
 	rows, err := csv.NewReader(res.Body).ReadAll()
-	if err != nil || len(rows) != 2001 || strings.Join(rows[0], ",") != "\uFEFFid,district_code,district_name,street_code,street_name,community_code,community_name,on_boundary,zones" {
+	if err != nil || len(rows) != 2001 || strings.Join(rows[0], ",") != "\uFEFFid,district_code,district_name,street_code,street_name,community_code,community_name,grid_code,grid_name,on_boundary,zones" {
 		t.Fatalf("CSV: %d rows, %v", len(rows), err)
 	}
 	for i, row := range rows[1:] {
@@ -440,7 +440,7 @@ func TestLookupMatchesPostGIS(t *testing.T) {
 		if r.Community != nil {
 			comm = r.Community.Code
 		}
-		if row[0] != pts[i].ID || row[5] != comm || row[7] != strconv.FormatBool(r.OnBoundary) {
+		if row[0] != pts[i].ID || row[5] != comm || row[9] != strconv.FormatBool(r.OnBoundary) {
 			t.Fatalf("CSV row %d: %v, JSON %s", i+1, row, lookupAnswer(r))
 		}
 	}
@@ -552,7 +552,7 @@ func TestAPIWritesETagFeed(t *testing.T) {
 	}
 	getJSON(t, url+"/api/v1/changes?limit=10000", 200, &feed)
 	_, man := demoCity(t)
-	if len(feed.Changes) != man.Counts.Districts+man.Counts.Streets+man.Counts.Communities {
+	if len(feed.Changes) != man.Counts.Districts+man.Counts.Streets+man.Counts.Communities+man.Counts.Grids {
 		t.Fatalf("feed after the demo load: %d entries", len(feed.Changes))
 	}
 	since := feed.Next
@@ -840,6 +840,7 @@ func TestAppendResultIsJSON(t *testing.T) {
 		{Zones: []lookup.Zone{}},
 		{ID: "a\"b\\c\n", District: &lookup.Unit{Code: "990101", Name: "区"}, Street: &lookup.Unit{Code: "990101001", Name: "街道"},
 			OnBoundary: true, Zones: []lookup.Zone{{ID: "gap:990101001:1", Kind: "gap", Level: "street", Codes: []string{"990101001"}}}},
+		{Community: &lookup.Unit{Code: "990101001001", Name: "社区"}, Grid: &lookup.Unit{Code: "990101001001002", Name: "第二网格"}, Zones: []lookup.Zone{}},
 	} {
 		want, _ := json.Marshal(r)
 		got := appendResult(nil, &r)
@@ -948,7 +949,7 @@ func TestAPIUnitsCursor(t *testing.T) {
 		if len(byCursor) != total || strings.Join(byCursor, "\n") != strings.Join(byOffset, "\n") {
 			t.Errorf("%q: cursor walk %d units, offset walk %d, total %d", filter, len(byCursor), len(byOffset), total)
 		}
-		if filter == "" && total != man.Counts.Districts+man.Counts.Streets+man.Counts.Communities {
+		if filter == "" && total != man.Counts.Districts+man.Counts.Streets+man.Counts.Communities+man.Counts.Grids {
 			t.Errorf("total %d", total)
 		}
 	}

@@ -42,6 +42,12 @@ func (st *apiState) requiredRole(method, route string) units.Role {
 		return ""
 	case "/api/v1/audit":
 		return units.Admin
+	case "/api/v1/tickets/:id", "/api/v1/disputes", "/api/v1/workload":
+		// Tickets are citizens' requests and where they were made: never
+		// public. Dispatch and reassign are writes (editor, below).
+		if method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions {
+			return units.Viewer
+		}
 	}
 	read := method == http.MethodGet || method == http.MethodHead || method == http.MethodOptions ||
 		(method == http.MethodPost && route == "/api/v1/lookup")

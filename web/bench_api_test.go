@@ -249,3 +249,139 @@ func BenchmarkLookupSingleHTTP(b *testing.B) {
 		b.ReportMetric(float64(lat[len(lat)*99/100].Microseconds()), "p99-µs")
 	}
 }
+
+// benchGridsFrom is the day the benchmark's grids start: the same units
+// as today plus the grids, so one database measures both.
+const benchGridsFrom = "2099-01-01"
+
+// addBenchGrids cuts every community valid today into five strips of equal
+// width (west→east, coded community + 001…005) valid from benchGridsFrom,
+// about 37,500 grids at the beijing scale, unless they are there; cleanup
+// removes them. Plain SQL, so the benchmark does not depend on the grid
+// generator.
+func addBenchGrids(b *testing.B, st *store.Store) int {
+	b.Helper()
+	ctx := context.Background()
+	var n int
+	if err := st.Primary().QueryRow(ctx, `SELECT count(*) FROM units WHERE level = 'grid' AND source = 'bench-grids'`).Scan(&n); err != nil {
+		b.Fatal(err)
+	}
+	if n == 0 {
+		t0 := time.Now()
+		if err := st.Primary().QueryRow(ctx, `WITH c AS (
+				SELECT u.code, u.households, u.geom, ST_XMin(u.geom) x0, ST_XMax(u.geom) x1, ST_YMin(u.geom) y0, ST_YMax(u.geom) y1
+				FROM units u WHERE u.level = 'community' AND u.valid_to IS NULL),
+			s AS (SELECT c.code, c.households, i, ST_Multi(ST_CollectionExtract(ST_Intersection(c.geom,
+					ST_MakeEnvelope(x0 + (x1 - x0) * (i - 1) / 5, y0 - 1e-6, x0 + (x1 - x0) * i / 5, y1 + 1e-6, 4326)), 3)) g
+				FROM c, generate_series(1, 5) i),
+			ins AS (INSERT INTO units (code, name, level, parent_code, households, geom, valid_from, approval, source)
+				SELECT code || lpad(i::text, 3, '0'), '网格' || i, 'grid', code, households / 5, g, $1::date, 'benchmark', 'bench-grids'
+				FROM s WHERE NOT ST_IsEmpty(g) RETURNING 1)
+			SELECT count(*) FROM ins`, benchGridsFrom).Scan(&n); err != nil {
+			b.Fatal(err)
+		}
+		b.Logf("added %d bench grids in %v", n, time.Since(t0).Round(time.Millisecond))
+		b.Cleanup(func() {
+			for _, q := range []string{`DELETE FROM changes WHERE level = 'grid' AND valid_from = $1::date`,
+				`DELETE FROM units WHERE level = 'grid' AND source = 'bench-grids' AND valid_from = $1::date`} {
+				if _, err := st.Primary().Exec(ctx, q, benchGridsFrom); err != nil {
+					b.Error(err)
+				}
+			}
+			st.Primary().Exec(ctx, `UPDATE meta SET data_version = data_version + 1, units_version = units_version + 1`) //nolint:errcheck
+		})
+	}
+	if _, err := st.Primary().Exec(ctx, `UPDATE meta SET data_version = data_version + 1, units_version = units_version + 1`); err != nil {
+		b.Fatal(err)
+	}
+	return n
+}
+
+// BenchmarkLookupGrids measures 100,000 points through the index without
+// grids (today) and with a grid level loaded (benchGridsFrom), taking
+// turns, with and without encoding the answers as the batch route does,
+// and reports the ratio (goal: within 1.3×).
+func BenchmarkLookupGrids(b *testing.B) {
+	env := apiBenchSetup(b)
+	ctx := context.Background()
+	grids := addBenchGrids(b, env.store)
+	p, _ := analysis.LoadProfile("")
+	run, err := pgtest.Reader(env.store).Run(ctx, p, boundaries.Today(), 0)
+	if err != nil {
+		b.Fatal(err)
+	}
+	with, err := boundaries.ParseDate(benchGridsFrom)
+	if err != nil {
+		b.Fatal(err)
+	}
+	loc := lookup.New(env.store)
+	days := []time.Time{boundaries.Today(), with}
+	found := make([]int, 2)
+	for i, d := range days { // build both indexes: not what is measured
+		res, err := loc.Lookup(ctx, run, d, env.pts)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, r := range res {
+			if r.Grid != nil {
+				found[i]++
+			}
+		}
+	}
+	if found[1] == 0 {
+		b.Fatal("no point found a bench grid")
+	}
+	var secs, encSecs [2]float64
+	buf := make([]byte, 0, 512)
+	for b.Loop() {
+		for i, d := range days {
+			t0 := time.Now()
+			res, err := loc.Lookup(ctx, run, d, env.pts)
+			if err != nil {
+				b.Fatal(err)
+			}
+			t1 := time.Now()
+			for j := range res {
+				buf = appendResult(buf[:0], &res[j])
+			}
+			secs[i] += t1.Sub(t0).Seconds()
+			encSecs[i] += time.Since(t0).Seconds()
+		}
+	}
+	// The batch route end to end (JSON in, lookup, JSON out), ?at= the
+	// day with grids or not: what a client sees.
+	var js bytes.Buffer
+	js.WriteString(`{"points":[`)
+	for i, p := range env.pts {
+		if i > 0 {
+			js.WriteByte(',')
+		}
+		fmt.Fprintf(&js, `{"id":%q,"lon":%v,"lat":%v}`, p.ID, p.Lon, p.Lat)
+	}
+	js.WriteString("]}")
+	var httpSecs [2]float64
+	for round := range 6 {
+		for i, q := range []string{"", "?at=" + benchGridsFrom} {
+			t0 := time.Now()
+			res, err := http.Post(env.url+"/api/v1/lookup"+q, "application/json", bytes.NewReader(js.Bytes()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			io.Copy(io.Discard, res.Body)
+			res.Body.Close()
+			if res.StatusCode != 200 {
+				b.Fatalf("status %d", res.StatusCode)
+			}
+			if round > 0 { // the first builds the day's run and index
+				httpSecs[i] += time.Since(t0).Seconds()
+			}
+		}
+	}
+	b.ReportMetric(httpSecs[1]/httpSecs[0], "slowdown-http")
+	n := float64(b.N * len(env.pts))
+	b.ReportMetric(n/secs[0], "without-points/s")
+	b.ReportMetric(n/secs[1], "with-grids-points/s")
+	b.ReportMetric(secs[1]/secs[0], "slowdown")
+	b.ReportMetric(encSecs[1]/encSecs[0], "slowdown-encoded")
+	b.Logf("%d bench grids; points in a grid: %d without, %d with", grids, found[0], found[1])
+}

@@ -120,7 +120,7 @@ func TestOGCCore(t *testing.T) {
 			t.Errorf("collection %s crs %v storage %s", c.ID, c.CRS, c.StorageCRS)
 		}
 	}
-	if strings.Join(ids, ",") != "districts,streets,communities,zones,barriers" {
+	if strings.Join(ids, ",") != "districts,streets,communities,grids,zones,barriers" {
 		t.Errorf("collections = %v", ids)
 	}
 	if cols.Collections[2].Extent.Spatial.BBox == nil {

@@ -164,7 +164,9 @@ func TestOpenAPIResponses(t *testing.T) {
 	oasErrors(t, c, keys, code)
 	oasWrites(t, c, keys)
 	oasLookupsImports(t, c, keys)
+	oasGrids(t, c, st) // grids_test.go
 	oasPlans(t, c, st, keys)
+	oasDispatch(t, c, st, keys) // openapi_dispatch_test.go
 	if miss := c.uncovered(); len(miss) > 0 {
 		t.Fatalf("operations of openapi.json never called: %s", strings.Join(miss, ", "))
 	}

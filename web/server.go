@@ -78,6 +78,7 @@ func New(st *store.Store, cfg Config) *echo.Echo {
 	ogc.New(lr, profiles).Routes(e)                // web/ogc: /ogc and /download
 	reports.New(st, runs, profiles).Routes(e)      // web/reports: /reports (HTML, PDF)
 	s.routesAPI(e)                                 // web/api.go
+	s.routesDispatch(e)                            // web/dispatch: tickets
 	s.routesPlans(e)                               // web/plans.go
 	s.RegisterTileCacheMetrics(
 		func() float64 { return float64(s.tiles.Stats().Hits) },

@@ -331,7 +331,7 @@ func TestTiles(t *testing.T) {
 			} `json:"layers"`
 		}
 		getJSON(t, base+"/tiles/style.json?profile=national-1989", 200, &st)
-		// Five tile sources, inline as their TileJSON has them (no extra
+		// Six tile sources, inline as their TileJSON has them (no extra
 		// round trip), three GeoJSON label sources and the scenario's new
 		// boundaries.
 		var tj struct {
@@ -340,7 +340,7 @@ func TestTiles(t *testing.T) {
 		}
 		getJSON(t, base+"/tiles/communities.json", 200, &tj)
 		cs := st.Sources["communities"]
-		if st.Version != 8 || len(st.Sources) != 9 || len(cs.Tiles) != 1 || !strings.HasSuffix(cs.Tiles[0], "/tiles/communities/{z}/{x}/{y}.mvt?profile=national-1989") ||
+		if st.Version != 8 || len(st.Sources) != 10 || len(cs.Tiles) != 1 || !strings.HasSuffix(cs.Tiles[0], "/tiles/communities/{z}/{x}/{y}.mvt?profile=national-1989") ||
 			cs.MinZoom != tj.MinZoom || cs.Bounds != tj.Bounds || tj.Bounds[0] < 100 {
 			t.Fatalf("style: %+v; TileJSON %+v", st, tj)
 		}

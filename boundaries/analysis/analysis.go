@@ -1,7 +1,8 @@
 // Package analysis measures units against a policy profile: counts (from
 // attributes, building points or areal interpolation), geodesic area,
 // density, staffing, a status per unit and the zones where boundaries are
-// wrong (crosses_parent, overlap, gap, noncontiguous, orphan). Every run is
+// wrong (crosses_parent, overlap, gap, unowned, noncontiguous, orphan), at
+// every level down to grids. Every run is
 // stored, keyed by the units version it read, so tiles, OGC API, downloads
 // and the API serve the same verdicts. The units analysed are an input: the
 // live ones, or a scenario's.
@@ -146,7 +147,7 @@ func Analyze(ctx context.Context, st *store.Store, p *Profile, at time.Time, b B
 		if err := compute(ctx, tx, a.RunID, at, p, src, false); err != nil {
 			return err
 		}
-		if err := judge(ctx, tx, a, p); err != nil {
+		if err := judge(ctx, tx, a, p, src, at); err != nil {
 			return err
 		}
 		if err := readZones(ctx, tx, a); err != nil {
@@ -240,24 +241,35 @@ func compute(ctx context.Context, tx pgx.Tx, run int64, at time.Time, p *Profile
 }
 
 // judge reads the measures, applies the profile in Go and stores the
-// results with one COPY.
-func judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) error {
+// results with one COPY. src is the table of the units analysed, for the
+// kinds of grids and of their communities (kind-specific grid rules): au
+// does not carry kinds, as a plan's working table has none.
+func judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile, src string, at time.Time) error {
+	kind := func(code string) string {
+		return `(SELECT k.kind FROM ` + pgx.Identifier{src}.Sanitize() + ` k WHERE k.code = ` + code +
+			` AND k.valid_from <= $1::date AND (k.valid_to IS NULL OR k.valid_to > $1::date) LIMIT 1)`
+	}
 	rows, err := tx.Query(ctx, `SELECT u.code, u.name, u.level, u.parent_code, c.h, c.p, c.method, u.area_m2 / 1e6,
 			c.p / nullif(u.area_m2 / 1e6, 0), c.h / nullif(u.area_m2 / 1e6, 0),
 			CASE WHEN u.parent_level IS NOT NULL THEN coalesce(z.area_m2, 0) / nullif(u.area_m2, 0) END,
-			EXISTS (SELECT 1 FROM cand x WHERE x.code = u.code)
+			EXISTS (SELECT 1 FROM cand x WHERE x.code = u.code),
+			CASE WHEN u.level = 'grid' THEN `+kind("u.code")+` END, CASE WHEN u.level = 'grid' THEN `+kind("u.parent_code")+` END,
+			coalesce(pc.n, 0)
 		FROM au u JOIN cnt c USING (code)
 		LEFT JOIN zraw z ON z.kind = 'crosses_parent' AND z.codes[1] = u.code
+		LEFT JOIN pc ON pc.code = u.code
 		WHERE NOT u.ctx
-		ORDER BY `+store.LevelOrder("u")+`, u.code`)
+		ORDER BY `+store.LevelOrder("u")+`, u.code`, at)
 	if err != nil {
 		return fmt.Errorf("read measures: %w", err)
 	}
 	for rows.Next() {
 		var u UnitResult
 		var lvl string
+		var kind, parentKind *string
+		var points int64
 		if err := rows.Scan(&u.Code, &u.Name, &lvl, &u.ParentCode, &u.Households, &u.Population, &u.CountsMethod,
-			&u.AreaKM2, &u.Density, &u.HouseholdDensity, &u.OutsideShare, &u.cand); err != nil {
+			&u.AreaKM2, &u.Density, &u.HouseholdDensity, &u.OutsideShare, &u.cand, &kind, &parentKind, &points); err != nil {
 			rows.Close()
 			return fmt.Errorf("read measures: %w", err)
 		}
@@ -266,7 +278,8 @@ func judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) error {
 		if u.ParentCode != nil {
 			parent = *u.ParentCode
 		}
-		j := p.Judge(Measures{Code: u.Code, Level: u.Level, ParentCode: parent, Households: u.Households, Population: u.Population, AreaKM2: u.AreaKM2})
+		j := p.Judge(Measures{Code: u.Code, Level: u.Level, ParentCode: parent, Households: u.Households, Population: u.Population,
+			AreaKM2: u.AreaKM2, Kind: deref(kind), ParentKind: deref(parentKind), Points: points})
 		u.Status, u.Reasons, u.StaffMin, u.StaffMax, u.RatioToNormal = j.Status, j.Reasons, j.StaffMin, j.StaffMax, j.RatioToNormal
 		a.Units = append(a.Units, u)
 		if a.Summary.Status[u.Level] == nil {
@@ -294,6 +307,13 @@ func judge(ctx context.Context, tx pgx.Tx, a *Analysis, p *Profile) error {
 	}
 	a.Summary.Points = pts
 	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
+	}
+	return *s
 }
 
 // querier is a pool or a transaction.

@@ -103,7 +103,7 @@ func Advance(ctx context.Context, st *store.Store, p *Profile, at time.Time) (in
 		if err := compute(ctx, tx, run, at, p, "region", true); err != nil {
 			return err
 		}
-		if err := judge(ctx, tx, a, p); err != nil {
+		if err := judge(ctx, tx, a, p, "region", at); err != nil {
 			return err
 		}
 		added, err := regionZones(ctx, tx, run)

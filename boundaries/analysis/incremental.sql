@@ -33,7 +33,7 @@ SELECT code FROM dc UNION SELECT parent_code FROM dv WHERE parent_code IS NOT NU
 ANALYZE gp;
 CREATE TEMP TABLE seeds ON COMMIT DROP AS
 SELECT u.code FROM dc JOIN units u ON u.code = dc.code WHERE (u.valid_from <= $1 AND (u.valid_to IS NULL OR u.valid_to > $1))
-UNION SELECT u.code FROM gp JOIN units u ON u.parent_code = gp.code AND u.level IN ('street', 'community')
+UNION SELECT u.code FROM gp JOIN units u ON u.parent_code = gp.code AND u.level IN ('street', 'community', 'grid')
 	WHERE (u.valid_from <= $1 AND (u.valid_to IS NULL OR u.valid_to > $1))
 UNION SELECT u.code FROM dv JOIN units u ON u.level = dv.level AND u.geom && dv.geom
 	WHERE (u.valid_from <= $1 AND (u.valid_to IS NULL OR u.valid_to > $1))
@@ -48,10 +48,10 @@ ANALYZE seeds;
 -- step: region
 CREATE TEMP TABLE rc ON COMMIT DROP AS
 WITH RECURSIVE up(code, parent_code, parent_level) AS (
-	SELECT u.code, u.parent_code, CASE u.level WHEN 'community' THEN 'street' WHEN 'street' THEN 'district' END
+	SELECT u.code, u.parent_code, CASE u.level WHEN 'grid' THEN 'community' WHEN 'community' THEN 'street' WHEN 'street' THEN 'district' END
 	FROM seeds JOIN units u ON u.code = seeds.code WHERE (u.valid_from <= $1 AND (u.valid_to IS NULL OR u.valid_to > $1))
 	UNION
-	SELECT p.code, p.parent_code, CASE p.level WHEN 'community' THEN 'street' WHEN 'street' THEN 'district' END
+	SELECT p.code, p.parent_code, CASE p.level WHEN 'grid' THEN 'community' WHEN 'community' THEN 'street' WHEN 'street' THEN 'district' END
 	FROM up JOIN units p ON p.code = up.parent_code AND p.level = up.parent_level
 	WHERE (p.valid_from <= $1 AND (p.valid_to IS NULL OR p.valid_to > $1)))
 SELECT DISTINCT code FROM up;
@@ -69,7 +69,7 @@ FROM rc JOIN units u ON u.code = rc.code WHERE (u.valid_from <= $1 AND (u.valid_
 ANALYZE region;
 CREATE TEMP TABLE xc ON COMMIT DROP AS
 SELECT c.code FROM region r JOIN units c ON c.parent_code = r.code
-	AND c.level = CASE r.level WHEN 'district' THEN 'street' WHEN 'street' THEN 'community' END
+	AND c.level = CASE r.level WHEN 'district' THEN 'street' WHEN 'street' THEN 'community' WHEN 'community' THEN 'grid' END
 	WHERE (c.valid_from <= $1 AND (c.valid_to IS NULL OR c.valid_to > $1))
 UNION SELECT n.code FROM region r JOIN units n ON n.level = r.level AND n.geom && r.geom
 	WHERE (n.valid_from <= $1 AND (n.valid_to IS NULL OR n.valid_to > $1));
@@ -77,7 +77,7 @@ DELETE FROM xc WHERE code IN (SELECT code FROM rc);
 ANALYZE xc;
 INSERT INTO region
 SELECT u.*, true, coalesce(a.cand, false),
-	u.level = 'community' OR u.level = 'street' AND NOT EXISTS (SELECT 1 FROM units c WHERE c.parent_code = u.code
+	u.level IN ('community', 'grid') OR u.level = 'street' AND NOT EXISTS (SELECT 1 FROM units c WHERE c.parent_code = u.code
 		AND c.level = 'community' AND (c.valid_from <= $1 AND (c.valid_to IS NULL OR c.valid_to > $1))),
 	a.households, a.population, a.counts_method
 FROM (SELECT DISTINCT code FROM xc) x JOIN units u ON u.code = x.code
@@ -90,5 +90,5 @@ WHERE (u.valid_from <= $1 AND (u.valid_to IS NULL OR u.valid_to > $1));
 -- The levels loaded, of all units (orphans are judged against them).
 -- step: levels
 CREATE TEMP TABLE lv ON COMMIT DROP AS
-SELECT l AS level FROM unnest(ARRAY['district', 'street', 'community']) l
+SELECT l AS level FROM unnest(ARRAY['district', 'street', 'community', 'grid']) l
 WHERE EXISTS (SELECT 1 FROM units u WHERE u.level = l AND (u.valid_from <= $1 AND (u.valid_to IS NULL OR u.valid_to > $1)));

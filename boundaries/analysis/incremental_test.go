@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"strings"
 	"testing"
 
 	"github.com/jiedao/jiedao/boundaries"
@@ -27,7 +28,7 @@ func TestAdvanceEqualsFullRun(t *testing.T) {
 	}
 	// Counts from every source: streets and districts sum their children,
 	// half the communities count their building points (some on shared
-	// edges), the others carry households.
+	// edges), the others carry households; grids count their points.
 	if _, err := s.Primary().Exec(ctx, `UPDATE units SET households = NULL, population = NULL
 		WHERE level <> 'community' OR right(code, 1) IN ('1', '3', '5', '7', '9')`); err != nil {
 		t.Fatal(err)
@@ -54,8 +55,15 @@ func TestAdvanceEqualsFullRun(t *testing.T) {
 		AND a.code = $1 AND b.code <> a.code AND ST_Touches(a.geom, b.geom) AND b.valid_to IS NULL ORDER BY b.code LIMIT 1`, street).Scan(&other); err != nil {
 		t.Fatal(err)
 	}
-	// geometry is GeoJSON computed from the current c and the last version of n.
-	geometry := func(sql string) string {
+	// And two neighbouring grids of one community (the demo's grids).
+	var ga, gb string
+	if err := s.Primary().QueryRow(ctx, `SELECT a.code, b.code FROM units a JOIN units b
+		ON a.level = 'grid' AND b.level = 'grid' AND a.parent_code = b.parent_code AND a.code < b.code
+		AND ST_Touches(a.geom, b.geom) AND a.valid_to IS NULL AND b.valid_to IS NULL ORDER BY a.code LIMIT 1`).Scan(&ga, &gb); err != nil {
+		t.Fatal(err)
+	}
+	// geometryOf is GeoJSON computed from the current c and the last version of n.
+	geometryOf := func(sql, c, n string) string {
 		var g string
 		if err := s.Primary().QueryRow(ctx, `SELECT ST_AsGeoJSON(ST_Multi(`+sql+`), 9) FROM units c, units n
 			WHERE c.code = $1 AND c.valid_to IS NULL AND n.version_id = (SELECT max(version_id) FROM units WHERE code = $2)`, c, n).Scan(&g); err != nil {
@@ -63,6 +71,7 @@ func TestAdvanceEqualsFullRun(t *testing.T) {
 		}
 		return g
 	}
+	geometry := func(sql string) string { return geometryOf(sql, c, n) }
 	edit := func(props map[string]any, g string) *units.Edit {
 		props["approval"], props["valid_from"] = "京民发〔2026〕1号", today.Format("2006-01-02")
 		pj, _ := json.Marshal(props)
@@ -115,6 +124,28 @@ func TestAdvanceEqualsFullRun(t *testing.T) {
 			}
 			return update(street, edit(map[string]any{}, g))
 		}},
+		{"households of one grid", func() error {
+			return update(ga, edit(map[string]any{"households": 900}, ""))
+		}},
+		{"grid grows into its neighbour", func() error {
+			return update(ga, edit(map[string]any{}, geometryOf(`ST_Union(c.geom, ST_Intersection(n.geom, ST_Buffer(c.geom, 0.0008)))`, ga, gb)))
+		}},
+		{"grid shrinks, leaving unowned ground", func() error {
+			return update(gb, edit(map[string]any{}, geometryOf(`ST_Buffer(c.geom, -0.0005)`, gb, gb)))
+		}},
+		{"grid moves to another community", func() error {
+			return update(gb, edit(map[string]any{"parent_code": c}, ""))
+		}},
+		{"grid created over two others", func() error {
+			e := edit(map[string]any{"code": ga[:12] + "901", "level": "grid", "name": "新网格", "parent_code": ga[:12]},
+				geometryOf(`ST_Buffer(ST_ClosestPoint(c.geom, ST_Centroid(c.geom)), 0.001)`, ga, gb))
+			_, err := units.Create(ctx, s, e, actor)
+			return err
+		}},
+		{"grid retired", func() error {
+			_, err := units.Retire(ctx, s, ga, units.AnyVersion, today, "京民发〔2026〕3号", false, actor)
+			return err
+		}},
 	}
 	for _, st := range steps {
 		if err := st.do(); err != nil {
@@ -135,6 +166,15 @@ func TestAdvanceEqualsFullRun(t *testing.T) {
 		if _, err := s.Primary().Exec(ctx, `DELETE FROM analysis_runs WHERE id = $1`, full.RunID); err != nil {
 			t.Fatal(err)
 		}
+	}
+	// The grid edits left grid zones of every kind they make.
+	var kinds []string
+	if err := s.Primary().QueryRow(ctx, `SELECT array_agg(DISTINCT kind ORDER BY kind) FROM zones WHERE run_id = $1
+		AND (level = 'grid' OR kind = 'unowned') AND codes && $2`, base, []string{ga, gb, ga[:12], gb[:12]}).Scan(&kinds); err != nil {
+		t.Fatal(err)
+	}
+	if strings.Join(kinds, " ") != "crosses_parent overlap unowned" {
+		t.Errorf("grid zones after the edits: %v", kinds)
 	}
 	var advanced int
 	if err := s.Primary().QueryRow(ctx, `SELECT advanced FROM analysis_runs WHERE id = $1`, base).Scan(&advanced); err != nil {

@@ -39,6 +39,9 @@ type Profile struct {
 		StaffPerWorkerHigh Number `json:"staff_households_per_worker_high"`
 		StaffMinimum       Number `json:"staff_minimum"`
 	} `json:"community"`
+	// Grid holds the rules of grids (网格); its Kinds override them for
+	// grids of a kind (村).
+	Grid   GridRules `json:"grid"`
 	Street struct {
 		Classes []StreetClass `json:"classes"`
 	} `json:"street"`
@@ -48,6 +51,51 @@ type Profile struct {
 	} `json:"zones"`
 	Blocks Blocks `json:"blocks"`
 	hash   string
+}
+
+// GridRules are the sizes of a grid and its staffing: households within
+// [MinHouseholds, MaxHouseholds], people at most MaxPopulation, and
+// StaffPerGrid grid workers (网格员) per grid.
+type GridRules struct {
+	MinHouseholds Number `json:"min_households"`
+	MaxHouseholds Number `json:"max_households"`
+	MaxPopulation Number `json:"max_population"`
+	StaffPerGrid  Number `json:"staff_per_grid"`
+	// Kinds overrides rules for the grids of a kind, matched on the grid's
+	// own kind, else its community's (a 村's grids are village grids).
+	Kinds map[string]GridKind `json:"kinds,omitempty"`
+}
+
+// GridKind overrides grid rules for one kind: a rule left out keeps the
+// general one, a null value switches it off.
+type GridKind struct {
+	MinHouseholds *Number `json:"min_households,omitempty"`
+	MaxHouseholds *Number `json:"max_households,omitempty"`
+	MaxPopulation *Number `json:"max_population,omitempty"`
+	StaffPerGrid  *Number `json:"staff_per_grid,omitempty"`
+}
+
+// GridRulesFor is the rules of a grid of a kind in a community of a kind,
+// and the kind whose rules apply ("" for the general ones).
+func (p *Profile) GridRulesFor(kind, communityKind string) (GridRules, string) {
+	r := p.Grid
+	r.Kinds = nil
+	for _, k := range []string{kind, communityKind} {
+		o, ok := p.Grid.Kinds[k]
+		if k == "" || !ok {
+			continue
+		}
+		for _, f := range []struct {
+			dst *Number
+			src *Number
+		}{{&r.MinHouseholds, o.MinHouseholds}, {&r.MaxHouseholds, o.MaxHouseholds}, {&r.MaxPopulation, o.MaxPopulation}, {&r.StaffPerGrid, o.StaffPerGrid}} {
+			if f.src != nil {
+				*f.dst = *f.src
+			}
+		}
+		return r, k
+	}
+	return r, ""
 }
 
 // StreetClass holds the street rules for a class of districts; the class
@@ -187,6 +235,12 @@ type Measures struct {
 	Households *int64
 	Population *int64
 	AreaKM2    float64
+	// Kind and ParentKind are the unit's kind and its parent's (社区, 村 …),
+	// for kind-specific grid rules.
+	Kind, ParentKind string
+	// Points is how many building points the unit holds (0: none, or not
+	// counted): a grid of one point cannot be split whatever its size.
+	Points int64
 }
 
 // Judgement is the profile's verdict on one unit.
@@ -203,6 +257,8 @@ type Judgement struct {
 func (p *Profile) Judge(m Measures) Judgement {
 	j := Judgement{Status: boundaries.Unknown, Reasons: []string{}}
 	switch m.Level {
+	case boundaries.Grid:
+		return p.judgeGrid(m)
 	case boundaries.Community:
 		c := p.Community
 		if m.Households == nil && m.Population == nil {
@@ -283,6 +339,47 @@ func (p *Profile) Judge(m Measures) Judgement {
 		if m.Population != nil || m.Households != nil {
 			j.Status = boundaries.Normal
 		}
+	}
+	return j
+}
+
+// judgeGrid applies the grid rules (of the grid's kind, when the profile
+// has some). A grid over the maximum that holds a single building point is
+// oversized but cannot be split: the reason says so.
+func (p *Profile) judgeGrid(m Measures) Judgement {
+	j := Judgement{Status: boundaries.Unknown, Reasons: []string{}}
+	r, kind := p.GridRulesFor(m.Kind, m.ParentKind)
+	if r.StaffPerGrid.On() {
+		n := int64(math.Ceil(r.StaffPerGrid.Float()))
+		j.StaffMin, j.StaffMax = &n, &n
+	}
+	if m.Households == nil && m.Population == nil {
+		j.Reasons = append(j.Reasons, "no households or population")
+		return j
+	}
+	of := ""
+	if kind != "" {
+		of = " (" + kind + ")"
+	}
+	j.Status = boundaries.Normal
+	if m.Households != nil {
+		h := float64(*m.Households)
+		if r.MaxHouseholds.On() && h > r.MaxHouseholds.Float() {
+			j.Status = boundaries.Oversized
+			why := fmt.Sprintf("households %d > %g%s", *m.Households, r.MaxHouseholds.Float(), of)
+			if m.Points == 1 {
+				why += ": one building point, cannot be split"
+			}
+			j.Reasons = append(j.Reasons, why)
+		}
+		if r.MinHouseholds.On() && h < r.MinHouseholds.Float() {
+			j.Status = boundaries.Undersized
+			j.Reasons = append(j.Reasons, fmt.Sprintf("households %d < %g%s", *m.Households, r.MinHouseholds.Float(), of))
+		}
+	}
+	if m.Population != nil && r.MaxPopulation.On() && float64(*m.Population) > r.MaxPopulation.Float() {
+		j.Status = boundaries.Oversized
+		j.Reasons = append(j.Reasons, fmt.Sprintf("population %d > %g%s", *m.Population, r.MaxPopulation.Float(), of))
 	}
 	return j
 }

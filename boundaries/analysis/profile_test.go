@@ -1,6 +1,7 @@
 package analysis
 
 import (
+	"math"
 	"strings"
 	"testing"
 
@@ -40,6 +41,15 @@ func TestJudge(t *testing.T) {
 		{"Chaoyang street needs 3 km²", bj, Measures{Level: boundaries.Street, Code: "110105001", AreaKM2: 2.5, Population: n(60000)}, "undersized", "area 2.50 km² < 3", 0, 0},
 		{"other district: 30,000 people ok", bj, Measures{Level: boundaries.Street, Code: "110111001", AreaKM2: 6, Population: n(30000)}, "normal", "", 0, 0},
 		{"other district: 150,001 too many", bj, Measures{Level: boundaries.Street, Code: "110111001", AreaKM2: 6, Population: n(150001)}, "oversized", "population 150001 > 150000", 0, 0},
+		{"grid of 300–500 households", bj, Measures{Level: boundaries.Grid, Households: n(420), Points: 3}, "normal", "", 1, 1},
+		{"grid of 620 households", bj, Measures{Level: boundaries.Grid, Households: n(620), Points: 4}, "oversized", "households 620 > 500", 1, 1},
+		{"grid of 299 households", bj, Measures{Level: boundaries.Grid, Households: n(299), Points: 2}, "undersized", "households 299 < 300", 1, 1},
+		{"grid over 2,500 people", bj, Measures{Level: boundaries.Grid, Households: n(480), Population: n(2501)}, "oversized", "population 2501 > 2500", 1, 1},
+		{"tower of 800 households", bj, Measures{Level: boundaries.Grid, Households: n(800), Points: 1}, "oversized", "households 800 > 500: one building point, cannot be split", 1, 1},
+		{"village grid of 350 households", bj, Measures{Level: boundaries.Grid, ParentKind: "村", Households: n(350)}, "oversized", "households 350 > 300 (村)", 1, 1},
+		{"village grid of 120 households", bj, Measures{Level: boundaries.Grid, ParentKind: "村", Households: n(120)}, "normal", "", 1, 1},
+		{"grid without counts", bj, Measures{Level: boundaries.Grid}, "unknown", "no households or population", 1, 1},
+		{"national: no grid sizes", nat, Measures{Level: boundaries.Grid, Households: n(5000)}, "normal", "", 1, 1},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
@@ -75,6 +85,42 @@ func TestProfilesCarrySources(t *testing.T) {
 			if strings.TrimSpace(n.Source) == "" {
 				t.Errorf("profile %s: number %d has no source", name, i)
 			}
+		}
+	}
+}
+
+// TestGridRulesFor: a kind's rules override the general ones field by
+// field, matched on the grid's own kind first; a null switches a rule off.
+func TestGridRulesFor(t *testing.T) {
+	bj, err := LoadProfile("beijing-2020")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		kind, community, matched string
+		min, max                 float64 // NaN: off
+	}{
+		{"", "社区", "", 300, 500},
+		{"", "村", "村", math.NaN(), 300},
+		{"村", "社区", "村", math.NaN(), 300},
+		{"专属网格", "", "", 300, 500},
+	} {
+		r, k := bj.GridRulesFor(c.kind, c.community)
+		same := func(a, b float64) bool { return a == b || math.IsNaN(a) && math.IsNaN(b) }
+		if k != c.matched || !same(r.MinHouseholds.Float(), c.min) || !same(r.MaxHouseholds.Float(), c.max) || r.MaxPopulation.Float() != 2500 || r.Kinds != nil {
+			t.Errorf("GridRulesFor(%q, %q) = %v–%v, %q; want %v–%v, %q", c.kind, c.community, r.MinHouseholds.Float(), r.MaxHouseholds.Float(), k, c.min, c.max, c.matched)
+		}
+	}
+	if !strings.Contains(bj.Grid.MaxHouseholds.Source, "secondary sources") {
+		t.Errorf("grid households source %q does not say it is a secondary figure", bj.Grid.MaxHouseholds.Source)
+	}
+	for _, name := range []string{"national-1989", "../../data/profiles/custom.example.json"} {
+		p, err := LoadProfile(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !p.Grid.StaffPerGrid.On() || p.Grid.StaffPerGrid.Source == "" {
+			t.Errorf("%s: no grid staffing", name)
 		}
 	}
 }

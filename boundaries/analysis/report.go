@@ -37,7 +37,9 @@ func (a *Analysis) WriteText(w io.Writer, p *Profile) error {
 		bw.WriteString(",")
 	}
 	bw.WriteString("\n")
-	a.writeHistogram(bw, p)
+	a.writeHistogram(bw, boundaries.Community, 250, p.Community.MinHouseholds, p.Community.MaxHouseholds)
+	g, _ := p.GridRulesFor("", "")
+	a.writeHistogram(bw, boundaries.Grid, 50, g.MinHouseholds, g.MaxHouseholds)
 	var flagged []UnitResult
 	for _, u := range a.Units {
 		if u.Status.Flagged() {
@@ -80,17 +82,18 @@ func dev(u UnitResult) float64 {
 	return r
 }
 
-// writeHistogram draws community households in 250-household bins with
-// the merge and split thresholds marked.
-func (a *Analysis) writeHistogram(w *bufio.Writer, p *Profile) {
-	const bin, bins = 250, 24 // 0 … 6000+
+// writeHistogram draws the households of a level's units in 24 bins of
+// bin households with the merge and split thresholds marked: communities
+// in 250s (0 … 6000+), grids in 50s (0 … 1200+; the general grid rules).
+func (a *Analysis) writeHistogram(w *bufio.Writer, level boundaries.Level, bin int, minH, maxH Number) {
+	const bins = 24
 	var counts [bins + 1]int
 	n := 0
 	for _, u := range a.Units {
-		if u.Level != boundaries.Community || u.Households == nil {
+		if u.Level != level || u.Households == nil {
 			continue
 		}
-		i := int(*u.Households / bin)
+		i := int(*u.Households / int64(bin))
 		if i > bins {
 			i = bins
 		}
@@ -104,8 +107,8 @@ func (a *Analysis) writeHistogram(w *bufio.Writer, p *Profile) {
 	for _, c := range counts {
 		most = max(most, c)
 	}
-	lo, hi := p.Community.MinHouseholds.Float(), p.Community.MaxHouseholds.Float()
-	fmt.Fprintf(w, "\ncommunity households (%d communities; < %g merge, > %g split):\n", n, lo, hi)
+	lo, hi := minH.Float(), maxH.Float()
+	fmt.Fprintf(w, "\n%s households (%d %s; < %g merge, > %g split):\n", level, n, level.Layer(), lo, hi)
 	for i, c := range counts {
 		label := fmt.Sprintf("%5d–%-5d", i*bin, (i+1)*bin-1)
 		if i == bins {

@@ -17,7 +17,7 @@
 -- step: current units
 CREATE TEMP TABLE au ON COMMIT DROP AS
 SELECT u.code, u.name, u.level, u.parent_code, u.households::bigint AS h, u.population::bigint AS p, u.geom, u.area_m2,
-	CASE u.level WHEN 'community' THEN 'street' WHEN 'street' THEN 'district' END AS parent_level, {{ctx}}
+	CASE u.level WHEN 'grid' THEN 'community' WHEN 'community' THEN 'street' WHEN 'street' THEN 'district' END AS parent_level, {{ctx}}
 FROM {{units}} u WHERE (u.valid_from <= $1 AND (u.valid_to IS NULL OR u.valid_to > $1));
 
 -- step: index
@@ -25,20 +25,22 @@ CREATE INDEX ON au USING gist (geom); CREATE INDEX ON au (code); CREATE INDEX ON
 CREATE TEMP TABLE IF NOT EXISTS lv ON COMMIT DROP AS SELECT DISTINCT level FROM au;
 
 -- Points are joined unit by unit (LATERAL), so each polygon is
--- prepared once for all its points, and only to communities and to
--- streets without communities (other streets sum their
--- communities). A point on a shared edge goes to the smallest code.
+-- prepared once for all its points, and only to grids, communities and
+-- streets without communities (other streets sum their communities):
+-- a point counts once per level. A point on a shared edge goes to the
+-- smallest code.
 -- step: points
 CREATE TEMP TABLE pa ON COMMIT DROP AS
 SELECT DISTINCT ON (x.id, u.level) x.id, u.code, x.h, x.p
 FROM au u CROSS JOIN LATERAL (
 	SELECT pt.id, pt.households AS h, pt.population AS p FROM points pt WHERE ST_Intersects(u.geom, pt.geom)) x
-WHERE NOT u.ctx AND (u.level = 'community'
+WHERE NOT u.ctx AND (u.level IN ('community', 'grid')
    OR u.level = 'street' AND NOT EXISTS (SELECT 1 FROM au c WHERE c.parent_code = u.code AND c.level = 'community'))
    OR u.ctx_pts
 ORDER BY x.id, u.level, u.code;
 CREATE INDEX ON pa (code);
-CREATE TEMP TABLE pc ON COMMIT DROP AS SELECT code, sum(h)::bigint AS h, sum(p)::bigint AS p FROM pa GROUP BY code;
+-- n: how many points a unit holds (a grid of one building point cannot be split).
+CREATE TEMP TABLE pc ON COMMIT DROP AS SELECT code, sum(h)::bigint AS h, sum(p)::bigint AS p, count(*) AS n FROM pa GROUP BY code;
 
 -- Areal interpolation from count areas: each area's counts are
 -- shared among the units it overlaps, by the households of the
@@ -54,7 +56,7 @@ SELECT code, round(sum(h * w))::bigint AS h, round(sum(p * w))::bigint AS p, boo
 	LEFT JOIN LATERAL (SELECT sum(pt.households) AS ph FROM points pt WHERE ST_Intersects(a.geom, pt.geom)) ap ON true
 	LEFT JOIN LATERAL (SELECT sum(pa.h) AS ph FROM pa JOIN points pt ON pt.id = pa.id
 		WHERE pa.code = u.code AND ST_Intersects(a.geom, pt.geom)) up ON true
-	WHERE NOT u.ctx AND (u.level = 'community'
+	WHERE NOT u.ctx AND (u.level IN ('community', 'grid')
 	   OR u.level = 'street' AND NOT EXISTS (SELECT 1 FROM au c WHERE c.parent_code = u.code AND c.level = 'community'))) x
 GROUP BY code;
 
@@ -76,8 +78,14 @@ FROM (SELECT u.code, u.level, u.parent_code, u.ctx, u.ctx_method,
 		     WHEN ic.p IS NOT NULL THEN CASE WHEN ic.by_h THEN 'interpolated by households' ELSE 'interpolated by area' END END AS pm
 	FROM au u LEFT JOIN pc USING (code) LEFT JOIN ic USING (code)) x;
 
--- Streets without their own counts take the sum of their
--- communities; districts the sum of their streets.
+-- Communities without counts of their own (no attribute, no points, no
+-- count area) take the sum of their grids, streets the sum of their
+-- communities, districts the sum of their streets.
+-- step: community sums
+UPDATE cnt c SET h = x.h, p = x.p, method = 'sum of grids' FROM (
+	SELECT parent_code, sum(h)::bigint AS h, sum(p)::bigint AS p FROM cnt WHERE level = 'grid' GROUP BY parent_code) x
+WHERE c.level = 'community' AND NOT c.ctx AND c.method IS NULL AND x.parent_code = c.code AND (x.h IS NOT NULL OR x.p IS NOT NULL);
+
 -- step: street sums
 UPDATE cnt s SET h = x.h, p = x.p, method = 'sum of communities' FROM (
 	SELECT parent_code, sum(h)::bigint AS h, sum(p)::bigint AS p FROM cnt WHERE level = 'community' GROUP BY parent_code) x
@@ -126,10 +134,12 @@ JOIN au a ON a.code = pairs.ca JOIN au b ON b.code = pairs.cb
 WHERE ST_Relate(a.geom, b.geom, '2********');
 
 -- A street (district) is checked for gaps only when some of its
--- communities (streets) are loaded.
+-- communities (streets) are loaded, a community only when some of its
+-- grids are: its ground no grid covers is unowned (属地兜底: the
+-- community keeps it), not a gap.
 -- step: zones: gap
 INSERT INTO zraw
-SELECT 'gap', s.level, ARRAY[s.code], coalesce((d).path[1], 1), ST_Multi((d).geom), NULL FROM (
+SELECT CASE s.level WHEN 'community' THEN 'unowned' ELSE 'gap' END, s.level, ARRAY[s.code], coalesce((d).path[1], 1), ST_Multi((d).geom), NULL FROM (
 	SELECT s.code, s.level, ST_Dump(ST_CollectionExtract(ST_Difference(s.geom, ST_Union(c.geom)), 3)) AS d
 	FROM suspect x JOIN au s ON s.code = x.code AND s.level = x.level
 	JOIN au c ON c.parent_code = s.code AND c.parent_level = s.level

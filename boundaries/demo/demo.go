@@ -42,6 +42,8 @@ type Config struct {
 	// Progress, when set, is called as features are written; total is the
 	// number of features in all files.
 	Progress func(done, total int)
+	// TicketMonths is the period of the synthetic tickets (default 12).
+	TicketMonths int
 }
 
 // File names in the output folder.
@@ -54,8 +56,9 @@ const (
 	ManifestFile    = "manifest.json"
 )
 
-// ManifestVersion changes when the output format does (2: barriers).
-const ManifestVersion = 2
+// ManifestVersion changes when the output format does (2: barriers, 3:
+// grids).
+const ManifestVersion = 3
 
 // Manifest describes a generated city; it is written last, so a folder with
 // a manifest holds complete files.
@@ -80,6 +83,14 @@ type Manifest struct {
 	// Injected lists every boundary problem in the city — there are no
 	// others — with the codes an analyser should report.
 	Injected []Injected `json:"injected"`
+	// GridProblems lists every grid problem in GridsFile (grids.go), in
+	// the same form: overlap, crosses_parent, noncontiguous and orphan at
+	// level grid, unowned at level community.
+	GridProblems []Injected `json:"grid_problems,omitempty"`
+	// Tickets describes TicketsFile and ReassignmentsFile (tickets.go);
+	// DisputeSpots are where their reassignments cluster.
+	Tickets      *TicketsInfo  `json:"tickets,omitempty"`
+	DisputeSpots []DisputeSpot `json:"dispute_spots,omitempty"`
 }
 
 // Counts are features per layer. Communities include the orphan.
@@ -89,6 +100,7 @@ type Counts struct {
 	Communities int `json:"communities"`
 	Points      int `json:"points"`
 	Barriers    int `json:"barriers"`
+	Grids       int `json:"grids,omitempty"` // the orphan grid included
 }
 
 // BarrierCount is one class of barriers: trunk, primary, secondary, alley,
@@ -174,6 +186,9 @@ func Generate(cfg Config) (*Manifest, error) {
 	if err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
+	if m.Tickets, m.DisputeSpots, err = g.writeTickets(cfg.Dir, cfg.TicketMonths); err != nil {
+		return nil, fmt.Errorf("demo: tickets: %w", err)
+	}
 	if err := writeManifest(cfg.Dir, m); err != nil {
 		return nil, fmt.Errorf("demo: %w", err)
 	}
@@ -218,7 +233,11 @@ var kindOrder = []string{KindOverlap, KindGap, KindCrossesParent, KindNoncontigu
 func (g *gen) write(cfg Config) (*Manifest, error) {
 	c := g.c
 	nPoints := g.pointCount()
-	total := len(c.districts) + len(c.streets) + len(g.hh) + nPoints + g.barrierFeatures()
+	grids, err := g.planGrids()
+	if err != nil {
+		return nil, fmt.Errorf("grids: %w", err)
+	}
+	total := len(c.districts) + len(c.streets) + len(g.hh) + nPoints + g.barrierFeatures() + grids.features
 	progress := newProgress(cfg.Progress, total)
 	var files []FileInfo
 	var ring []pt
@@ -246,8 +265,16 @@ func (g *gen) write(cfg Config) (*Manifest, error) {
 		return nil, err
 	}
 	files = append(files, bfi)
+	if grids.features > 0 {
+		gfi, err := g.writeGrids(cfg.Dir, progress, grids)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, gfi)
+	}
 	m := g.buildManifest(cfg, files, bbox, nPoints)
 	m.Counts.Barriers, m.Barriers = bfi.Features, bc
+	m.Counts.Grids, m.GridProblems = grids.features, grids.problems
 	return m, nil
 }
 
@@ -314,13 +341,7 @@ func (g *gen) writeStreets(dir string, progress func(), ring []pt) (FileInfo, []
 		words := uniqueWords(g.seed, di, int(d.count))
 		for k := range d.count {
 			si := d.first + k
-			u := unit(hash3(g.seed, saltKinds, int(si), 0))
-			kind := "街道"
-			if u >= 0.9 {
-				kind = "乡"
-			} else if u >= 0.7 {
-				kind = "镇"
-			}
+			kind := g.streetKind(si)
 			streetKinds[si] = kind
 			w.start()
 			w.str("code", c.streetCode(si), true)
@@ -387,10 +408,7 @@ func (g *gen) writeStreetCommunities(cw, pw *fcWriter, streetKinds []string, rin
 		scode := c.streetCode(int32(si))
 		for k := range s.count {
 			ci := s.first + k
-			kind := "社区"
-			if streetKinds[si] != "街道" && unit(hash3(g.seed, saltKinds, -1-int(ci), 0)) < 0.7 {
-				kind = "村"
-			}
+			kind := g.communityKind(streetKinds[si], ci)
 			ring, pts, err = g.writeLatticeCommunity(cw, pw, ci, words[k]+kind, scode, kind, ring, pts)
 			if err != nil {
 				return nil, err

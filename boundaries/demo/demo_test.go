@@ -84,7 +84,7 @@ type parsed struct {
 	dir                                     string
 	m                                       *Manifest
 	districts, streets, communities, points []feature
-	barriers                                []feature
+	barriers, grids                         []feature
 	byCode                                  map[string]feature
 }
 
@@ -101,6 +101,9 @@ func generate(t testing.TB, scale Scale, seed int64) *parsed {
 		communities: readFC(t, filepath.Join(dir, CommunitiesFile)),
 		points:      readFC(t, filepath.Join(dir, PointsFile)),
 		barriers:    readFC(t, filepath.Join(dir, BarriersFile)),
+	}
+	if m.Counts.Grids > 0 {
+		p.grids = readFC(t, filepath.Join(dir, GridsFile))
 	}
 	for _, l := range [][]feature{p.districts, p.streets, p.communities} {
 		for _, f := range l {
@@ -128,7 +131,7 @@ func (p *parsed) injected() (comms, streets map[string]bool) {
 }
 
 func TestDeterministic(t *testing.T) {
-	files := []string{DistrictsFile, StreetsFile, CommunitiesFile, PointsFile, BarriersFile, ManifestFile}
+	files := []string{DistrictsFile, StreetsFile, CommunitiesFile, PointsFile, BarriersFile, GridsFile, ManifestFile}
 	gen := func(seed int64) string {
 		dir := t.TempDir()
 		if _, err := Generate(Config{Seed: seed, Scale: Small, Dir: dir}); err != nil {
@@ -168,6 +171,7 @@ var (
 	reDistrict = regexp.MustCompile(`^99\d{4}$`)
 	reStreet   = regexp.MustCompile(`^99\d{7}$`)
 	reComm     = regexp.MustCompile(`^99\d{10}$`)
+	reGrid     = regexp.MustCompile(`^99\d{13}$`)
 )
 
 func TestCountsAndCodes(t *testing.T) {
@@ -189,7 +193,7 @@ func TestCountsAndCodes(t *testing.T) {
 			within("districts", len(p.districts), tc.districts)
 			within("streets", len(p.streets), tc.streets)
 			within("communities", len(p.communities), [2]int{tc.communities, tc.communities})
-			want := Counts{len(p.districts), len(p.streets), len(p.communities), len(p.points), len(p.barriers)}
+			want := Counts{len(p.districts), len(p.streets), len(p.communities), len(p.points), len(p.barriers), len(p.grids)}
 			if p.m.Counts != want {
 				t.Errorf("manifest counts %+v, files %+v", p.m.Counts, want)
 			}
@@ -605,7 +609,7 @@ func TestManifest(t *testing.T) {
 	if !m.Synthetic || !strings.Contains(m.Note, "ynthetic") || m.Seed != 17 || m.Scale != Small {
 		t.Errorf("manifest header %+v", m)
 	}
-	if len(m.Files) != 5 {
+	if len(m.Files) != 6 {
 		t.Fatalf("files %+v", m.Files)
 	}
 	for _, f := range m.Files {

@@ -13,8 +13,9 @@ import (
 )
 
 // LoadDemo imports a generated demo city (see package demo) through the
-// normal importer: districts, streets, communities, building points, then
-// the road network (barriers).
+// normal importer: districts, streets, communities, grids (after their
+// communities, boundaries.Levels' order), building points, then the road
+// network (barriers).
 // progress, when set, receives each file's progress.
 func LoadDemo(ctx context.Context, st *store.Store, dir string, progress func(file string, done, total int64)) ([]*Report, error) {
 	var reps []*Report
@@ -32,8 +33,9 @@ func LoadDemo(ctx context.Context, st *store.Store, dir string, progress func(fi
 		}
 		rep, err := Import(ctx, st, filepath.Join(dir, file), Options{
 			Level: l, KindField: "kind", HouseholdsField: "households", PopulationField: "population",
-			// The demo injects one orphan on purpose, for the analysis to find.
-			AllowOrphans: l == boundaries.Community, Approval: "synthetic demo", Progress: prog(file),
+			// The demo injects an orphan community and an orphan grid on
+			// purpose, for the analysis to find.
+			AllowOrphans: l == boundaries.Community || l == boundaries.Grid, Approval: "synthetic demo", Progress: prog(file),
 		})
 		if rep != nil {
 			reps = append(reps, rep)

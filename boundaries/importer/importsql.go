@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/store"
 )
 
@@ -170,6 +171,16 @@ func applyStaged(ctx context.Context, tx pgx.Tx, opt Options, rep *Report) error
 		string(opt.Level), opt.KindField, opt.HouseholdsField, opt.PopulationField,
 		opt.ValidFrom, approval, fmt.Sprintf("%s (import %d)", opt.Source, rep.ImportID), rep.ImportID); err != nil {
 		return fmt.Errorf("insert versions: %w", err)
+	}
+	if opt.Level == boundaries.Grid {
+		// A grid code once given is never given again: imported codes are
+		// issued codes too.
+		if _, err := tx.Exec(ctx, `INSERT INTO grid_codes (code, community)
+			SELECT s.code, s.parent_code FROM diff d JOIN stage s USING (idx)
+			WHERE d.status = 'created' AND s.parent_code IS NOT NULL AND (s.code ~ '^[0-9]{15}$' OR s.code ~ '^P')
+			ON CONFLICT (code) DO NOTHING`); err != nil {
+			return fmt.Errorf("record grid codes: %w", err)
+		}
 	}
 	return store.BumpDataVersion(ctx, tx)
 }

@@ -161,6 +161,8 @@ func codeDigits(l boundaries.Level) int {
 		return 9
 	case boundaries.Community:
 		return 12
+	case boundaries.Grid:
+		return 15
 	}
 	return 0
 }

@@ -52,6 +52,16 @@ func unitJSON() string {
 	return `(` + l.propsJSON() + `)::jsonb || jsonb_build_object('approval', u.approval, 'source', u.source)`
 }
 
+// levelOrder is the SQL sort key of alias's level, top down (1 for
+// districts), over every level boundaries.Levels lists, grids included.
+func levelOrder(alias string) string {
+	names := make([]string, len(boundaries.Levels))
+	for i, l := range boundaries.Levels {
+		names[i] = "'" + string(l) + "'"
+	}
+	return `array_position(ARRAY[` + strings.Join(names, ",") + `], ` + alias + `.level)`
+}
+
 // unitsFrom is the unit layers' FROM clause for every level: $1 run, $2 day.
 const unitsFrom = `units u LEFT JOIN analysis_units r ON r.run_id = $1 AND r.code = u.code WHERE `
 
@@ -82,7 +92,7 @@ func (r *Reader) Page(ctx context.Context, q PageQuery) (*Page, error) {
 	if err := r.st.Reader().QueryRow(ctx, `SELECT count(*) FROM `+unitsFrom+where, args...).Scan(&page.Total); err != nil {
 		return nil, fmt.Errorf("count units: %w", err)
 	}
-	lo := store.LevelOrder("u")
+	lo := levelOrder("u")
 	keyset := ""
 	if after != nil {
 		keyset = ` AND (` + lo + `, u.code, u.version_id) > ($9::int, $10::text, $11::bigint)`
@@ -169,7 +179,7 @@ func (r *Reader) Stats(ctx context.Context, level boundaries.Level, parent strin
 			count(*) FILTER (WHERE r.status = 'undersized')::int, count(*) FILTER (WHERE r.status = 'normal')::int,
 			count(*) FILTER (WHERE r.status = 'oversized')::int, count(*) FILTER (WHERE coalesce(r.status, 'unknown') = 'unknown')::int
 		FROM `+unitsFrom+store.AsOf("u", 2)+` AND ($3 = '' OR u.level = $3) AND ($4 = '' OR u.parent_code = $4)
-		GROUP BY u.level ORDER BY `+store.LevelOrder("u"), run, at, string(level), parent)
+		GROUP BY u.level ORDER BY `+levelOrder("u"), run, at, string(level), parent)
 	if err != nil {
 		return nil, fmt.Errorf("unit stats: %w", err)
 	}

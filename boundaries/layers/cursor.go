@@ -103,7 +103,7 @@ func parseUnitCursor(s string) (unitKey, error) {
 	if err := decodeCursor("cursor", s, &k.Level, &k.Code, &k.Version); err != nil {
 		return k, err
 	}
-	if k.Level < 1 || k.Level > 3 {
+	if k.Level < 1 || k.Level > len(boundaries.Levels) {
 		return k, &boundaries.QueryError{Param: "cursor", Err: errors.New("not a cursor of this server (level); follow the next link")}
 	}
 	return k, nil

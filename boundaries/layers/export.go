@@ -19,7 +19,7 @@ import (
 
 // ExportOptions select what Export writes.
 type ExportOptions struct {
-	Layer   string            // districts, streets, communities or zones
+	Layer   string            // a layer of All: districts, streets, communities, grids, zones, barriers
 	At      time.Time         // zero: today
 	Profile *analysis.Profile // nil: the default profile
 	// Interval, unless nil or one day, exports every version valid at any

@@ -1,5 +1,5 @@
 // Package layers serves the layer registry: one definition per layer
-// (districts, streets, communities, zones, barriers) with its fields and SQL, read by
+// (districts, streets, communities, grids, zones, barriers) with its fields and SQL, read by
 // the vector tiles, the OGC API Features items, the downloads (GeoJSON,
 // CSV, GeoPackage) and the API's unit documents, over the live boundaries
 // or a scenario's. Adding a field or a layer is one edit here.
@@ -48,9 +48,9 @@ type Layer struct {
 }
 
 var unitFields = []Field{
-	{"code", "string", "unit code (9 digits for a street, 12 for a community in China; provisional codes start with P)", "u.code"},
+	{"code", "string", "unit code (9 digits for a street, 12 for a community, 15 for a grid: its community's 12 and a 3-digit sequence; provisional codes start with P)", "u.code"},
 	{"name", "string", "name", "u.name"},
-	{"level", "string", "district, street or community", "u.level"},
+	{"level", "string", "district, street, community or grid", "u.level"},
 	{"parent_code", "string", "code of the parent unit", "u.parent_code"},
 	{"kind", "string", "街道/镇/乡, 社区/村 …", "u.kind"},
 	{"households", "integer", "households (from attributes, points, or the sum of children: see counts_method)", "coalesce(r.households, u.households)"},
@@ -62,8 +62,8 @@ var unitFields = []Field{
 	{"ratio_to_normal", "number", "households over the profile's normal community size", "r.ratio_to_normal"},
 	{"status", "string", "undersized, normal, oversized or unknown under the profile", "coalesce(r.status, 'unknown')"},
 	{"reasons", "array", "why the status (e.g. \"households 3523 > 3000\")", "coalesce(r.reasons, '{}')"},
-	{"staff_min", "integer", "community workers needed, low end", "r.staff_min"},
-	{"staff_max", "integer", "community workers needed, high end", "r.staff_max"},
+	{"staff_min", "integer", "workers needed (community workers; grid workers for a grid), low end", "r.staff_min"},
+	{"staff_max", "integer", "workers needed (community workers; grid workers for a grid), high end", "r.staff_max"},
 	{"outside_share", "number", "share of the area outside the parent unit", "r.outside_share"},
 	{"provisional", "boolean", "the code is provisional", "u.provisional"},
 	{"valid_from", "date", "first day this version is valid", "u.valid_from"},
@@ -107,6 +107,7 @@ var All = []Layer{
 	unitLayer(boundaries.District, "Districts (区)"),
 	unitLayer(boundaries.Street, "Streets (街道/乡镇)"),
 	unitLayer(boundaries.Community, "Communities (社区/村)"),
+	unitLayer(boundaries.Grid, "Grids (网格)"),
 	{Name: "zones", Title: "Boundary problems", Description: "crosses_parent, overlap, gap, noncontiguous and orphan zones found by the analysis",
 		ID: "z.id", Geom: "z.geom",
 		Fields: []Field{

@@ -290,7 +290,7 @@ func TestUnitPaging(t *testing.T) {
 		if len(byCursor) != total || fmt.Sprint(byCursor) != fmt.Sprint(byOffset) {
 			t.Errorf("%+v: cursor walk %d, offset walk %d, total %d", q, len(byCursor), len(byOffset), total)
 		}
-		if q.Level == "" && q.Status == "" && total != man.Counts.Districts+man.Counts.Streets+man.Counts.Communities {
+		if q.Level == "" && q.Status == "" && total != man.Counts.Districts+man.Counts.Streets+man.Counts.Communities+man.Counts.Grids {
 			t.Errorf("all units: total %d", total)
 		}
 	}

@@ -38,7 +38,12 @@ type Summary struct {
 }
 
 // unitLevels are the unit layers' levels, coarse to fine.
-var unitLevels = []boundaries.Level{boundaries.District, boundaries.Street, boundaries.Community}
+var unitLevels = []boundaries.Level{boundaries.District, boundaries.Street, boundaries.Community, boundaries.Grid}
+
+// findingLevels are the levels whose flagged units the findings list:
+// not grids, which a city has by the ten thousand; the map's panel lists a
+// community's grids with their statuses, and grid zones are findings.
+var findingLevels = unitLevels[:3]
 
 // Summaries summarises runs on one histogram scale: nbins bins of equal
 // width from 0 to top, top being minTop or the largest community's
@@ -127,8 +132,8 @@ type FindingsQuery struct {
 	// Status keeps the units of a status (undersized or oversized); with
 	// Kind "" it drops the zones.
 	Status string
-	// Street keeps the street, its communities and the zones touching
-	// them. A bad Kind, Status or Street is a boundaries.QueryError.
+	// Street keeps the street, its communities, their grids and the
+	// zones touching them. A bad Kind, Status or Street is a boundaries.QueryError.
 	Street string
 	// BBox (west, south, east, north, WGS84), when set, keeps the findings
 	// whose geometry meets it: the list of what the map shows.
@@ -162,9 +167,11 @@ func parentName(alias string) string {
 	return `(SELECT p.name FROM units p WHERE p.code = ` + alias + `.parent_code AND ` + store.AsOf("p", 2) + ` LIMIT 1)`
 }
 
-// streetOf is the SQL of the street alias's line is listed under.
+// streetOf is the SQL of the street alias's line is listed under: a
+// grid's is its community's parent on day $2.
 func streetOf(alias string) string {
-	return `CASE ` + alias + `.level WHEN 'street' THEN ` + alias + `.code WHEN 'community' THEN ` + alias + `.parent_code END`
+	return `CASE ` + alias + `.level WHEN 'street' THEN ` + alias + `.code WHEN 'community' THEN ` + alias + `.parent_code
+		WHEN 'grid' THEN (SELECT c.parent_code FROM units c WHERE c.code = ` + alias + `.parent_code AND ` + store.AsOf("c", 2) + ` LIMIT 1) END`
 }
 
 // FindingsPage is a page of findings and the totals of the whole
@@ -181,7 +188,7 @@ type FindingsPage struct {
 // $2 day.
 func flaggedUnits(scenario bool, cols, where string) string {
 	sql := ""
-	for i, lvl := range unitLevels {
+	for i, lvl := range findingLevels {
 		l, _ := ByName(lvl.Layer())
 		if i > 0 {
 			sql += ` UNION ALL `
@@ -195,7 +202,7 @@ func flaggedUnits(scenario bool, cols, where string) string {
 // status, $5 street, $6–$9 bbox or NULLs) with the street each is listed
 // under: part 0 the zones, part 1 the units.
 func findingsSQL(scenario bool) string {
-	inStreet := `($5::text = '' OR u.code = $5 OR u.parent_code = $5)`
+	inStreet := `($5::text = '' OR u.code = $5 OR u.parent_code = $5 OR (u.level = 'grid' AND ` + streetOf("u") + ` = $5))`
 	inBox := func(g string) string {
 		return `($6::float8 IS NULL OR ` + g + ` && ST_MakeEnvelope($6, $7::float8, $8::float8, $9::float8, 4326))`
 	}
@@ -206,7 +213,7 @@ func findingsSQL(scenario bool) string {
 			FROM units u WHERE u.code = z.codes[1] AND ` + store.AsOf("u", 2) + ` LIMIT 1) first ON true
 		WHERE z.run_id = $1 AND $2::date IS NOT NULL AND ($3::text <> '' OR $4::text = '') AND ($3 = '' OR z.kind::text = $3)
 			AND ($5 = '' OR EXISTS (SELECT 1 FROM units u WHERE u.code = ANY(z.codes) AND ` + store.AsOf("u", 2) + ` AND ` + inStreet + `)) AND ` + inBox("z.geom") + `
-		UNION ALL ` + flaggedUnits(scenario, `1, `+store.LevelOrder("u")+`, ''::text, ''::text, u.level::text, ARRAY[u.code]::text[], 0::float8,
+		UNION ALL ` + flaggedUnits(scenario, `1, `+levelOrder("u")+`, ''::text, ''::text, u.level::text, ARRAY[u.code]::text[], 0::float8,
 			u.code::text, u.name::text, r.status::text, coalesce(r.households, -1)::bigint, coalesce(r.reasons, '{}')::text[],
 			coalesce(`+parentName("u")+`, ''), `+streetOf("u"),
 		`($4::text <> '' OR $3::text = '') AND ($4 = '' OR r.status::text = $4) AND `+inStreet+` AND `+inBox("u.geom")) + `),

@@ -3,6 +3,7 @@ package layers
 import (
 	"context"
 	"fmt"
+	"maps"
 	"math"
 	"strings"
 	"time"
@@ -29,8 +30,11 @@ const webMercatorHalf = 20037508.342789244
 // national-scale street tile under 500 KB. Zones are small and few.
 // Barriers are many (every road of a city): from z10 the ones that shape
 // a district (trunk roads, rivers, railways, see tileZoomWhere), from z13
-// (~5 km across) every alley, where their names are readable.
-var tileMinZoom = map[string]int{"districts": 0, "streets": 8, "communities": 10, "zones": 6, "barriers": 10}
+// (~5 km across) every alley, where their names are readable. Grids are
+// about five to a community (a few hundred metres across): from z13 a
+// grid is some 15 pixels wide and a tile holds ~150 of them, read with
+// their partial index (units_geom_3857_grid).
+var tileMinZoom = map[string]int{"districts": 0, "streets": 8, "communities": 10, "grids": 13, "zones": 6, "barriers": 10}
 
 // tileZoomWhere keeps a layer's tiles light at low zooms: a condition over
 // the layer's FROM clause and $3, the tile's zoom.
@@ -38,6 +42,10 @@ var tileZoomWhere = map[string]string{"barriers": "(b.class IN ('trunk', 'river'
 
 // TileMinZoom is the lowest zoom at which a layer's tiles have content.
 func TileMinZoom(layer string) int { return tileMinZoom[layer] }
+
+// TileMinZooms is TileMinZoom of every tiled layer, for the style and the
+// page's config.
+func TileMinZooms() map[string]int { return maps.Clone(tileMinZoom) }
 
 // tileFieldNames are the registry fields encoded in tiles: what the map
 // colours, labels and shows in its panel; the rest is in the API.

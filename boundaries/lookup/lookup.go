@@ -1,5 +1,5 @@
-// Package lookup answers "which district, street and community is this
-// point in?" from memory: an index of the units valid on a day and of an
+// Package lookup answers "which district, street, community and grid is
+// this point in?" from memory: an index of the units valid on a day and of an
 // analysis run's zones, kept in step with the data version.
 package lookup
 
@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"runtime"
+	"slices"
 	"sort"
 	"sync"
 	"time"
@@ -21,7 +22,7 @@ import (
 	"github.com/paulmach/orb/encoding/wkb"
 )
 
-// Point lookups ("which district, street and community is this point in?")
+// Point lookups ("which district, street, community and grid is this point in?")
 // are answered from memory: the units valid on a day and the analysis zones
 // are decoded once into a uniform grid of bounding boxes, and each point is
 // tested against the few polygons whose box holds it. A lookup then costs
@@ -66,12 +67,15 @@ type Zone struct {
 	Codes []string            `json:"codes"`
 }
 
-// Result is the answer for one point.
+// Result is the answer for one point. Its units are shared by every answer
+// of the index (one allocation per unit, not per point and level): read
+// them, do not change them.
 type Result struct {
 	ID         string `json:"id,omitempty"`
 	District   *Unit  `json:"district"`
 	Street     *Unit  `json:"street"`
 	Community  *Unit  `json:"community"`
+	Grid       *Unit  `json:"grid"` // null where no grid covers the point (or none are loaded)
 	OnBoundary bool   `json:"on_boundary"`
 	Zones      []Zone `json:"zones"`
 }
@@ -185,12 +189,14 @@ func (l *Locator) Lookup(ctx context.Context, run int64, at time.Time, pts []Poi
 		}
 		return out, nil
 	}
+	order := spatialOrder(pts)
 	var wg sync.WaitGroup
 	next := make(chan int)
 	for range runtime.GOMAXPROCS(0) {
 		wg.Go(func() {
 			for start := range next {
-				for i := start; i < min(start+chunk, len(pts)); i++ {
+				for _, k := range order[start:min(start+chunk, len(pts))] {
+					i := int(uint32(k))
 					out[i] = idx.locate(pts[i])
 				}
 			}
@@ -210,13 +216,41 @@ func (l *Locator) Lookup(ctx context.Context, run int64, at time.Time, pts []Poi
 	return out, nil
 }
 
+// spatialOrder lists the points' indexes (the low 32 bits of each value)
+// in Z-order of their positions: points near each other are located one
+// after the other, so the polygons they test stay in the CPU's caches. In
+// input order (addresses all over a city) nearly every polygon test
+// missed them, and a fourth level of 37,500 grids took a batch from 2.0 to
+// 0.94 million points/s at the beijing scale; sorted, 2.45 and 1.9.
+func spatialOrder(pts []Point) []uint64 {
+	bd := orb.Bound{Min: orb.Point{math.Inf(1), math.Inf(1)}, Max: orb.Point{math.Inf(-1), math.Inf(-1)}}
+	for _, p := range pts {
+		bd = bd.Extend(orb.Point{p.Lon, p.Lat})
+	}
+	w, h := math.Max(bd.Max[0]-bd.Min[0], 1e-12), math.Max(bd.Max[1]-bd.Min[1], 1e-12)
+	// spread puts the 16 bits of v in the even bits of the result.
+	spread := func(v float64) uint64 {
+		z := uint64(min(max(v, 0), 1) * 0xFFFF)
+		z = (z | z<<8) & 0x00FF00FF
+		z = (z | z<<4) & 0x0F0F0F0F
+		z = (z | z<<2) & 0x33333333
+		return (z | z<<1) & 0x55555555
+	}
+	keys := make([]uint64, len(pts))
+	for i, p := range pts {
+		keys[i] = (spread((p.Lon-bd.Min[0])/w)|spread((p.Lat-bd.Min[1])/h)<<1)<<32 | uint64(i)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
 // lookupIndex is the decoded geometry of one day.
 type lookupIndex struct {
 	dataVersion  int64
 	unitsVersion int64
 	runID        int64
 	used         time.Time
-	levels       [3]gridIndex // district, street, community
+	levels       [4]gridIndex // district, street, community, grid (see levelSlot)
 	zones        gridIndex
 	zoneInfo     []Zone
 }
@@ -229,6 +263,7 @@ type lookupIndex struct {
 // segment is in the strip.
 type indexItem struct {
 	code, name string
+	unit       *Unit     // {code, name}: what every answer in it points to
 	bound      orb.Bound // widened by the tolerance
 	y0, rowH   float64
 	rowStart   []int32   // strip i's segments are segs[rowStart[i]:rowStart[i+1]]
@@ -241,7 +276,7 @@ const segmentsPerRow = 8
 func newIndexItem(code, name string, mp orb.MultiPolygon) indexItem {
 	const eps = OnBoundaryTolerance
 	bd := mp.Bound()
-	it := indexItem{code: code, name: name,
+	it := indexItem{code: code, name: name, unit: &Unit{Code: code, Name: name},
 		bound: orb.Bound{Min: orb.Point{bd.Min[0] - eps, bd.Min[1] - eps}, Max: orb.Point{bd.Max[0] + eps, bd.Max[1] + eps}}}
 	n := 0
 	for _, poly := range mp {
@@ -379,9 +414,9 @@ func (g *gridIndex) first(p orb.Point) (*indexItem, bool) {
 func (idx *lookupIndex) locate(pt Point) Result {
 	p := orb.Point{pt.Lon, pt.Lat}
 	r := Result{ID: pt.ID, Zones: []Zone{}}
-	for i, dst := range []**Unit{&r.District, &r.Street, &r.Community} {
+	for i, dst := range [...]**Unit{&r.District, &r.Street, &r.Community, &r.Grid} {
 		if it, edge := idx.levels[i].first(p); it != nil {
-			*dst = &Unit{Code: it.code, Name: it.name}
+			*dst = it.unit
 			r.OnBoundary = r.OnBoundary || edge
 		}
 	}
@@ -410,7 +445,7 @@ func build(ctx context.Context, st *store.Store, at time.Time, run int64) (*look
 		if err != nil {
 			return err
 		}
-		var byLevel [3][]indexItem
+		var byLevel [len(lookupIndex{}.levels)][]indexItem
 		for rows.Next() {
 			var lvl, code, name string
 			var b []byte
@@ -423,14 +458,8 @@ func build(ctx context.Context, st *store.Store, at time.Time, run int64) (*look
 				rows.Close()
 				return err
 			}
-			switch boundaries.Level(lvl) {
-			case boundaries.District:
-				byLevel[0] = append(byLevel[0], it)
-			case boundaries.Street:
-				byLevel[1] = append(byLevel[1], it)
-			default:
-				byLevel[2] = append(byLevel[2], it)
-			}
+			i := levelSlot(boundaries.Level(lvl))
+			byLevel[i] = append(byLevel[i], it)
 		}
 		rows.Close()
 		if err := rows.Err(); err != nil {
@@ -473,9 +502,23 @@ func build(ctx context.Context, st *store.Store, at time.Time, run int64) (*look
 		return nil, fmt.Errorf("build lookup index (%s): %w", at.Format("2006-01-02"), err)
 	}
 	slog.Info("lookup index built", "at", at.Format("2006-01-02"), "units_version", idx.unitsVersion, "run", run,
-		"units", len(idx.levels[0].items)+len(idx.levels[1].items)+len(idx.levels[2].items), "zones", len(idx.zoneInfo),
+		"units", len(idx.levels[0].items)+len(idx.levels[1].items)+len(idx.levels[2].items), "grids", len(idx.levels[3].items), "zones", len(idx.zoneInfo),
 		"ms", time.Since(t0).Milliseconds())
 	return idx, nil
+}
+
+// levelSlot is a level's place in lookupIndex.levels: its place in
+// boundaries.Levels, top down.
+func levelSlot(l boundaries.Level) int {
+	switch l {
+	case boundaries.District:
+		return 0
+	case boundaries.Street:
+		return 1
+	case boundaries.Grid:
+		return 3
+	}
+	return 2
 }
 
 // zoneOrder sorts zones and their descriptions together by id.
@@ -540,14 +583,7 @@ func SQL(ctx context.Context, st *store.Store, at time.Time, run int64, pt Point
 			continue
 		}
 		u := &Unit{Code: code, Name: name}
-		switch boundaries.Level(lvl) {
-		case boundaries.District:
-			r.District = u
-		case boundaries.Street:
-			r.Street = u
-		default:
-			r.Community = u
-		}
+		*[...]**Unit{&r.District, &r.Street, &r.Community, &r.Grid}[levelSlot(boundaries.Level(lvl))] = u
 		r.OnBoundary = r.OnBoundary || edge
 	}
 	sort.Slice(r.Zones, func(i, j int) bool { return r.Zones[i].ID < r.Zones[j].ID })

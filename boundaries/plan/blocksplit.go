@@ -24,6 +24,7 @@ var SplitChoices = []string{SplitAuto, SplitBlocks, SplitCuts}
 // Indices in splitMethods.
 const (
 	methodStraight = 0
+	methodGrid     = 2
 	methodBlocks   = 3
 )
 
@@ -192,7 +193,7 @@ func splitEdges(out *splitRows) (parts, origs []string) {
 // (what is not on an old boundary) that lies on barriers, and adds them to
 // the plan's total (by length). Nothing when no barriers are loaded.
 func (pn *planner) onBarriers(ctx context.Context, parts, origs []string) error {
-	if ok, err := pn.barriersLoaded(ctx); err != nil || !ok {
+	if ok, err := pn.barriersLoaded(ctx); err != nil || !ok || pn.noBarrierShare {
 		return err
 	}
 	// 1e-6° (≈ 0.1 m) around the old boundary: what the tidy-up left of it.

@@ -81,6 +81,10 @@ func WriteGeoJSON(w io.Writer, pl *Plan) error {
 			"polsby_popper": u.PolsbyPopper, "hull_ratio": u.HullRatio, "status": u.Status, "reasons": u.Reasons,
 			"base_version_id": u.BaseVersion,
 		}})
+		if u.Level != "" {
+			pr := fc.Features[len(fc.Features)-1].Properties
+			pr["level"], pr["parent_code"], pr["replaces"] = u.Level, u.ParentCode, u.Replaces
+		}
 	}
 	return json.NewEncoder(w).Encode(fc)
 }

@@ -64,6 +64,12 @@ type Unit struct {
 	// BaseVersion is the live version the plan changed (nil for a new
 	// code): a scenario made of the plan refuses adoption if it moved on.
 	BaseVersion *int64 `json:"base_version_id"`
+	// Level, ParentCode and Replaces are set for units below communities
+	// (grids, package grids): the level, the community, and the codes of
+	// the live units the unit takes over (old → new in history).
+	Level      boundaries.Level `json:"level,omitempty"`
+	ParentCode string           `json:"parent_code,omitempty"`
+	Replaces   []string         `json:"replaces,omitempty"`
 	// Geometry is the unit's GeoJSON geometry (7 decimals), for the
 	// geojson output and tests; not part of the JSON plan.
 	Geometry json.RawMessage `json:"-"`
@@ -153,6 +159,12 @@ type planner struct {
 	barriers   *bool
 	onBar      map[string]float64
 	barrierLen [2]float64 // new boundary on barriers, and in all (m)
+	// pointsFirst (Divide) keeps a split its building points gave, even out
+	// of range, rather than a grid weighted by area: the grid is only for
+	// units the points could not split.
+	pointsFirst bool
+	// noBarrierShare (Divide) skips measuring the parts' boundary on barriers.
+	noBarrierShare bool
 }
 
 // Propose proposes operations that bring the communities of a street, a

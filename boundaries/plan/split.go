@@ -9,7 +9,11 @@ import (
 	"fmt"
 	"log/slog"
 	"math"
+	"runtime"
+	"slices"
 	"sort"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -77,41 +81,52 @@ func (pn *planner) split(ctx context.Context) error {
 	if len(jobs) == 0 {
 		return nil
 	}
+	_, err = pn.splitRun(ctx, jobs)
+	return err
+}
+
+// splitRun splits the jobs chosen (by splitJobs, or by Divide) and writes
+// the parts back to pw; it returns what was split.
+func (pn *planner) splitRun(ctx context.Context, jobs []*splitJob) (*splitRows, error) {
 	if err := pn.exec(ctx, `DROP TABLE IF EXISTS pcell; CREATE TEMP TABLE pcell (code text, m int, id int, geom geometry, w float8)`); err != nil {
-		return err
+		return nil, err
 	}
 	if err := pn.partitionJobs(ctx, jobs); err != nil {
-		return err
+		return nil, err
 	}
 	out := pn.splitParts(jobs)
 	if len(out.done) == 0 {
-		return nil
+		return out, nil
 	}
 	// The communities as they were, to tell a part's new boundary from its old one.
 	if err := pn.exec2(ctx, `DROP TABLE IF EXISTS porig`, `CREATE TEMP TABLE porig ON COMMIT DROP AS SELECT code, ST_Buffer(ST_Boundary(geom), 1e-6) AS near FROM pw WHERE code = ANY($1)`,
 		jobCodes(out.done)); err != nil {
-		return err
+		return nil, err
 	}
 	if err := pn.writeParts(ctx, out); err != nil {
-		return err
+		return nil, err
 	}
 	// Parts must be contiguous: stray pieces go to the adjacent part of
 	// the same split.
 	t0 := time.Now()
 	if err := pn.tidySplit(ctx, out.allCodes, out.group); err != nil {
-		return err
+		return nil, err
 	}
 	slog.Debug("plan split tidy", "ms", time.Since(t0).Milliseconds())
 	parts, origs := splitEdges(out)
+	t0 = time.Now()
 	if err := pn.onBarriers(ctx, parts, origs); err != nil {
-		return err
+		return nil, err
 	}
+	slog.Debug("plan split on barriers", "ms", time.Since(t0).Milliseconds())
+	t0 = time.Now()
 	wt, areas, err := pn.partWeights(ctx)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	slog.Debug("plan split weights", "ms", time.Since(t0).Milliseconds())
 	ucodes, uh, up := pn.recordSplits(out.done, wt, areas)
-	return pn.exec(ctx, `UPDATE pw SET h = u.h, p = u.p FROM unnest($1::text[], $2::bigint[], $3::bigint[]) u(code, h, p) WHERE pw.code = u.code`,
+	return out, pn.exec(ctx, `UPDATE pw SET h = u.h, p = u.p FROM unnest($1::text[], $2::bigint[], $3::bigint[]) u(code, h, p) WHERE pw.code = u.code`,
 		ucodes, uh, up)
 }
 
@@ -177,6 +192,9 @@ func (pn *planner) partitionJobs(ctx context.Context, jobs []*splitJob) error {
 	}
 	pending := jobs
 	for _, m := range order {
+		if m == methodGrid && pn.pointsFirst {
+			pending = slices.DeleteFunc(pending, func(j *splitJob) bool { return j.method >= 0 })
+		}
 		if len(pending) == 0 {
 			break
 		}
@@ -215,31 +233,48 @@ func (pn *planner) partitionWith(ctx context.Context, m int, pending []*splitJob
 	}
 	slog.Debug("plan split sub-units", "method", m, "communities", len(codes), "ms", time.Since(t0).Milliseconds())
 	t0 = time.Now()
+	// Each job's search is pure and touches only its job, so the jobs are
+	// partitioned in parallel, one worker per CPU; the order of next stays
+	// the order of pending.
+	fitted := make([]bool, len(pending))
+	errs := make([]error, len(pending))
+	var at atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(pending)) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(at.Add(1) - 1); i < len(pending); i = int(at.Add(1) - 1) {
+				fitted[i], errs[i] = pn.partitionJob(m, pending[i], fits, ss, cs, bs)
+			}
+		}()
+	}
+	wg.Wait()
 	var next []*splitJob
-	for _, j := range pending {
-		fit := func(share float64) bool { return fits(j, share) }
-		var parts []partition.Part
-		switch m {
-		case methodBlocks:
-			ok, err := pn.splitBlocks(j, bs[j.code], fit)
-			if err != nil {
-				return nil, err
-			}
-			if !ok {
-				next = append(next, j)
-			}
-			continue
-		case methodStraight:
-			parts = ss[j.code].Split(j.k, fit)
-		default:
-			parts = cs[j.code].Split(j.k, fit)
+	for i, j := range pending {
+		if errs[i] != nil {
+			return nil, errs[i]
 		}
-		if !keepParts(j, m, parts, fit) {
+		if !fitted[i] {
 			next = append(next, j)
 		}
 	}
 	slog.Debug("plan split partition", "method", m, "communities", len(codes), "ms", time.Since(t0).Milliseconds())
 	return next, nil
+}
+
+// partitionJob partitions one job by method m from its sub-units; it
+// reports whether the parts fit.
+func (pn *planner) partitionJob(m int, j *splitJob, fits func(*splitJob, float64) bool,
+	ss map[string]*partition.Straight, cs map[string]*partition.Cells, bs map[string]*blocks.Graph) (bool, error) {
+	fit := func(share float64) bool { return fits(j, share) }
+	switch m {
+	case methodBlocks:
+		return pn.splitBlocks(j, bs[j.code], fit)
+	case methodStraight:
+		return keepParts(j, m, ss[j.code].Split(j.k, fit), fit), nil
+	}
+	return keepParts(j, m, cs[j.code].Split(j.k, fit), fit), nil
 }
 
 // keepParts keeps the parts method m found for a job when they all fit, or

@@ -25,19 +25,23 @@ import (
 // units until adopted; adoption writes them as new unit versions in one
 // transaction, like the API's single-unit writes.
 
-// Unit is one proposed community: a changed live one (same code)
-// or a new one (a split part's provisional code).
+// Unit is one proposed community or grid: a changed live one (same code)
+// or a new one (a split part's provisional code, a grid's new code).
 type Unit struct {
-	Code        string `json:"code"`
-	Name        string `json:"name"`
-	ParentCode  string `json:"parent_code"`
-	Households  *int64 `json:"households"`
-	Population  *int64 `json:"population"`
-	Provisional bool   `json:"provisional"`
+	Code        string           `json:"code"`
+	Name        string           `json:"name"`
+	Level       boundaries.Level `json:"level"` // "" is community
+	ParentCode  string           `json:"parent_code"`
+	Households  *int64           `json:"households"`
+	Population  *int64           `json:"population"`
+	Provisional bool             `json:"provisional"`
 	// BaseVersion is the live version the plan read (nil: a new code, or
 	// unknown, when the version current at creation is taken).
 	BaseVersion *int64          `json:"base_version_id"`
 	Geometry    json.RawMessage `json:"-"` // GeoJSON, WGS84
+	// Replaces are the live grids a grid takes over (re-coded, or cut
+	// and regenerated): adoption records them in grid_codes.replaced_by.
+	Replaces []string `json:"replaces,omitempty"`
 }
 
 // Scenario is a stored scenario.
@@ -49,17 +53,22 @@ type Scenario struct {
 	Plan      json.RawMessage `json:"plan"`
 	AdoptedAt *time.Time      `json:"adopted_at"`
 	Approval  *string         `json:"approval"`
-	Codes     []string        `json:"codes"`   // units of the scenario
+	Codes     []string        `json:"codes"`   // communities of the scenario
 	Removed   []string        `json:"removed"` // live communities it merges away
+	// Grids and RemovedGrids are the grids it proposes and the live grids
+	// it retires (generated, renumbered, or following its communities).
+	Grids        []string `json:"grids"`
+	RemovedGrids []string `json:"removed_grids"`
 }
 
 // ErrAdopted is returned when a scenario has already been adopted.
 var ErrAdopted = fmt.Errorf("scenario already adopted: %w", boundaries.ErrConflict)
 
-// ParsePlan reads the output of `jiedao plan --format geojson`: a
-// FeatureCollection whose features carry code, name, street (or
-// parent_code), provisional, households, population and base_version_id,
-// and the communities the plan removes.
+// ParsePlan reads the output of `jiedao plan --format geojson` (or of
+// `jiedao grids generate`): a FeatureCollection whose features carry code,
+// name, street (or parent_code), provisional, households, population and
+// base_version_id, for grids level "grid", parent_code (the community)
+// and replaces, and the units the plan removes.
 func ParsePlan(b []byte) ([]Unit, []units.Base, error) {
 	var fc struct {
 		Type     string `json:"type"`
@@ -67,14 +76,16 @@ func ParsePlan(b []byte) ([]Unit, []units.Base, error) {
 			Type       string          `json:"type"`
 			Geometry   json.RawMessage `json:"geometry"`
 			Properties struct {
-				Code        string `json:"code"`
-				Name        string `json:"name"`
-				Street      string `json:"street"`
-				ParentCode  string `json:"parent_code"`
-				Provisional bool   `json:"provisional"`
-				Households  *int64 `json:"households"`
-				Population  *int64 `json:"population"`
-				BaseVersion *int64 `json:"base_version_id"`
+				Code        string   `json:"code"`
+				Name        string   `json:"name"`
+				Level       string   `json:"level"`
+				Replaces    []string `json:"replaces"`
+				Street      string   `json:"street"`
+				ParentCode  string   `json:"parent_code"`
+				Provisional bool     `json:"provisional"`
+				Households  *int64   `json:"households"`
+				Population  *int64   `json:"population"`
+				BaseVersion *int64   `json:"base_version_id"`
 			} `json:"properties"`
 		} `json:"features"`
 		Removed []units.Base `json:"removed"`
@@ -94,12 +105,23 @@ func ParsePlan(b []byte) ([]Unit, []units.Base, error) {
 		if len(f.Geometry) == 0 || string(f.Geometry) == "null" {
 			return nil, nil, boundaries.Invalid("feature %d (%s): no geometry", i+1, p.Code)
 		}
-		parent := p.Street
-		if parent == "" {
-			parent = p.ParentCode
+		u := Unit{Code: p.Code, Name: p.Name, Level: boundaries.Community, ParentCode: p.Street, Households: p.Households,
+			Population: p.Population, Provisional: p.Provisional, BaseVersion: p.BaseVersion, Geometry: f.Geometry, Replaces: p.Replaces}
+		if u.ParentCode == "" {
+			u.ParentCode = p.ParentCode
 		}
-		out = append(out, Unit{Code: p.Code, Name: p.Name, ParentCode: parent, Households: p.Households,
-			Population: p.Population, Provisional: p.Provisional, BaseVersion: p.BaseVersion, Geometry: f.Geometry})
+		switch boundaries.Level(p.Level) {
+		case "", boundaries.Community:
+		case boundaries.Grid:
+			// A grid's parent is its community, which its code starts with.
+			u.Level, u.ParentCode = boundaries.Grid, p.ParentCode
+			if u.ParentCode == "" || !strings.HasPrefix(u.Code, u.ParentCode) || len(u.Code) != len(u.ParentCode)+3 || seqDigits(u.Code) != nil {
+				return nil, nil, boundaries.Invalid("feature %d (%s): a grid's code is its community's (parent_code %q) and 3 digits", i+1, p.Code, p.ParentCode)
+			}
+		default:
+			return nil, nil, boundaries.Invalid("feature %d (%s): level %q: want community or grid", i+1, p.Code, p.Level)
+		}
+		out = append(out, u)
 	}
 	for i, r := range fc.Removed {
 		if r.Code == "" {
@@ -107,6 +129,16 @@ func ParsePlan(b []byte) ([]Unit, []units.Base, error) {
 		}
 	}
 	return out, fc.Removed, nil
+}
+
+// seqDigits checks that a code ends in 3 digits.
+func seqDigits(code string) error {
+	for _, c := range code[len(code)-3:] {
+		if c < '0' || c > '9' {
+			return errors.New("not digits")
+		}
+	}
+	return nil
 }
 
 // Create stores a scenario. removed lists communities known to be
@@ -129,6 +161,9 @@ func Create(ctx context.Context, st *store.Store, name, profile string, plan any
 	if err != nil {
 		return nil, fmt.Errorf("scenario %s: plan: %w", name, err)
 	}
+	if proposed, removed, err = withGrids(ctx, st, name, profile, proposed, removed); err != nil {
+		return nil, err
+	}
 	if plan == nil {
 		summary = []byte("{}")
 	}
@@ -144,10 +179,16 @@ func Create(ctx context.Context, st *store.Store, name, profile string, plan any
 		}
 		batch := &pgx.Batch{}
 		for _, u := range proposed {
-			batch.Queue(`INSERT INTO scenario_units (scenario_id, code, name, parent_code, households, population, provisional, geom, base_version_id)
+			level := u.Level
+			if level == "" {
+				level = boundaries.Community
+			}
+			batch.Queue(`INSERT INTO scenario_units (scenario_id, code, name, parent_code, households, population, provisional, geom, base_version_id,
+					level, replaces)
 				VALUES ($1, $2, $3, nullif($4, ''), $5, $6, $7,
-					ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($8), 4326)), 3)), $9)`,
-				id, u.Code, u.Name, u.ParentCode, u.Households, u.Population, u.Provisional, string(u.Geometry), u.BaseVersion)
+					ST_Multi(ST_CollectionExtract(ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($8), 4326)), 3)), $9, $10, $11)`,
+				id, u.Code, u.Name, u.ParentCode, u.Households, u.Population, u.Provisional, string(u.Geometry), u.BaseVersion,
+				string(level), u.Replaces)
 		}
 		if err := tx.SendBatch(ctx, batch).Close(); err != nil {
 			var pe *pgconn.PgError
@@ -170,7 +211,7 @@ func Create(ctx context.Context, st *store.Store, name, profile string, plan any
 		// version the plan read gone and refuses.
 		if _, err := tx.Exec(ctx, `INSERT INTO scenario_removed (scenario_id, code, base_version_id)
 			SELECT $1, r.code, r.v FROM unnest($2::text[], $3::bigint[]) r(code, v)
-			WHERE EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level = 'community')
+			WHERE EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level IN ('community', 'grid'))
 			ON CONFLICT DO NOTHING`, id, rc, rv); err != nil {
 			return fmt.Errorf("scenario %s: removed: %w", name, err)
 		}
@@ -182,9 +223,9 @@ func Create(ctx context.Context, st *store.Store, name, profile string, plan any
 		}
 		if _, err := tx.Exec(ctx, `INSERT INTO scenario_removed (scenario_id, code)
 			SELECT $1, u.code FROM units u
-			JOIN scenario_units x ON x.scenario_id = $1 AND x.geom && u.geom AND ST_Intersects(x.geom, u.geom)
-			WHERE u.level = 'community' AND u.valid_to IS NULL
-			  AND u.parent_code IN (SELECT parent_code FROM scenario_units WHERE scenario_id = $1)
+			JOIN scenario_units x ON x.scenario_id = $1 AND x.level = u.level AND x.geom && u.geom AND ST_Intersects(x.geom, u.geom)
+			WHERE u.level IN ('community', 'grid') AND u.valid_to IS NULL
+			  AND u.parent_code IN (SELECT parent_code FROM scenario_units y WHERE y.scenario_id = $1 AND y.level = u.level)
 			  AND NOT EXISTS (SELECT 1 FROM scenario_units y WHERE y.scenario_id = $1 AND y.code = u.code)
 			GROUP BY u.code, u.geom
 			HAVING sum(ST_Area(ST_Intersection(u.geom, x.geom))) >= 0.5 * ST_Area(u.geom)
@@ -224,10 +265,14 @@ func ID(ctx context.Context, st *store.Store, name string) (int64, error) {
 func Get(ctx context.Context, st *store.Store, id int64) (*Scenario, error) {
 	sc := &Scenario{}
 	err := st.Primary().QueryRow(ctx, `SELECT id, name, created_at, profile, plan, adopted_at, approval,
-			coalesce((SELECT array_agg(code ORDER BY code) FROM scenario_units WHERE scenario_id = s.id), '{}'),
-			coalesce((SELECT array_agg(code ORDER BY code) FROM scenario_removed WHERE scenario_id = s.id), '{}')
+			coalesce((SELECT array_agg(code ORDER BY code) FROM scenario_units WHERE scenario_id = s.id AND level <> 'grid'), '{}'),
+			coalesce((SELECT array_agg(r.code ORDER BY r.code) FROM scenario_removed r WHERE r.scenario_id = s.id
+				AND NOT EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level = 'grid')), '{}'),
+			coalesce((SELECT array_agg(code ORDER BY code) FROM scenario_units WHERE scenario_id = s.id AND level = 'grid'), '{}'),
+			coalesce((SELECT array_agg(r.code ORDER BY r.code) FROM scenario_removed r WHERE r.scenario_id = s.id
+				AND EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level = 'grid')), '{}')
 		FROM scenarios s WHERE id = $1`, id).Scan(&sc.ID, &sc.Name, &sc.CreatedAt, &sc.Profile, &sc.Plan, &sc.AdoptedAt,
-		&sc.Approval, &sc.Codes, &sc.Removed)
+		&sc.Approval, &sc.Codes, &sc.Removed, &sc.Grids, &sc.RemovedGrids)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("scenario %d: %w", id, boundaries.ErrNotFound)
 	}
@@ -245,22 +290,27 @@ type Summary struct {
 	Profile   string     `json:"profile"`
 	AdoptedAt *time.Time `json:"adopted_at"`
 	Approval  *string    `json:"approval"`
-	Units     int        `json:"units"`   // units it proposes
+	Units     int        `json:"units"`   // communities it proposes
 	Removed   int        `json:"removed"` // live communities it merges away
+	Grids     int        `json:"grids"`   // grids it proposes
+	// RemovedGrids are the live grids it retires.
+	RemovedGrids int `json:"removed_grids"`
 }
 
 // List lists the stored scenarios, newest first.
 func List(ctx context.Context, st *store.Store) ([]Summary, error) {
 	rows, err := st.Primary().Query(ctx, `SELECT id, name, created_at, profile, adopted_at, approval,
-			(SELECT count(*) FROM scenario_units WHERE scenario_id = s.id),
-			(SELECT count(*) FROM scenario_removed WHERE scenario_id = s.id)
+			(SELECT count(*) FROM scenario_units WHERE scenario_id = s.id AND level <> 'grid'),
+			(SELECT count(*) FROM scenario_removed r WHERE scenario_id = s.id AND NOT EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level = 'grid')),
+			(SELECT count(*) FROM scenario_units WHERE scenario_id = s.id AND level = 'grid'),
+			(SELECT count(*) FROM scenario_removed r WHERE scenario_id = s.id AND EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level = 'grid'))
 		FROM scenarios s ORDER BY id DESC`)
 	if err != nil {
 		return nil, fmt.Errorf("list scenarios: %w", err)
 	}
 	out, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (Summary, error) {
 		var x Summary
-		return x, r.Scan(&x.ID, &x.Name, &x.CreatedAt, &x.Profile, &x.AdoptedAt, &x.Approval, &x.Units, &x.Removed)
+		return x, r.Scan(&x.ID, &x.Name, &x.CreatedAt, &x.Profile, &x.AdoptedAt, &x.Approval, &x.Units, &x.Removed, &x.Grids, &x.RemovedGrids)
 	})
 	if err != nil {
 		return nil, fmt.Errorf("list scenarios: %w", err)
@@ -351,7 +401,7 @@ func UnitsSQL(scenario, at string) string {
 	return `SELECT u.version_id, u.code, u.name, u.level, u.parent_code, u.kind, u.households, u.population,
 			u.provisional, u.geom, u.area_m2, u.valid_from, u.valid_to
 		FROM units u
-		WHERE ` + store.AsOfExpr("u", at) + ` AND NOT (u.level = 'community' AND (
+		WHERE ` + store.AsOfExpr("u", at) + ` AND NOT (u.level IN ('community', 'grid') AND (
 			-- EXISTS, not IN: a tile probes the primary keys for its few
 			-- units instead of hashing every code of the scenario.
 			EXISTS (SELECT 1 FROM scenario_units y WHERE y.scenario_id = ` + scenario + ` AND y.code = u.code)
@@ -361,11 +411,13 @@ func UnitsSQL(scenario, at string) string {
 		FROM scenario_units x WHERE x.scenario_id = ` + scenario
 }
 
-// kindSQL is the kind (社区/村) of scenario unit x: its code's, else
-// the most common among its street's communities.
+// kindSQL is the kind (社区/村) of scenario unit x: its code's, else (a
+// grid) its community's, else the most common among its parent's units of
+// its level.
 func kindSQL(x string) string {
 	return `coalesce((SELECT k.kind FROM units k WHERE k.code = ` + x + `.code ORDER BY k.valid_from DESC LIMIT 1),
-		(SELECT k.kind FROM units k WHERE k.parent_code = ` + x + `.parent_code AND k.level = 'community' AND k.valid_to IS NULL
+		CASE WHEN ` + x + `.level = 'grid' THEN (SELECT k.kind FROM units k WHERE k.code = ` + x + `.parent_code ORDER BY k.valid_from DESC LIMIT 1) END,
+		(SELECT k.kind FROM units k WHERE k.parent_code = ` + x + `.parent_code AND k.level = ` + x + `.level AND k.valid_to IS NULL
 		 GROUP BY k.kind ORDER BY count(*) DESC, k.kind LIMIT 1))`
 }
 
@@ -381,14 +433,17 @@ type DiffRow struct {
 	After      boundaries.Status `json:"status_after"`
 }
 
-// Diff is the before/after table of a scenario.
+// Diff is the before/after table of a scenario: its communities, and
+// the grids of the communities it changes (old → new codes).
 type Diff struct {
 	*Comparison
-	Rows []DiffRow `json:"rows"`
+	Rows  []DiffRow    `json:"rows"`
+	Grids []GridChange `json:"grid_changes"`
 }
 
 // Difference lists every community the scenario changes, adds or
-// removes, with households, area and status before and after.
+// removes, with households, area and status before and after, and its
+// grid changes.
 func Difference(ctx context.Context, st *store.Store, runs *analysis.Runs, id int64, p *analysis.Profile, at time.Time) (*Diff, error) {
 	a, err := Analyze(ctx, st, runs, id, p, at)
 	if err != nil {
@@ -398,7 +453,11 @@ func Difference(ctx context.Context, st *store.Store, runs *analysis.Runs, id in
 	if err != nil {
 		return nil, err
 	}
-	d := &Diff{Comparison: a, Rows: []DiffRow{}}
+	gs, err := GridChanges(ctx, st, id, at)
+	if err != nil {
+		return nil, err
+	}
+	d := &Diff{Comparison: a, Rows: []DiffRow{}, Grids: gs}
 	for _, code := range sc.Codes {
 		r := DiffRow{Code: code, Change: "changed"}
 		b, ok := a.Before.Units[code]

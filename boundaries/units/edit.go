@@ -436,7 +436,7 @@ func Create(ctx context.Context, st *store.Store, e *Edit, a Actor) (*WriteResul
 		return nil, boundaries.Invalid("code is required")
 	}
 	if e.Level == "" {
-		return nil, boundaries.Invalid("level (district, street or community) is required")
+		return nil, boundaries.Invalid("level (district, street, community or grid) is required")
 	}
 	if e.Name == nil || *e.Name == "" {
 		return nil, boundaries.Invalid("name is required")

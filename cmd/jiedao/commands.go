@@ -1,23 +1,28 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/dispatch"
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layers"
+	locator "github.com/jiedao/jiedao/boundaries/lookup"
 	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/geo"
@@ -29,12 +34,12 @@ func reader(s *store.Store) *layers.Reader { return layers.NewReader(s, analysis
 
 // openStore opens the database of --db (or $DATABASE_URL) and migrates it
 // if needed.
-func openStore(ctx context.Context, url string) (*store.Store, error) {
+func openStore(ctx context.Context, url string, readURLs ...string) (*store.Store, error) {
 	url, err := needDB(url)
 	if err != nil {
 		return nil, err
 	}
-	s, err := store.Open(ctx, url)
+	s, err := store.Open(ctx, url, readURLs...)
 	if err != nil {
 		return nil, fmt.Errorf("open database: %w", err)
 	}
@@ -45,6 +50,12 @@ func openStore(ctx context.Context, url string) (*store.Store, error) {
 		return s, nil
 	}
 	if err := s.Migrate(ctx); err != nil {
+		// A standby or a read-only login: serve if the schema is current.
+		if errors.Is(err, store.ErrReadOnly) {
+			if cerr := s.CheckSchema(ctx); cerr == nil {
+				return s, nil
+			}
+		}
 		s.Close()
 		if len(pending) > 0 {
 			return nil, fmt.Errorf("the database schema is older than this jiedao (%d migrations pending, first %s) and this login cannot apply them: "+
@@ -252,7 +263,30 @@ func loadDemo(ctx context.Context, s *store.Store, dir string, stderr io.Writer)
 	if bar != nil {
 		bar.Done()
 	}
-	return reps, err
+	if err != nil {
+		return reps, err
+	}
+	return reps, loadDemoTickets(ctx, s, dir, stderr)
+}
+
+// loadDemoTickets dispatches the demo's hotline tickets and applies its
+// reassignments, so the disputes and the workload have data; demos made
+// before tickets have none.
+func loadDemoTickets(ctx context.Context, s *store.Store, dir string, stderr io.Writer) error {
+	path := filepath.Join(dir, demo.TicketsFile)
+	if _, err := os.Stat(path); errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	bar := newProgress(stderr, "import "+demo.TicketsFile)
+	_, err := dispatch.ImportFile(ctx, s, locator.New(s), path, dispatch.ImportOptions{CRS: geo.CRS84})
+	bar.Done()
+	if err != nil {
+		return fmt.Errorf("demo tickets: %w", err)
+	}
+	if _, err := dispatch.ImportReassignments(ctx, s, units.Actor{KeyName: "demo"}, filepath.Join(dir, demo.ReassignmentsFile)); err != nil {
+		return fmt.Errorf("demo reassignments: %w", err)
+	}
+	return nil
 }
 
 func dataDir() string {
@@ -264,7 +298,7 @@ func dataDir() string {
 
 func cmdExport(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
-	layer := fs.String("layer", "", "districts, streets, communities or zones (required)")
+	layer := fs.String("layer", "", "districts, streets, communities, grids, zones or barriers (required)")
 	profile := fs.String("profile", "", "policy profile for status, reasons, density (default beijing-2020; a name or a JSON file)")
 	format := fs.String("format", "geojson", "geojson, csv or gpkg")
 	at := fs.String("at", "", "the boundaries valid on this day, `YYYY-MM-DD` (default today)")
@@ -274,7 +308,7 @@ func cmdExport(fs *flag.FlagSet) action {
 		o := layers.ExportOptions{Layer: *layer, Format: *format, WKT: *wkt}
 		var err error
 		if _, ok := layers.ByName(*layer); !ok {
-			return usageError{fmt.Errorf("unknown layer %q (want districts, streets, communities or zones)", *layer)}
+			return usageError{fmt.Errorf("unknown layer %q (want districts, streets, communities, grids, zones or barriers)", *layer)}
 		}
 		switch {
 		case !slices.Contains([]string{"geojson", "csv", "gpkg"}, *format):
@@ -398,8 +432,9 @@ func cmdServe(fs *flag.FlagSet) action {
 	db := dbFlag(fs)
 	addr := fs.String("addr", "", "listen address `HOST:PORT` (default $JIEDAO_ADDR, else 127.0.0.1:8080)")
 	demoIfEmpty := fs.Bool("demo-if-empty", false, "load the synthetic demo city when the database holds no units")
+	readDB := fs.String("read-db", "", "read from these hot standbys, comma-separated `URLs` (default $JIEDAO_READ_DATABASE_URL; none: everything on --db)")
 	return func(ctx context.Context, _ string, _, stderr io.Writer) error {
-		s, err := openStore(ctx, *db)
+		s, err := openStore(ctx, *db, splitURLs(cmp.Or(*readDB, os.Getenv("JIEDAO_READ_DATABASE_URL")))...)
 		if err != nil {
 			return err
 		}
@@ -438,4 +473,15 @@ func envOr(k, def string) string {
 		return v
 	}
 	return def
+}
+
+// splitURLs splits a comma-separated list of database URLs.
+func splitURLs(v string) []string {
+	var out []string
+	for _, u := range strings.Split(v, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			out = append(out, u)
+		}
+	}
+	return out
 }

@@ -79,8 +79,12 @@ func cmdScenarioAdopt(fs *flag.FlagSet) action {
 			if *asJSON {
 				return printJSON(stdout, res)
 			}
-			fmt.Fprintf(stdout, "adopted %s from %s: %d updated, %d created, %d retired\n", res.Scenario, *validFrom,
+			fmt.Fprintf(stdout, "adopted %s from %s: %d updated, %d created, %d retired", res.Scenario, *validFrom,
 				len(res.Updated), len(res.Created), len(res.Retired))
+			if g := res.Grids; len(g.Created)+len(g.Updated)+len(g.Retired) > 0 {
+				fmt.Fprintf(stdout, "; grids: %d updated, %d created, %d retired", len(g.Updated), len(g.Created), len(g.Retired))
+			}
+			fmt.Fprintln(stdout)
 			return nil
 		})
 	}
@@ -128,8 +132,12 @@ func scenarioCreate(ctx context.Context, db, name, from, profile string, asJSON 
 		if asJSON {
 			return printJSON(stdout, sc)
 		}
-		fmt.Fprintf(stdout, "scenario %s (id %d): %d units, %d removed (%s)\n", sc.Name, sc.ID, len(sc.Codes), len(sc.Removed),
+		fmt.Fprintf(stdout, "scenario %s (id %d): %d units, %d removed (%s)", sc.Name, sc.ID, len(sc.Codes), len(sc.Removed),
 			strings.Join(sc.Removed, " "))
+		if len(sc.Grids)+len(sc.RemovedGrids) > 0 {
+			fmt.Fprintf(stdout, "; %d grids, %d grids removed", len(sc.Grids), len(sc.RemovedGrids))
+		}
+		fmt.Fprintln(stdout)
 		return nil
 	})
 }
@@ -200,6 +208,24 @@ func printDiff(stdout io.Writer, d *scenario.Diff) error {
 			hh, area, st = num(r.HHBefore)+" → -", fmt.Sprintf("%.0f → -", r.AreaBefore), orDash(r.Before)+" → -"
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\n", r.Code, r.Change, hh, area, st)
+	}
+	if err := tw.Flush(); err != nil {
+		return err
+	}
+	return printGridChanges(stdout, d.Grids, num)
+}
+
+// printGridChanges prints the grids a scenario changes, old → new codes.
+func printGridChanges(stdout io.Writer, gs []scenario.GridChange, num func(*int64) string) error {
+	if len(gs) == 0 {
+		return nil
+	}
+	fmt.Fprintf(stdout, "\nGrids (%d):\n", len(gs))
+	tw := tabwriter.NewWriter(stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "old\t→ new\tchange\tcommunity\thouseholds")
+	for _, g := range gs {
+		fmt.Fprintf(tw, "%s\t→ %s\t%s\t%s\t%s → %s\n", orNone(strings.Join(g.Old, " ")), orNone(g.New), g.Change, g.Community,
+			num(g.HHBefore), num(g.HHAfter))
 	}
 	return tw.Flush()
 }

@@ -25,3 +25,8 @@ DO $$ BEGIN
         GRANT SELECT, INSERT, UPDATE ON grid_codes TO jiedao_app;
     END IF;
 END $$;
+
+-- A scenario's grid may take over live grids (re-coded, or regenerated
+-- where a community change cuts them): their codes, so adoption records
+-- grid_codes.replaced_by (old → new).
+ALTER TABLE scenario_units ADD COLUMN replaces text[];

@@ -186,7 +186,8 @@ func (s *Handler) Routes(e *echo.Echo) {
 
 // getMapUnit is what the panel shows of a unit chosen without a click on
 // the map (a finding, a search hit, #unit= in the address): its fields as
-// the API gives them under ?profile=&at=, and its parent and grandparent.
+// the API gives them under ?profile=&at=, its parent and grandparent, and a
+// community's grids.
 func (s *Handler) getMapUnit(c echo.Context) error {
 	p, day, err := s.profiles.ProfileAt(c)
 	if err != nil {
@@ -205,25 +206,34 @@ func (s *Handler) getMapUnit(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	// A community's grids, for the panel's list and numbers: a few rows,
+	// asked for with the selection, never with the map.
+	var u struct{ Level boundaries.Level }
+	grids := []layers.GridItem{}
+	if json.Unmarshal(d.JSON, &u) == nil && u.Level == boundaries.Community {
+		if grids, err = s.layers.GridsOf(ctx, c.Param("code"), day, run); err != nil {
+			return err
+		}
+	}
 	c.Response().Header().Set("Cache-Control", "no-cache")
-	return c.JSON(http.StatusOK, map[string]any{"unit": json.RawMessage(d.JSON), "parents": parents})
+	return c.JSON(http.StatusOK, map[string]any{"unit": json.RawMessage(d.JSON), "parents": parents, "grids": grids})
 }
 
 // getMapConfig tells the page what it cannot know by itself.
 func (s *Handler) getMapConfig(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]any{
-		"profiles":        analysis.ProfileNames(),
-		"default_profile": analysis.DefaultProfile,
-		"today":           boundaries.Today().Format("2006-01-02"),
-		"basemap":         s.cfg.BasemapURL != "",
-		"minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
-			"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones"), "barriers": layers.TileMinZoom("barriers")},
+		"profiles":            analysis.ProfileNames(),
+		"default_profile":     analysis.DefaultProfile,
+		"today":               boundaries.Today().Format("2006-01-02"),
+		"basemap":             s.cfg.BasemapURL != "",
+		"minzoom":             layers.TileMinZooms(),
 		"status_colors":       tiles.StatusColors,
 		"zone_colors":         tiles.ZoneColors,
 		"density_stops":       tiles.DensityStops,
 		"proposed_color":      tiles.ProposedColor,
 		"removed_color":       tiles.RemovedColor,
 		"barrier_colors":      tiles.BarrierColors,
+		"grid_colors":         map[string]string{"line": tiles.GridLineColor, "selected": tiles.GridSelectedColor},
 		"new_boundary_colors": tiles.NewBoundaryColors,
 	})
 }

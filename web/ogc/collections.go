@@ -29,8 +29,8 @@ func (o *Handler) landing(c echo.Context) error {
 		Link{Href: carry(c, b+"/collections"), Rel: "data", Type: mediaJSON, Title: "the collections"},
 	)
 	doc := map[string]any{
-		"title":       "jiedao — streets and communities",
-		"description": "Street (街道) and community (社区) boundaries with their analysis under a policy profile (OGC API – Features)",
+		"title":       "jiedao — streets, communities and grids",
+		"description": "Street (街道), community (社区) and grid (网格) boundaries with their analysis under a policy profile (OGC API – Features)",
 		"links":       links,
 	}
 	return render(c, f, http.StatusOK, mediaJSON, doc)

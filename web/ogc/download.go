@@ -37,7 +37,7 @@ func (o *Handler) download(c echo.Context) error {
 	ctype, ok := downloadTypes[ext]
 	l, known := layers.ByName(name)
 	if !ok || !known {
-		return notFound(fmt.Sprintf("no download %q (want {districts,streets,communities,zones}.{geojson,gpkg,csv})", file))
+		return notFound(fmt.Sprintf("no download %q (want {districts,streets,communities,grids,zones,barriers}.{geojson,gpkg,csv})", file))
 	}
 	if err := checkParams(c, append([]string{"geometry"}, viewParams...), l); err != nil {
 		return err

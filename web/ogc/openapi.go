@@ -111,7 +111,7 @@ func openAPI(base string) map[string]any {
 	return map[string]any{
 		"openapi": "3.0.3",
 		"info": map[string]any{"title": "jiedao OGC API – Features", "version": "1.0",
-			"description": "Street and community boundaries with their analysis"},
+			"description": "Street, community and grid boundaries with their analysis"},
 		"servers": []any{map[string]any{"url": base}},
 		"paths":   paths,
 	}

@@ -51,7 +51,7 @@ func (h *Handler) tileSources(c echo.Context, day time.Time) (map[string]any, er
 	}
 	base, q := tileBaseURL(c), tileQueryString(c)
 	sources := map[string]any{}
-	for _, l := range []string{"districts", "streets", "communities", "zones", "barriers"} {
+	for _, l := range []string{"districts", "streets", "communities", "grids", "zones", "barriers"} {
 		sources[l] = map[string]any{"type": "vector", "tiles": []string{base + "/tiles/" + l + "/{z}/{x}/{y}.mvt" + q},
 			"minzoom": layers.TileMinZoom(l), "maxzoom": MaxZoomJSON, "bounds": box, "attribution": "jiedao"}
 	}
@@ -109,6 +109,7 @@ func (h *Handler) getStyle(c echo.Context) error {
 		map[string]any{"id": "communities-line", "type": "line", "source": "communities", "source-layer": "communities",
 			"paint": map[string]any{"line-color": "#ffffff", "line-width": []any{"interpolate", []any{"linear"}, []any{"zoom"}, 10, 0.3, 15, 1.2}}})
 	styleLayers = append(styleLayers, barrierLayers()...)
+	styleLayers = append(styleLayers, gridLayers()...)
 	styleLayers = append(styleLayers,
 		map[string]any{"id": "zones-fill", "type": "fill", "source": "zones", "source-layer": "zones",
 			"paint": map[string]any{"fill-color": styleMatch("kind", ZoneColors, "#000000"), "fill-opacity": 0.7}},
@@ -138,6 +139,7 @@ func (h *Handler) getStyle(c echo.Context) error {
 			"filter": []any{"==", []any{"get", "code"}, ""},
 			"paint":  map[string]any{"line-color": "#ffd400", "line-width": 4}},
 	)
+	styleLayers = append(styleLayers, selectedGridLayers()...)
 	styleLayers = append(styleLayers, newBoundaryLayers(sources)...)
 	styleLayers = append(styleLayers, labelLayers(sources, base, c.QueryParam("at"))...)
 	styleLayers = append(styleLayers, proposedLabel())
@@ -151,9 +153,8 @@ func (h *Handler) getStyle(c echo.Context) error {
 			"jiedao:status_colors": StatusColors,
 			"jiedao:zone_colors":   ZoneColors,
 			"jiedao:density_stops": DensityStops,
-			"jiedao:minzoom": map[string]int{"districts": layers.TileMinZoom("districts"), "streets": layers.TileMinZoom("streets"),
-				"communities": layers.TileMinZoom("communities"), "zones": layers.TileMinZoom("zones"), "barriers": layers.TileMinZoom("barriers")},
-			"jiedao:generated": time.Now().UTC().Format(time.RFC3339),
+			"jiedao:minzoom":       layers.TileMinZooms(),
+			"jiedao:generated":     time.Now().UTC().Format(time.RFC3339),
 		},
 	}
 	c.Response().Header().Set("Cache-Control", "no-cache")

@@ -18,7 +18,7 @@
   // scenario's side by side with one camera.
   const state = { profile: cfg.default_profile, at: '', colour: 'status', status: '', street: null, selected: null,
     scenario: new URLSearchParams(location.search).get('scenario') || '' };
-  const LAYERS = ['districts', 'streets', 'communities', 'zones', 'barriers'];
+  const LAYERS = ['districts', 'streets', 'communities', 'grids', 'zones', 'barriers'];
   // MapLibre draws CJK characters of symbol labels with these local fonts
   // instead of fetching glyphs (see web/tiles/glyphs.go).
   const LOCAL_CJK = '"WenQuanYi Micro Hei", "Noto Sans CJK SC", "PingFang SC", "Microsoft YaHei", sans-serif';
@@ -39,6 +39,7 @@
   for (const name of cfg.profiles) $('profile').add(new Option(name, name, false, name === state.profile));
   $('at').value = cfg.today;
   $('community-minzoom').textContent = cfg.minzoom.communities;
+  $('grid-minzoom').textContent = cfg.minzoom.grids;
 
   // The landing camera fits the data: the sources' bounds are the units' extent.
   const extent = style.sources.communities.bounds;
@@ -98,6 +99,9 @@
     h += `<div class="legend-head">barriers 道路·河流·铁路 (from zoom ${cfg.minzoom.barriers}; all classes from 13):</div><div class="barrier-legend">`;
     for (const [k, c] of cfg.barrier_colors) h += `<span><span class="swatch line" style="background:${c}"></span>${k}</span> `;
     h += '</div>';
+    const gc = cfg.grid_colors;
+    h += `<div class="legend-head">grids 网格 (from zoom ${cfg.minzoom.grids}):</div><div><span class="swatch line dashed" style="border-color:${gc.line}"></span>grid boundary <span class="note">dashed</span></div>`;
+    h += `<div id="legend-grids"><span class="swatch line" style="background:${gc.selected}"></span>grids of the selected community, numbered by their 3-digit sequence and listed in the panel</div>`;
     h += '<div class="legend-head">zones (always shown):</div>';
     for (const [k, c] of cfg.zone_colors) h += `<div><span class="swatch" style="background:${c}"></span>${k}</div>`;
     $('legend').innerHTML = h;
@@ -161,8 +165,44 @@
       if (!m.getLayer('selected-line')) continue;
       m.setFilter('selected-line', ['in', ['get', 'code'], ['literal', level === 'community' ? codes : []]]);
       m.setFilter('selected-street-line', ['in', ['get', 'code'], ['literal', level === 'street' ? codes : []]]);
+      m.setFilter('selected-grid-line', ['in', ['get', 'code'], ['literal', level === 'grid' ? codes : []]]);
+      m.setFilter('grids-selected-line', ['==', ['get', 'parent_code'], state.gridsOf || '']);
     }
   }
+
+  // ---- grids: the selected community's, outlined, numbered and listed ----
+  // The numbers are HTML markers at the grids' label points: the style's
+  // glyphs draw no digits (see web/tiles/glyphs.go), and a community has
+  // only a handful of grids.
+  let gridMarkers = [];
+  function showGrids(community, grids, current) {
+    state.gridsOf = community;
+    for (const mk of gridMarkers) mk.remove();
+    gridMarkers = grids.map((g) => {
+      const el = document.createElement('div');
+      el.className = 'grid-num' + (g.code === current ? ' current' : '');
+      el.textContent = g.code.slice(-3);
+      el.title = `${g.name} ${g.code}`;
+      el.onclick = (e) => { e.stopPropagation(); selectUnit(g.code, { zoom: false }); };
+      return new maplibregl.Marker({ element: el }).setLngLat([g.lon, g.lat]).addTo(map);
+    });
+    gridLabelZoom();
+    if (state.highlight) highlight(state.highlight.codes, state.highlight.level);
+    const box = $('panel-grids');
+    if (!box) return;
+    const colors = Object.fromEntries(cfg.status_colors);
+    box.innerHTML = grids.length === 0 ? '' : `<h2>Grids 网格 (${grids.length})</h2><table id="panel-grid-list" data-community="${esc(community)}">` +
+      '<tr><th>no.</th><th>code 代码</th><th>households 户数</th><th>status</th></tr>' +
+      grids.map((g) => `<tr data-code="${esc(g.code)}"${g.code === current ? ' class="current"' : ''}><td><a class="unit-link" data-code="${esc(g.code)}">${esc(g.code.slice(-3))}</a></td>` +
+        `<td>${esc(g.code)}</td><td class="num">${fmt(g.households)}</td>` +
+        `<td><span class="tag" style="background:${colors[g.status] || '#999'}">${esc(g.status)}</span></td></tr>`).join('') + '</table>';
+    for (const a of box.querySelectorAll('a.unit-link')) a.onclick = () => selectUnit(a.dataset.code, { zoom: false });
+  }
+  // The numbers show where the grids are drawn.
+  function gridLabelZoom() {
+    $('map').classList.toggle('grid-labels-hidden', map.getZoom() < cfg.minzoom.grids - 0.5);
+  }
+  map.on('zoom', gridLabelZoom);
   // showUnit fills the panel; codes are the units to outline (default the unit).
   async function showUnit(props, level, codes) {
     state.selected = props.code;
@@ -188,8 +228,10 @@
       <tr><td>status 状态</td><td><span class="tag" style="background:${color}">${esc(props.status)}</span></td></tr>
       <tr><td>reasons 原因</td><td>${esc(reasonsText(props.reasons))}</td></tr>
       <tr><td>staff 社工</td><td>${staff}</td></tr>
-      </table><h2>History 沿革</h2><table class="history" id="panel-history"><tr><td>loading…</td></tr></table>`;
-    state.street = level === 'community' ? props.parent_code : (level === 'street' ? props.code : null);
+      </table><div id="panel-grids"></div><h2>History 沿革</h2><table class="history" id="panel-history"><tr><td>loading…</td></tr></table>`;
+    // A grid keeps the street of its community (selected from it, or set by parents()).
+    if (level !== 'grid') state.street = level === 'community' ? props.parent_code : (level === 'street' ? props.code : null);
+    if (level !== 'grid' && level !== 'community') showGrids('', []);
     streetFilter();
     loadSummary().catch((e) => console.error(e));
     downloads();
@@ -219,6 +261,14 @@
       if (!a) continue;
       $(id).innerHTML = `<a class="unit-link" data-code="${esc(a.code)}">${esc(a.name)}</a> <span class="note">${esc(a.code)} · ${esc(a.level)}</span>`;
       $(id).querySelector('a').onclick = () => selectUnit(a.code, { zoom: true });
+    }
+    if (proposed) return;
+    if (r.unit.level === 'community') showGrids(code, r.grids || []);
+    if (r.unit.level === 'grid' && up[0]) {
+      // A grid: its siblings stay listed and numbered, this one marked.
+      if (up[1] && state.street !== up[1].code) { state.street = up[1].code; streetFilter(); }
+      const c = await getJSON('/map/api/unit/' + encodeURIComponent(up[0].code) + query());
+      if (state.selected === code) showGrids(up[0].code, c.grids || [], code);
     }
   }
   // selectUnit chooses a unit by code (a finding, a search hit, a parent
@@ -252,6 +302,9 @@
 
   function clickable(m) {
     m.on('click', (e) => {
+      // Inside the selected community, a click picks one of its grids.
+      const g = state.gridsOf ? m.queryRenderedFeatures(e.point, { layers: ['grids-fill'] }).find((f) => f.properties.parent_code === state.gridsOf) : null;
+      if (g) { showUnit(g.properties, 'grid'); return; }
       for (const [layer, level] of [['communities-fill', 'community'], ['communities-density', 'community'], ['streets-fill', 'street']]) {
         if (m.getLayoutProperty(layer, 'visibility') === 'none') continue;
         const fs = m.queryRenderedFeatures(e.point, { layers: [layer] });
@@ -450,7 +503,7 @@
   // ---- downloads: the current filter ----
   function downloads() {
     const h = [];
-    for (const layer of ['communities', 'streets', 'districts', 'zones']) {
+    for (const layer of ['communities', 'grids', 'streets', 'districts', 'zones']) {
       const extra = layer === 'communities' ? { parent_code: state.street, status: state.status } : {};
       h.push(`<a href="/download/${layer}.geojson${esc(query(extra))}" download>${layer}.geojson</a>`);
     }
