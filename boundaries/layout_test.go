@@ -30,10 +30,10 @@ var allowed = map[string][]string{
 	"web/dispatch":         {"dispatch", "lookup", "units", "web/param"},
 	"web/reports":          {"report", "analysis", "web/param"},
 	"boundaries/report":    {"scenario", "analysis"},
-	"boundaries/layers":    {"scenario", "analysis", "units", "cql2", "layerfile"},
+	"boundaries/layers":    {"scenario", "analysis", "units", "cql2", "layerfile", "dispatch"},
 	"boundaries/scenario":  {"analysis", "units", "grids"},
 	"boundaries/grids":     {"plan", "blocks", "analysis", "units"},
-	"boundaries/plan":      {"analysis", "partition", "blocks", "units"},
+	"boundaries/plan":      {"analysis", "partition", "blocks", "units", "dispatch"},
 	"boundaries/importer":  {"units", "layerfile", "demo"},
 	"boundaries/lookup":    {"units"},
 	"boundaries/dispatch":  {"lookup", "units"},
@@ -201,7 +201,10 @@ func TestNoSQLInWebOrCmd(t *testing.T) {
 // this many non-test lines, until they are split. The demo generator grew
 // grids and tickets over its lattice city; its parts share the city's
 // internal layout, so it is one package for now.
-var ceilings = map[string]int{"../boundaries/demo": 4000}
+// The planner took hotline disputes as a reason (plan/disputes.go) at
+// 2,979 lines; its zone repairs (reassign.go, disputes.go) are the part to
+// split out next.
+var ceilings = map[string]int{"../boundaries/demo": 4000, "../boundaries/plan": 3300}
 
 // TestSizes: no package over ~3,000 non-test lines, no function over ~100
 // lines, except the CQL2 lexer and expression compiler (switch tables).

@@ -200,7 +200,7 @@ func (s *Server) routesAPI(e *echo.Echo) {
 	if len(st.cfg.CORSOrigins) > 0 {
 		e.Use(corsMiddleware(st.cfg.CORSOrigins))
 	}
-	e.Use(s.apiGuard, s.readGuard)
+	e.Use(s.apiGuard, s.readGuard, failoverReads(s.db)) // failoverReads: replicas.go
 	e.GET("/metrics", echo.WrapHandler(st.metrics.handler()))
 
 	e.GET("/api/v1/units", s.listUnits)
@@ -858,6 +858,18 @@ func (s *Server) withVersion(c echo.Context, r *units.WriteResult) error {
 	p, err := s.profiles.Profile(c)
 	if err != nil {
 		return err
+	}
+	// Reading replicas, the run is found where the node reads: wait for
+	// its replica to hold this write first, or the run would be the one
+	// before it. A replica too slow for that leaves the write unmeasured
+	// (it committed; a 503 would say otherwise).
+	if s.db.HasReplicas() {
+		if v, err := s.db.DataVersion(c.Request().Context()); err == nil {
+			if err := s.db.WaitVersion(c.Request().Context(), v, MinVersionWait); err != nil {
+				slog.Warn("write answered without its analysis: the replica lags", "err", err)
+				return nil
+			}
+		}
 	}
 	run, err := s.layers.Run(c.Request().Context(), p, day, 0)
 	if err != nil {

@@ -31,7 +31,11 @@ import (
 //     401 (even where none is needed: its holder should learn it is dead),
 //     a key whose role is too weak → 403.
 //
-// Keys come as "Authorization: Bearer <key>".
+// Keys come as "Authorization: Bearer <key>" or "X-API-Key: <key>" (what
+// QGIS's "API Header" authentication sends). The OGC API's writes (a
+// draft scenario's items: POST, PUT, PATCH, DELETE) need an editor key
+// too; its reads stay public, and a key presented there is checked so
+// OPTIONS can tell its holder what it may do.
 
 const ctxKey = "jiedao.api_key"
 
@@ -64,10 +68,14 @@ func unauthorized(msg string) error {
 	return echo.NewHTTPError(http.StatusUnauthorized, msg)
 }
 
-// bearer extracts the key of an Authorization: Bearer header.
+// bearer extracts the key of an Authorization: Bearer header, else of
+// X-API-Key.
 func bearer(c echo.Context) (string, bool) {
 	h := c.Request().Header.Get(echo.HeaderAuthorization)
 	if h == "" {
+		if x, ok := c.Request().Header["X-Api-Key"]; ok {
+			return strings.TrimSpace(strings.Join(x, "")), true
+		}
 		return "", false
 	}
 	scheme, key, ok := strings.Cut(h, " ")
@@ -82,12 +90,14 @@ func bearer(c echo.Context) (string, bool) {
 func (s *Server) apiGuard(next echo.HandlerFunc) echo.HandlerFunc {
 	return func(c echo.Context) error {
 		req := c.Request()
+		key, presented := bearer(c)
+		read := req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions
+		ogcKeyed := strings.HasPrefix(req.URL.Path, "/ogc/") && (presented || !read)
 		// Unrouted paths fall through to the 404.
-		if !strings.HasPrefix(req.URL.Path, "/api/v1/") || c.Path() == "" {
+		if !(strings.HasPrefix(req.URL.Path, "/api/v1/") || ogcKeyed) || c.Path() == "" {
 			return next(c)
 		}
 		st := s.api()
-		key, presented := bearer(c)
 
 		// Rate limit first: it costs no database round trip. The bucket is
 		// the key (hashed, unverified: a forged key only spends its own
@@ -114,10 +124,14 @@ func (s *Server) apiGuard(next echo.HandlerFunc) echo.HandlerFunc {
 		}
 
 		need := st.requiredRole(req.Method, c.Path())
+		if ogcKeyed && presented {
+			// The OGC API says itself what a known key may do (Allow, 403).
+			need = ""
+		}
 		if presented {
 			if key == "" {
 				c.Response().Header().Set("WWW-Authenticate", `Bearer realm="jiedao"`)
-				return unauthorized("malformed Authorization header: want Bearer <key>")
+				return unauthorized("malformed Authorization header: want Bearer <key> (or X-API-Key: <key>)")
 			}
 			k, err := units.Authenticate(req.Context(), s.db, key)
 			if errors.Is(err, boundaries.ErrNotFound) {
@@ -263,8 +277,8 @@ func corsMiddleware(origins []string) echo.MiddlewareFunc {
 		Skipper:       func(c echo.Context) bool { return !strings.HasPrefix(c.Request().URL.Path, "/api/v1/") },
 		AllowOrigins:  origins,
 		AllowMethods:  []string{http.MethodGet, http.MethodHead, http.MethodPost, http.MethodPut, http.MethodDelete},
-		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", "If-None-Match"},
-		ExposeHeaders: []string{"ETag", "Retry-After", echo.HeaderXRequestID, echo.HeaderLocation},
+		AllowHeaders:  []string{echo.HeaderAuthorization, echo.HeaderContentType, "If-Match", "If-None-Match", "If-Min-Version", "X-API-Key"},
+		ExposeHeaders: []string{"ETag", "Retry-After", echo.HeaderXRequestID, echo.HeaderLocation, "X-Jiedao-Data-Version", "X-Jiedao-Read-From"},
 		MaxAge:        3600,
 	})
 }

@@ -22,10 +22,14 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/dispatch"
 	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/lookup"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 	"github.com/jiedao/jiedao/boundaries/plan"
 	"github.com/jiedao/jiedao/boundaries/scenario"
+	"github.com/jiedao/jiedao/boundaries/units"
 	"github.com/jiedao/jiedao/web/mapui"
 	"github.com/jiedao/jiedao/web/tiles"
 )
@@ -1054,4 +1058,137 @@ func countBlended(t testing.TB, b []byte, fg, bg string, alpha float64, x0 int) 
 		}
 	}
 	return n
+}
+
+// disputesServer is the test server with the small demo's tickets and
+// reassignments loaded.
+func disputesServer(t *testing.T) (string, *demo.Manifest) {
+	t.Helper()
+	base, st := testServer(t, Config{})
+	dir, man := demoCity(t)
+	ctx := context.Background()
+	if _, err := dispatch.ImportFile(ctx, st, lookup.New(st), filepath.Join(dir, demo.TicketsFile), dispatch.ImportOptions{}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := dispatch.ImportReassignments(ctx, st, units.Actor{KeyName: "demo"}, filepath.Join(dir, demo.ReassignmentsFile)); err != nil {
+		t.Fatal(err)
+	}
+	return base, man
+}
+
+// TestMapDisputes: with the demo's tickets loaded the findings (map and
+// API) list the disputed boundaries first, ranked by tickets; the public
+// disputes layer is aggregates only and bounded; the workload map is code
+// → value; both revalidate with their ETag; bad parameters are 400s.
+func TestMapDisputes(t *testing.T) {
+	base, man := disputesServer(t)
+	var page struct {
+		Disputed, Zones, Units int
+		Items                  []layers.Finding
+	}
+	getJSON(t, base+"/map/api/findings?limit=10", 200, &page)
+	if page.Disputed < len(man.DisputeSpots) || page.Zones == 0 || len(page.Items) != 10 || page.Items[0].Kind != layers.DisputedBoundary {
+		t.Fatalf("findings: %d disputed, %d zones, first %+v", page.Disputed, page.Zones, page.Items[0])
+	}
+	for i, it := range page.Items[:len(man.DisputeSpots)] {
+		if it.Kind != layers.DisputedBoundary || it.Tickets == 0 || it.Period == "" || len(it.StreetNames) == 0 || (i > 0 && it.Tickets > page.Items[i-1].Tickets) {
+			t.Errorf("line %d: %+v", i, it)
+		}
+	}
+	var api Findings
+	getJSON(t, base+"/api/v1/findings?kind=disputed_boundary", 200, &api)
+	if len(api.Disputed) != page.Disputed || len(api.Zones) != 0 || len(api.Units) != 0 || api.Disputed[0].Spot != page.Items[0].Spot {
+		t.Errorf("/api/v1/findings?kind=disputed_boundary: %d disputed (map %d), %d zones, %d units", len(api.Disputed), page.Disputed, len(api.Zones), len(api.Units))
+	}
+	getJSON(t, base+"/api/v1/findings?status=oversized", 200, &api)
+	if len(api.Disputed) != 0 {
+		t.Errorf("a status filter lists %d disputed", len(api.Disputed))
+	}
+	getJSON(t, base+"/api/v1/findings?kind=disputed", 400, nil)
+
+	res, body := tileGet(t, base+"/map/api/disputes")
+	var fc struct {
+		Type     string `json:"type"`
+		Total    int    `json:"total"`
+		Features []struct {
+			ID         string                `json:"id"`
+			Geometry   struct{ Type string } `json:"geometry"`
+			Properties map[string]any        `json:"properties"`
+		} `json:"features"`
+	}
+	if err := json.Unmarshal(body, &fc); err != nil || res.StatusCode != 200 || res.Header.Get("Content-Type") != "application/geo+json" {
+		t.Fatalf("/map/api/disputes: %d %q %v", res.StatusCode, res.Header.Get("Content-Type"), err)
+	}
+	if fc.Total != page.Disputed || len(fc.Features) != min(fc.Total, layers.MaxMapSpots) || len(body) > 1<<20 {
+		t.Errorf("disputes layer: %d of %d features, %d bytes", len(fc.Features), fc.Total, len(body))
+	}
+	// Aggregates only: no ticket's point (a MultiPoint) or id.
+	allowed := map[string]bool{"key": true, "kind": true, "level": true, "codes": true, "streets": true, "tickets": true, "disputes": true, "categories": true}
+	for _, f := range fc.Features {
+		if f.Geometry.Type == "MultiPoint" || f.Properties["tickets"] == nil {
+			t.Errorf("feature %s: %+v", f.ID, f)
+		}
+		for k := range f.Properties {
+			if !allowed[k] {
+				t.Errorf("feature %s has property %q", f.ID, k)
+			}
+		}
+	}
+	if r, _ := tileGet(t, base+"/map/api/disputes", "If-None-Match", res.Header.Get("ETag")); r.StatusCode != 304 {
+		t.Errorf("disputes revalidation: %d", r.StatusCode)
+	}
+	getJSON(t, base+"/map/api/disputes?limit=501", 400, nil)
+	getJSON(t, base+"/map/api/disputes?bbox=1,2,3", 400, nil)
+	var few struct{ Total, N int }
+	_, body = tileGet(t, base+"/map/api/disputes?limit=2")
+	if err := json.Unmarshal(body, &few); err != nil || few.Total != fc.Total || strings.Count(string(body), `"Feature"`) != 2 {
+		t.Errorf("limit=2: %s", body)
+	}
+	var w layers.MapWorkload
+	getJSON(t, base+"/map/api/workload", 200, &w)
+	if len(w.Values) == 0 || w.Max <= 0 || len(w.Ratios) == 0 {
+		t.Errorf("workload: %d values, max %v", len(w.Values), w.Max)
+	}
+}
+
+// TestMapDisputesBrowser: the disputes layer draws the hot spots, its
+// checkbox hides them, the findings list shows the disputed lines with
+// their tickets, and the workload colour mode draws the communities.
+func TestMapDisputesBrowser(t *testing.T) {
+	needChromium(t)
+	base, man := disputesServer(t)
+	bctx := browser(t)
+	spot := man.DisputeSpots[0]
+	ready := `window.jiedaoIdle === true && window.jiedaoMap.getSource('disputes') !== undefined &&
+		document.querySelectorAll('#findings li.finding[data-kind="disputed_boundary"]').length > 0`
+	if err := chromedp.Do(bctx, chromedp.EmulateViewport(1280, 800), chromedp.Navigate(base+"/"),
+		void(chromedp.Poll[any](ready, chromedp.WithPollingTimeout(25*time.Second)))); err != nil {
+		t.Fatalf("map did not load the disputes: %v", err)
+	}
+	line, err := chromedp.Run(bctx, chromedp.Evaluate[string](`document.querySelector('#findings li.finding[data-kind="disputed_boundary"]').innerText`))
+	if err != nil || !strings.Contains(line, "tickets reassigned (") {
+		t.Errorf("first disputed line %q: %v", line, err)
+	}
+	rendered := `window.jiedaoMap.queryRenderedFeatures({layers: ['disputes-fill', 'disputes-line', 'disputes-point']}).length`
+	jump := fmt.Sprintf(`window.jiedaoIdle = false; window.jiedaoMap.jumpTo({center: [%f, %f], zoom: 15}); true`, spot.Lon, spot.Lat)
+	if err := chromedp.Do(bctx, void(chromedp.Evaluate[any](jump)),
+		void(chromedp.Poll[any](`window.jiedaoIdle === true && `+rendered+` > 0`, chromedp.WithPollingTimeout(15*time.Second)))); err != nil {
+		n, _ := chromedp.Run(bctx, chromedp.Evaluate[int](rendered))
+		t.Errorf("no dispute drawn at %+v: %d features, %v", spot, n, err)
+	}
+	screenshot(t, bctx, "disputes.png")
+	off := `window.jiedaoIdle = false; const b = document.getElementById('disputes'); b.checked = false; b.dispatchEvent(new Event('change')); true`
+	if err := chromedp.Do(bctx, void(chromedp.Evaluate[any](off)),
+		void(chromedp.Poll[any](`window.jiedaoIdle === true && `+rendered+` === 0`, chromedp.WithPollingTimeout(10*time.Second)))); err != nil {
+		t.Errorf("the checkbox does not hide the disputes: %v", err)
+	}
+	workload := `window.jiedaoIdle = false; const s = document.getElementById('colour'); s.value = 'workload'; s.dispatchEvent(new Event('change')); true`
+	drawn := `window.jiedaoIdle === true && window.jiedaoMap.getLayer('communities-workload') !== undefined &&
+		window.jiedaoMap.queryRenderedFeatures({layers: ['communities-workload']}).length > 0 &&
+		document.getElementById('legend').textContent.includes('workload')`
+	if err := chromedp.Do(bctx, void(chromedp.Evaluate[any](workload)),
+		void(chromedp.Poll[any](drawn, chromedp.WithPollingTimeout(15*time.Second)))); err != nil {
+		t.Errorf("the workload colour mode draws nothing: %v", err)
+	}
+	screenshot(t, bctx, "workload.png")
 }

@@ -346,7 +346,9 @@ func oasPlans(t *testing.T, c *oasChecker, st *store.Store, keys map[string]stri
 	}
 	json.Unmarshal(c.want(t, 201, "", "POST", "/api/v1/scenarios", ed, sbody, nil), &sc) //nolint:errcheck
 	c.want(t, 409, param.CodeConflict, "POST", "/api/v1/scenarios", ed, sbody, nil)
-	c.want(t, 422, param.CodeValidationFailed, "POST", "/api/v1/scenarios", ed, []byte(`{"name":"x"}`), nil)
+	// A name alone is an empty draft (edited from QGIS); no name is refused.
+	c.want(t, 201, "", "POST", "/api/v1/scenarios", ed, []byte(`{"name":"x"}`), nil)
+	c.want(t, 422, param.CodeValidationFailed, "POST", "/api/v1/scenarios", ed, []byte(`{"name":""}`), nil)
 	c.want(t, 200, "", "GET", "/api/v1/scenarios", "", nil, nil)
 	c.want(t, 200, "", "GET", "/api/v1/scenarios/"+idStr(sc.ID), "", nil, nil)
 	c.want(t, 404, param.CodeNotFound, "GET", "/api/v1/scenarios/999999", "", nil, nil)
@@ -422,8 +424,18 @@ func TestOGCOpenAPIResponses(t *testing.T) {
 		"/collections/nope", "/collections/nope/items", "/collections/communities/items/nope"} {
 		c.do(t, "GET", q, "", nil, nil)
 	}
-	if miss := c.uncovered(); len(miss) > 0 {
-		t.Fatalf("operations of /ogc/api never called: %s", strings.Join(miss, ", "))
+	// The writes (Part 4, live with an approval) are called, and their
+	// answers validated against the same operations, by
+	// TestOGCEditOpenAPIAndLive; here every read is.
+	var reads []string
+	for _, op := range c.uncovered() {
+		if !strings.HasPrefix(op, "POST ") && !strings.HasPrefix(op, "PUT ") && !strings.HasPrefix(op, "PATCH ") &&
+			!strings.HasPrefix(op, "DELETE ") && !strings.HasPrefix(op, "OPTIONS ") {
+			reads = append(reads, op)
+		}
+	}
+	if len(reads) > 0 {
+		t.Fatalf("operations of /ogc/api never called: %s", strings.Join(reads, ", "))
 	}
 	if len(miss) > 0 {
 		t.Fatalf("web/ogc answers do not match /ogc/api:\n%s", strings.Join(miss, "\n"))

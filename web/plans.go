@@ -135,10 +135,16 @@ func (s *Server) postScenario(c echo.Context) error {
 	if err := readBody(c, &body); err != nil {
 		return err
 	}
-	if body.PlanID == 0 {
-		return echo.NewHTTPError(http.StatusUnprocessableEntity, "plan_id is required (from POST /api/v1/plans)")
-	}
 	ctx := c.Request().Context()
+	if body.PlanID == 0 {
+		// {name} alone: an empty draft, edited through /ogc/scenarios/{id}.
+		sc, err := scenario.CreateDraft(ctx, s.db, body.Name, analysis.DefaultProfile)
+		if err != nil {
+			return param.APIError(err)
+		}
+		c.Response().Header().Set(echo.HeaderLocation, fmt.Sprintf("/api/v1/scenarios/%d", sc.ID))
+		return c.JSON(http.StatusCreated, sc)
+	}
 	doc, err := plan.LoadDocument(ctx, s.db, body.PlanID)
 	if err != nil {
 		return param.APIError(err)

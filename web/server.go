@@ -69,13 +69,14 @@ func New(st *store.Store, cfg Config) *echo.Echo {
 	e.Pre(headAsGet())
 	// compress (compress.go) wraps all but Recover, so error bodies are
 	// compressed too and a panic still gets its 500.
-	e.Use(middleware.Recover(), compress(), middleware.RequestID(), requestLog(), cleanInput(), heavyLimit(st.PoolSize()))
+	e.Use(middleware.Recover(), compress(), middleware.RequestID(), requestLog(), cleanInput(), replicaReads(st), heavyLimit(st.PoolSize()))
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	og := ogc.New(lr, profiles).WithEditor(ogcEditor{s})
 	s.routesAnalysis(e)
 	s.tiles.Routes(e)                              // web/tiles
 	mapui.New(st, lr, profiles, cfg.Map).Routes(e) // web/mapui: the map page
-	ogc.New(lr, profiles).Routes(e)                // web/ogc: /ogc and /download
+	og.Routes(e)                                   // web/ogc: /ogc (drafts' writes too) and /download
 	reports.New(st, runs, profiles).Routes(e)      // web/reports: /reports (HTML, PDF)
 	s.routesAPI(e)                                 // web/api.go
 	s.routesDispatch(e)                            // web/dispatch: tickets
@@ -115,7 +116,10 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// readyz answers 200 only when the database answers.
+// readyz answers 200 while the node can read: from the primary, or with
+// read pools from a replica (a node whose primary is out of reach still
+// serves reads; one whose replicas lag or are down reads the primary). It
+// reports the data version the node reads, replica lag and where reads go.
 func (s *Server) readyz(c echo.Context) error {
 	ctx, cancel := context.WithTimeout(c.Request().Context(), 2*time.Second)
 	defer cancel()
@@ -123,10 +127,17 @@ func (s *Server) readyz(c echo.Context) error {
 	// a busy database is still a ready one. Saturation is reported apart.
 	st := s.db.Stats()
 	pool := map[string]any{"acquired": st.Acquired, "max": st.Max, "saturated": st.Acquired >= st.Max}
+	reads, replicaOK := readsOf(s.db)
+	body := map[string]any{"status": "ready", "pool": pool, "reads": reads}
 	if err := s.db.Probe(ctx); err != nil {
-		return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "unavailable", "error": "database: " + err.Error(), "pool": pool})
+		body["primary"] = "database: " + err.Error()
+		if !replicaOK {
+			body["status"], body["error"] = "unavailable", "database: "+err.Error()
+			return c.JSON(http.StatusServiceUnavailable, body)
+		}
+		body["read_only"] = true // writes fail until the primary answers
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": "ready", "pool": pool})
+	return c.JSON(http.StatusOK, body)
 }
 
 // errorHandler turns every error into {"error": {"code", "message"}},
@@ -137,6 +148,7 @@ func errorHandler(err error, c echo.Context) {
 	}
 	// Domain errors (not found, conflict, invalid) get their status
 	// wherever they come from.
+	orig := err
 	err = param.APIError(err)
 	status, code, msg := http.StatusInternalServerError, param.CodeInternal, "internal error"
 	var he *echo.HTTPError
@@ -146,7 +158,7 @@ func errorHandler(err error, c echo.Context) {
 		slog.Error("request failed", "path", c.Path(), "err", err)
 	}
 	if status == http.StatusServiceUnavailable {
-		c.Response().Header().Set("Retry-After", "5")
+		c.Response().Header().Set("Retry-After", retryAfter(orig))
 	}
 	c.JSON(status, map[string]any{"error": map[string]any{"code": code, "message": msg}}) //nolint:errcheck
 }

@@ -38,6 +38,11 @@ type Profile struct {
 		StaffPerWorkerLow  Number `json:"staff_households_per_worker_low"`
 		StaffPerWorkerHigh Number `json:"staff_households_per_worker_high"`
 		StaffMinimum       Number `json:"staff_minimum"`
+		// MaxWorkloadRatio flags a community whose hotline workload
+		// (tickets per 1,000 households per month) exceeds this many times
+		// its street's median; read by the workload output (the map's
+		// workload mode), not by the analysis run. Null: off.
+		MaxWorkloadRatio Number `json:"max_workload_ratio"`
 	} `json:"community"`
 	// Grid holds the rules of grids (网格); its Kinds override them for
 	// grids of a kind (村).

@@ -99,7 +99,7 @@ func (r *Runs) Ensure(ctx context.Context, p *Profile, at time.Time, b Boundarie
 			return c.id, nil
 		}
 	}
-	id, err := r.find(ctx, p, at, b)
+	id, err := r.found(ctx, p, at, b)
 	if err != nil || id != 0 {
 		if id != 0 {
 			r.remember(key, id)
@@ -107,6 +107,39 @@ func (r *Runs) Ensure(ctx context.Context, p *Profile, at time.Time, b Boundarie
 		return id, err
 	}
 	return r.make(ctx, key, p, at, b)
+}
+
+// found is the run of the units the node reads (0: none). With read pools
+// it is looked up on the reader, so that the run matches the units and
+// data version the reader holds (a run another node made, or advanced in
+// place, that the replica has not replayed is not seen yet, and the one
+// it replaced still answers for the older units); the primary is only
+// told the run is in use.
+func (r *Runs) found(ctx context.Context, p *Profile, at time.Time, b Boundaries) (int64, error) {
+	if !r.st.HasReplicas() {
+		return r.find(ctx, p, at, b)
+	}
+	var id int64
+	err := r.st.Reader().QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
+			WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
+			  AND r.scenario_id IS NOT DISTINCT FROM nullif($3::bigint, 0)
+			ORDER BY r.id DESC LIMIT 1), 0)`, p.hash, at, b.Scenario).Scan(&id)
+	if err != nil {
+		return 0, fmt.Errorf("find analysis run on the read pool: %w", err)
+	}
+	if id != 0 {
+		r.touch(ctx, id)
+	}
+	return id, nil
+}
+
+// touch marks a run found on a replica as used on the primary, so pruning
+// spares it; losing that is not worth failing a read for.
+func (r *Runs) touch(ctx context.Context, id int64) {
+	_, err := r.st.Primary().Exec(ctx, `UPDATE analysis_runs SET used_at = now() WHERE id = $1 AND used_at < now() - interval '1 minute'`, id)
+	if err != nil {
+		slog.Warn("mark analysis run used", "run", id, "err", err)
+	}
 }
 
 func (r *Runs) remember(key runKey, id int64) {
@@ -153,9 +186,28 @@ func (r *Runs) make(ctx context.Context, key runKey, p *Profile, at time.Time, b
 }
 
 // fly makes one run, one analysis at a time per process.
+//
+// Runs are written on the primary, one at a time per key across every
+// node on it (see lockRun); with read pools the run is then waited for on
+// the replica reads go to (see replayed), so that Load finds it there.
 func (r *Runs) fly(ctx context.Context, p *Profile, at time.Time, b Boundaries) (int64, error) {
 	r.run.Lock()
 	defer r.run.Unlock()
+	unlock, err := r.lockRun(ctx, p, at, b)
+	if err != nil {
+		return 0, err
+	}
+	id, err := r.flyLocked(ctx, p, at, b)
+	unlock()
+	if err != nil {
+		return 0, err
+	}
+	return id, r.replayed(ctx, id)
+}
+
+// flyLocked makes the run under the lock, unless another node made it
+// while this one waited.
+func (r *Runs) flyLocked(ctx context.Context, p *Profile, at time.Time, b Boundaries) (int64, error) {
 	if id, err := r.find(ctx, p, at, b); err != nil || id != 0 {
 		return id, err
 	}

@@ -157,6 +157,8 @@ type Load struct {
 	// measure over it: the profile rule "k× the street median" reads it.
 	ParentMedian *float64 `json:"parent_median"`
 	Ratio        *float64 `json:"ratio"`
+	// Reason is set by Flag when Ratio exceeds the profile's k.
+	Reason string `json:"reason,omitempty"`
 }
 
 // WorkloadReport is the measure for every current unit of a level.
@@ -273,4 +275,22 @@ func ParsePeriod(since, until string) (Period, error) {
 		return p, p.check()
 	}
 	return p, nil
+}
+
+// Flag sets the Reason of every unit whose ratio to its parent's median
+// exceeds k (a profile's community.max_workload_ratio) and returns how
+// many; k ≤ 0 or NaN flags none.
+func (w *WorkloadReport) Flag(k float64) int {
+	if !(k > 0) {
+		return 0
+	}
+	n := 0
+	for i := range w.Units {
+		l := &w.Units[i]
+		if l.Ratio != nil && *l.Ratio > k {
+			l.Reason = fmt.Sprintf("workload %g tickets per 1,000 households per month > %g× the street median %g", *l.PerKHouseholdMonth, k, *l.ParentMedian)
+			n++
+		}
+	}
+	return n
 }

@@ -160,6 +160,19 @@ type Finding struct {
 	Reasons    []string `json:"reasons,omitempty"`
 	Street     string   `json:"street,omitempty"`
 	StreetName string   `json:"street_name,omitempty"`
+	// A disputed_boundary line (disputes.go): the spot's key and kind
+	// (boundary, overlap, gap, apart), the streets involved, the tickets
+	// reassigned there in Period and their categories.
+	Spot        string         `json:"spot,omitempty"`
+	SpotKind    string         `json:"spot_kind,omitempty"`
+	Streets     []string       `json:"streets,omitempty"`
+	StreetNames []string       `json:"street_names,omitempty"`
+	Tickets     int            `json:"tickets,omitempty"`
+	Disputes    int            `json:"disputes,omitempty"`
+	Period      string         `json:"period,omitempty"`
+	Categories  map[string]int `json:"categories,omitempty"`
+	Lon         float64        `json:"lon,omitempty"`
+	Lat         float64        `json:"lat,omitempty"`
 }
 
 // parentName is the SQL of the name of alias's parent on day $2.
@@ -177,11 +190,13 @@ func streetOf(alias string) string {
 // FindingsPage is a page of findings and the totals of the whole
 // (filtered) list.
 type FindingsPage struct {
-	Zones  int       `json:"zones"`
-	Units  int       `json:"units"`
-	Limit  int       `json:"limit"`
-	Offset int       `json:"offset"`
-	Items  []Finding `json:"items"`
+	// Disputed counts the disputed_boundary lines, listed first.
+	Disputed int       `json:"disputed"`
+	Zones    int       `json:"zones"`
+	Units    int       `json:"units"`
+	Limit    int       `json:"limit"`
+	Offset   int       `json:"offset"`
+	Items    []Finding `json:"items"`
 }
 
 // flaggedUnits is the flagged units of every level meeting where: $1 run,
@@ -224,10 +239,11 @@ func findingsSQL(scenario bool) string {
 // bad, as a QueryError. Findings checks them too; a caller answering 304
 // from its ETag checks them first, so a bad filter is never a 304.
 func (r *Reader) CheckFindings(ctx context.Context, q FindingsQuery) error {
-	kinds := make([]string, len(boundaries.ZoneKinds))
+	kinds := make([]string, len(boundaries.ZoneKinds), len(boundaries.ZoneKinds)+1)
 	for i, k := range boundaries.ZoneKinds {
 		kinds[i] = string(k)
 	}
+	kinds = append(kinds, DisputedBoundary)
 	if q.Kind != "" && !slices.Contains(kinds, q.Kind) {
 		return &boundaries.QueryError{Param: "kind", Err: errors.New("want one of " + strings.Join(kinds, ", "))}
 	}
@@ -249,7 +265,8 @@ func (r *Reader) CheckFindings(ctx context.Context, q FindingsQuery) error {
 }
 
 // Findings lists a page of the run's findings (filtered by q.Kind,
-// q.Status and q.Street) street by street (by name, the district-level
+// q.Status and q.Street): first the dispute spots (disputes.go), then,
+// street by street (by name, the district-level
 // ones first), in each its zones (by kind, then id) then its undersized
 // and oversized units (by level, then code).
 func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, error) {
@@ -261,6 +278,20 @@ func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, 
 	if err := r.CheckFindings(ctx, q); err != nil {
 		return nil, err
 	}
+	// The dispute spots come first, ranked by tickets; the run's findings
+	// page on after them.
+	if withDisputes(q) {
+		disputed, err := r.DisputeFindings(ctx, q)
+		if err != nil {
+			return nil, fmt.Errorf("list findings: %w", err)
+		}
+		p.Disputed = len(disputed)
+		p.Items = append(p.Items, disputed[min(q.Offset, len(disputed)):min(q.Offset+q.Limit, len(disputed))]...)
+	}
+	if q.Kind == DisputedBoundary {
+		return p, nil
+	}
+	limit, offset := q.Limit-len(p.Items), max(0, q.Offset-p.Disputed)
 	args := []any{q.Run, q.At, q.Kind, q.Status, q.Street, nil, nil, nil, nil}
 	if b := q.BBox; b != nil {
 		args[5], args[6], args[7], args[8] = b[0], b[1], b[2], b[3]
@@ -275,7 +306,7 @@ func (r *Reader) Findings(ctx context.Context, q FindingsQuery) (*FindingsPage, 
 			coalesce(street, ''), street_name,
 			CASE WHEN part = 0 THEN ARRAY(SELECT coalesce((SELECT u.name FROM units u WHERE u.code = c.code AND `+store.AsOf("u", 2)+` LIMIT 1), '')
 				FROM unnest(codes) WITH ORDINALITY c(code, i) ORDER BY c.i) END
-		FROM s ORDER BY street IS NOT NULL, street_name, street, part, lo, kind, id, code LIMIT $10 OFFSET $11`, append(args, q.Limit, q.Offset)...)
+		FROM s ORDER BY street IS NOT NULL, street_name, street, part, lo, kind, id, code LIMIT $10 OFFSET $11`, append(args, limit, offset)...)
 	if err != nil {
 		return nil, fmt.Errorf("list findings: %w", err)
 	}

@@ -21,6 +21,7 @@ import (
 
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/dispatch"
 	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/boundaries/units"
 )
@@ -125,6 +126,9 @@ type Plan struct {
 	// Removed are the live communities the plan's merges take away, with
 	// the versions it read.
 	Removed []units.Base `json:"removed"`
+	// Disputes are the hotline dispute spots in scope and what the plan
+	// did about each (disputes.go).
+	Disputes []DisputeNote `json:"disputes"`
 }
 
 // ErrEmptyScope is returned by Plan when the street or district asked for
@@ -132,7 +136,7 @@ type Plan struct {
 var ErrEmptyScope = errors.New("no street in scope")
 
 // Order documents the order in which operations are applied.
-const Order = "reassign (crosses_parent, overlap, gap, noncontiguous), then merge undersized, then split oversized; each sees the result of the previous ones"
+const Order = "reassign (crosses_parent, overlap, gap, noncontiguous; then the ground of disputed boundaries, where hotline tickets were reassigned), then merge undersized, then split oversized; each sees the result of the previous ones"
 
 // MethodStraight, MethodVoronoi and MethodGrid name the
 // partition methods, tried in this order.
@@ -165,6 +169,10 @@ type planner struct {
 	pointsFirst bool
 	// noBarrierShare (Divide) skips measuring the parts' boundary on barriers.
 	noBarrierShare bool
+	// spots are the hotline dispute spots of the tickets' period
+	// (disputes.go).
+	spots      []dispatch.Spot
+	spotPeriod dispatch.Period
 }
 
 // Propose proposes operations that bring the communities of a street, a
@@ -196,7 +204,13 @@ func Propose(ctx context.Context, st *store.Store, p *analysis.Profile, opt Opti
 		return nil, boundaries.Invalid("plan: rebalance %q: want %q", opt.Rebalance, RebalanceStreet)
 	}
 	pl := &Plan{Profile: p.Name, At: at.Format("2006-01-02"), Scope: scope, Seed: opt.Seed, Order: Order, Method: opt.Method,
-		Ops: []Op{}, Units: []Unit{}, Infeasible: []Issue{}, Removed: []units.Base{}}
+		Ops: []Op{}, Units: []Unit{}, Infeasible: []Issue{}, Removed: []units.Base{}, Disputes: []DisputeNote{}}
+	// The dispute spots are read before the plan's transaction: they are
+	// the stored tickets', drawn with the plan's day.
+	spots, period, err := dispatch.Disputes(ctx, st, dispatch.Period{}, at, 0)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
 	tx, err := st.Primary().Begin(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("plan: %w", err)
@@ -209,7 +223,7 @@ func Propose(ctx context.Context, st *store.Store, p *analysis.Profile, opt Opti
 		return nil, fmt.Errorf("plan: %w", err)
 	}
 	pn := &planner{tx: tx, p: p, opt: opt, at: at, plan: pl, reason: map[string]string{}, lastOp: map[string]string{},
-		onBar: map[string]float64{}}
+		onBar: map[string]float64{}, spots: spots, spotPeriod: period}
 	type step struct {
 		name string
 		f    func(context.Context) error
@@ -218,7 +232,7 @@ func Propose(ctx context.Context, st *store.Store, p *analysis.Profile, opt Opti
 	if opt.Rebalance == RebalanceStreet {
 		resize = []step{{"rebalance", pn.rebalance}}
 	}
-	steps := append([]step{{"load", pn.load}, {"analysis", pn.initial}, {"reassign", pn.reassign}}, resize...)
+	steps := append([]step{{"load", pn.load}, {"analysis", pn.initial}, {"reassign", pn.reassign}, {"disputes", pn.disputes}}, resize...)
 	steps = append(steps, step{"tidy", func(ctx context.Context) error { return pn.tidy(ctx, "reassign", nil) }}, step{"results", pn.results})
 	for _, st := range steps {
 		t0 := time.Now()

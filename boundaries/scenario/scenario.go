@@ -53,8 +53,10 @@ type Scenario struct {
 	Plan      json.RawMessage `json:"plan"`
 	AdoptedAt *time.Time      `json:"adopted_at"`
 	Approval  *string         `json:"approval"`
-	Codes     []string        `json:"codes"`   // communities of the scenario
-	Removed   []string        `json:"removed"` // live communities it merges away
+	// Draft: made empty, to be edited unit by unit (/ogc/scenarios/{id}).
+	Draft   bool     `json:"draft"`
+	Codes   []string `json:"codes"`   // communities of the scenario
+	Removed []string `json:"removed"` // live communities it merges away
 	// Grids and RemovedGrids are the grids it proposes and the live grids
 	// it retires (generated, renumbered, or following its communities).
 	Grids        []string `json:"grids"`
@@ -264,7 +266,7 @@ func ID(ctx context.Context, st *store.Store, name string) (int64, error) {
 // Get reads a scenario with the codes it changes and removes.
 func Get(ctx context.Context, st *store.Store, id int64) (*Scenario, error) {
 	sc := &Scenario{}
-	err := st.Primary().QueryRow(ctx, `SELECT id, name, created_at, profile, plan, adopted_at, approval,
+	err := st.Primary().QueryRow(ctx, `SELECT id, name, created_at, profile, plan, adopted_at, approval, draft,
 			coalesce((SELECT array_agg(code ORDER BY code) FROM scenario_units WHERE scenario_id = s.id AND level <> 'grid'), '{}'),
 			coalesce((SELECT array_agg(r.code ORDER BY r.code) FROM scenario_removed r WHERE r.scenario_id = s.id
 				AND NOT EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level = 'grid')), '{}'),
@@ -272,7 +274,7 @@ func Get(ctx context.Context, st *store.Store, id int64) (*Scenario, error) {
 			coalesce((SELECT array_agg(r.code ORDER BY r.code) FROM scenario_removed r WHERE r.scenario_id = s.id
 				AND EXISTS (SELECT 1 FROM units u WHERE u.code = r.code AND u.level = 'grid')), '{}')
 		FROM scenarios s WHERE id = $1`, id).Scan(&sc.ID, &sc.Name, &sc.CreatedAt, &sc.Profile, &sc.Plan, &sc.AdoptedAt,
-		&sc.Approval, &sc.Codes, &sc.Removed, &sc.Grids, &sc.RemovedGrids)
+		&sc.Approval, &sc.Draft, &sc.Codes, &sc.Removed, &sc.Grids, &sc.RemovedGrids)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return nil, fmt.Errorf("scenario %d: %w", id, boundaries.ErrNotFound)
 	}

@@ -6,6 +6,7 @@ package dispatch
 
 import (
 	"bufio"
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,6 +58,9 @@ type ticketJSON struct {
 	Lon      *float64        `json:"lon"`
 	Lat      *float64        `json:"lat"`
 	Category string          `json:"category"`
+	// id is the id as decodeFast read it (idSet: it was not null).
+	id    string
+	idSet bool
 }
 
 // dispatchBody is {"crs", "tickets": [...]} or one ticket's fields.
@@ -105,13 +109,20 @@ func (h *Handler) readTickets(c echo.Context) ([]tickets.Ticket, bool, error) {
 		ts, err := tickets.ReadTickets(c.Request().Body, crs, h.MaxBatch)
 		return ts, false, err
 	}
-	var req dispatchBody
-	if err := json.NewDecoder(c.Request().Body).Decode(&req); err != nil {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
 		if e := param.APIError(err); e != err {
 			return nil, false, e
 		}
-		return nil, false, param.Error(http.StatusBadRequest, param.CodeInvalidBody,
-			`body: want {"crs": ..., "tickets": [{"id", "time", "lon", "lat", "category"}, ...]}, one ticket, or text/csv: `+err.Error())
+		return nil, false, fmt.Errorf("read body: %w", err)
+	}
+	req, ok := decodeFast(body)
+	if !ok {
+		req = dispatchBody{}
+		if err := json.NewDecoder(bytes.NewReader(body)).Decode(&req); err != nil {
+			return nil, false, param.Error(http.StatusBadRequest, param.CodeInvalidBody,
+				`body: want {"crs": ..., "tickets": [{"id", "time", "lon", "lat", "category"}, ...]}, one ticket, or text/csv: `+err.Error())
+		}
 	}
 	if req.CRS != "" {
 		crsName = req.CRS
@@ -150,7 +161,7 @@ func (h *Handler) readTickets(c echo.Context) ([]tickets.Ticket, bool, error) {
 // fromJSON checks one JSON ticket; the coordinates are still in the
 // request's CRS.
 func fromJSON(tj ticketJSON, row int) (tickets.Ticket, *tickets.RowError) {
-	t := tickets.Ticket{ID: rawID(tj.ID), Category: strings.TrimSpace(tj.Category), Row: row}
+	t := tickets.Ticket{ID: rawID(tj), Category: strings.TrimSpace(tj.Category), Row: row}
 	bad := func(field, msg string) (tickets.Ticket, *tickets.RowError) {
 		return t, &tickets.RowError{Row: row, ID: t.ID, Field: field, Message: msg}
 	}
@@ -172,7 +183,11 @@ func fromJSON(tj ticketJSON, row int) (tickets.Ticket, *tickets.RowError) {
 }
 
 // rawID turns a JSON id (string or number) into text.
-func rawID(raw json.RawMessage) string {
+func rawID(tj ticketJSON) string {
+	if tj.idSet {
+		return strings.TrimSpace(tj.id)
+	}
+	raw := tj.ID
 	if len(raw) == 0 || string(raw) == "null" {
 		return ""
 	}
@@ -204,7 +219,8 @@ func rowErrors(c echo.Context, err error) error {
 }
 
 // writeResults streams a batch's answers: encoding one result at a time
-// keeps a 100,000-ticket answer from being built whole in memory.
+// (by hand, appendResult) keeps a 100,000-ticket answer from being built
+// whole in memory.
 func writeResults(c echo.Context, res []tickets.Result) error {
 	stored := 0
 	for i := range res {
@@ -216,12 +232,14 @@ func writeResults(c echo.Context, res []tickets.Result) error {
 	c.Response().WriteHeader(http.StatusOK)
 	bw := bufio.NewWriterSize(c.Response(), 64<<10)
 	fmt.Fprintf(bw, `{"count":%d,"stored":%d,"already_stored":%d,"results":[`, len(res), stored, len(res)-stored)
-	enc := json.NewEncoder(bw)
+	var b []byte
 	for i := range res {
+		b = b[:0]
 		if i > 0 {
-			bw.WriteByte(',')
+			b = append(b, ',')
 		}
-		if err := enc.Encode(&res[i]); err != nil {
+		b = appendResult(b, &res[i])
+		if _, err := bw.Write(b); err != nil {
 			return err
 		}
 	}

@@ -175,6 +175,8 @@ func (s *Handler) Routes(e *echo.Echo) {
 	e.GET("/map/api/config", s.getMapConfig)
 	e.GET("/map/api/summary", s.getMapSummary)
 	e.GET("/map/api/findings", s.getMapFindings)
+	e.GET("/map/api/disputes", s.getMapDisputes)
+	e.GET("/map/api/workload", s.getMapWorkload)
 	e.GET("/map/api/profile", s.getMapProfile)
 	e.GET("/map/api/history/:code", s.getMapHistory)
 	e.GET("/map/api/places/:layer", s.getMapPlaces)

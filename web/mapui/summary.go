@@ -17,8 +17,9 @@ const HistogramBins = 30
 
 // mapRuns finds the live run and, with ?scenario=, the scenario's, and
 // sets their ETag (the runs and the data version, as /api/v1/analysis);
-// no queries and no error means 304 was sent.
-func (s *Handler) mapRuns(c echo.Context, withScenario bool) ([]layers.SummaryQuery, error) {
+// no queries and no error means 304 was sent. extra are more versions
+// the answer depends on (the dispute spots').
+func (s *Handler) mapRuns(c echo.Context, withScenario bool, extra ...int64) ([]layers.SummaryQuery, error) {
 	p, day, err := s.profiles.ProfileAt(c)
 	if err != nil {
 		return nil, err
@@ -48,7 +49,7 @@ func (s *Handler) mapRuns(c echo.Context, withScenario bool) ([]layers.SummaryQu
 		qs = append(qs, layers.SummaryQuery{Run: run, At: day, Scenario: id != 0, Street: c.QueryParam("street")})
 		runs = append(runs, run)
 	}
-	if param.RunsNotModified(c, dv, runs...) {
+	if param.RunsNotModified(c, dv, append(runs, extra...)...) {
 		return nil, c.NoContent(http.StatusNotModified)
 	}
 	return qs, nil
@@ -111,7 +112,16 @@ func (s *Handler) getMapFindings(c echo.Context) error {
 	if err := s.layers.CheckFindings(c.Request().Context(), fq); err != nil {
 		return param.APIError(err)
 	}
-	qs, err := s.mapRuns(c, false)
+	// The dispute spots move with the tickets, not the runs.
+	var extra []int64
+	if fq.Status == "" && (fq.Kind == "" || fq.Kind == layers.DisputedBoundary) {
+		v, err := s.layers.DisputesVersion(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		extra = append(extra, v)
+	}
+	qs, err := s.mapRuns(c, false, extra...)
 	if qs == nil || err != nil {
 		return err
 	}

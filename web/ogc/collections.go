@@ -3,6 +3,7 @@ package ogc
 import (
 	"fmt"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -44,8 +45,12 @@ func (o *Handler) conformance(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	classes := conformanceClasses
+	if pathScenario(c) != 0 && o.edit != nil {
+		classes = append(slices.Clone(classes), editConformance...)
+	}
 	return render(c, f, http.StatusOK, mediaJSON, map[string]any{
-		"conformsTo": conformanceClasses,
+		"conformsTo": classes,
 		"links":      selfLinks(c, baseURL(c)+"/conformance", f, mediaJSON),
 	})
 }

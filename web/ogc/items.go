@@ -177,6 +177,7 @@ func (o *Handler) item(c echo.Context) error {
 		return render(c, f, http.StatusOK, mediaGeoJSON, doc)
 	}
 	c.Response().Header().Set("Content-Crs", "<"+q.CRS.URI+">")
+	o.setETag(c, l, q.ID)
 	body, _ := json.Marshal(doc)
 	return c.Blob(http.StatusOK, mediaGeoJSON, body)
 }

@@ -79,7 +79,7 @@ func routeParams(extra ...string) []string {
 func carry(c echo.Context, href string) string {
 	q := url.Values{}
 	for _, k := range viewParams {
-		if v := c.QueryParam(k); v != "" {
+		if v := c.QueryParam(k); v != "" && (k != "scenario" || pathScenario(c) == 0) {
 			q.Set(k, v)
 		}
 	}
@@ -104,6 +104,7 @@ type Link struct {
 type Handler struct {
 	layers   *layers.Reader
 	profiles *param.Profiles
+	edit     Editor // nil: no writes
 }
 
 // New makes the handler: features, extents and downloads are read through
@@ -116,6 +117,7 @@ func New(lr *layers.Reader, profiles *param.Profiles) *Handler {
 // /download.
 func (o *Handler) Routes(e *echo.Echo) {
 	o.routesOGC(e)
+	o.routesScenarios(e)
 	o.routesDownloads(e)
 }
 
@@ -133,6 +135,14 @@ func (o *Handler) routesOGC(e *echo.Echo) {
 	g.GET("/collections/:collection/items/:feature", o.item)
 	g.GET("/collections/:collection/queryables", o.queryables)
 	g.GET("/collections/:collection/schema", o.schema)
+	// Live collections are read-only unless the request carries an
+	// approval (edit.go): Allow says which to QGIS.
+	g.OPTIONS("/collections/:collection/items", o.options)
+	g.OPTIONS("/collections/:collection/items/:feature", o.options)
+	g.POST("/collections/:collection/items", o.write("create"))
+	g.PUT("/collections/:collection/items/:feature", o.write("replace"))
+	g.PATCH("/collections/:collection/items/:feature", o.write("update"))
+	g.DELETE("/collections/:collection/items/:feature", o.write("delete"))
 }
 
 // compress compresses when the client accepts it, at the fastest level:
@@ -238,8 +248,12 @@ func pickFormat(c echo.Context) (string, error) {
 	return best, nil
 }
 
-// baseURL is the absolute URL of /ogc as the client reached it.
+// baseURL is the absolute URL of /ogc (or of a draft's
+// /ogc/scenarios/{id}) as the client reached it.
 func baseURL(c echo.Context) string {
+	if b, ok := c.Get(ctxBase).(string); ok {
+		return c.Scheme() + "://" + c.Request().Host + b
+	}
 	return c.Scheme() + "://" + c.Request().Host + "/ogc"
 }
 
@@ -249,6 +263,9 @@ func withQuery(c echo.Context, path string, set map[string]string) string {
 	q := url.Values{}
 	for k, v := range c.QueryParams() {
 		q[k] = slices.Clone(v)
+	}
+	if pathScenario(c) != 0 {
+		q.Del("scenario") // the path's
 	}
 	for k, v := range set {
 		if v == "" {
@@ -283,7 +300,7 @@ func selfLinks(c echo.Context, path, format, jsonType string) []Link {
 // everything.
 func checkParams(c echo.Context, allowed []string, l *layers.Layer) error {
 	for k := range c.QueryParams() {
-		if slices.Contains(allowed, k) {
+		if slices.Contains(allowed, k) || (k == "scenario" && pathScenario(c) != 0) {
 			continue
 		}
 		if l != nil {

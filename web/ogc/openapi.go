@@ -7,6 +7,7 @@ import (
 
 	"github.com/labstack/echo/v4"
 
+	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/layers"
 )
@@ -21,7 +22,17 @@ func (o *Handler) api(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return render(c, f, http.StatusOK, mediaOpenAPI, openAPI(baseURL(c)))
+	doc := openAPI(baseURL(c))
+	// A draft's communities and grids take Part 4 writes; live unit
+	// collections take them with an approval (X-Approval, X-Valid-From).
+	if o.edit != nil {
+		editable := func(l *layers.Layer) bool { return l.Level == boundaries.Community || l.Level == boundaries.Grid }
+		if pathScenario(c) == 0 {
+			editable = func(l *layers.Layer) bool { return l.Level != "" }
+		}
+		editOperations(doc, editable)
+	}
+	return render(c, f, http.StatusOK, mediaOpenAPI, doc)
 }
 
 func openAPI(base string) map[string]any {

@@ -37,12 +37,26 @@ func APIError(err error) error {
 		return Error(http.StatusPreconditionFailed, CodeStaleETag, err.Error())
 	case errors.Is(err, boundaries.ErrConflict), errors.Is(err, boundaries.ErrDuplicate):
 		return Error(http.StatusConflict, CodeConflict, err.Error())
+	case errors.Is(err, store.ErrReplicaLagging):
+		// The Retry-After of the *store.LagError is set by the error
+		// handler, which finds it through the cause kept.
+		return withCause(Error(http.StatusServiceUnavailable, CodeUnavailable, err.Error()+"; retry shortly"), err)
+	case errors.Is(err, store.ErrVersionAhead):
+		return BadRequest("min_version", err.Error())
 	case errors.Is(err, boundaries.ErrBusy):
 		return Error(http.StatusServiceUnavailable, CodeBusy, err.Error())
 	case store.Unavailable(err):
-		return Error(http.StatusServiceUnavailable, CodeUnavailable, "the database is out of reach; retry shortly")
+		// The cause is kept: a read pool's outage is retried on the
+		// primary (web's failoverReads), which must see it for one.
+		return withCause(Error(http.StatusServiceUnavailable, CodeUnavailable, "the database is out of reach; retry shortly"), err)
 	}
 	return err
+}
+
+// withCause keeps err behind an HTTP error, with its machine code.
+func withCause(he *echo.HTTPError, err error) *echo.HTTPError {
+	he.Internal = errors.Join(he.Internal, err)
+	return he
 }
 
 // Int reads a non-negative integer parameter.

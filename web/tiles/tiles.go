@@ -152,8 +152,11 @@ func parseTileCoords(c echo.Context) (z, x, y int, err error) {
 
 // getTile serves GET /tiles/{layer}/{z}/{x}/{y}.mvt. The warm path (a
 // cached tile or a 304) reads only memory: the data version is kept in
-// memory by Store.Watch, so no database round trip is needed to know the
-// cached bytes are current.
+// memory by Store.Watch (with read pools: polled on the replica read,
+// so the key is the version that replica holds, never one it has not
+// replayed), so no database round trip is needed to know the cached bytes
+// are current. The ETag is a hash of the key alone, so every node at the
+// same version gives a tile the same ETag (see docs/deploy.md).
 func (h *Handler) getTile(c echo.Context) error {
 	l, ok := layers.ByName(c.Param("layer"))
 	if !ok {

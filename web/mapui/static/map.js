@@ -85,9 +85,21 @@
       h += '<div class="legend-head">communities: households 户数</div>';
       for (const [k, c] of cfg.status_colors) h += `<div><span class="swatch" style="background:${c}"></span>${k} <span class="note">${why[k] || ''}</span></div>`;
       h += `<div class="legend-head" id="legend-streets">streets: own status (below zoom ${cfg.minzoom.communities})</div>`;
+    } else if (state.colour === 'workload') {
+      h += `<div class="legend-head">communities: workload 工单负荷, tickets per 1,000 households per month${workload ? ' (' + esc(workload.period) + ')' : ''}</div>`;
+      for (const [v, c] of workloadStops()) h += `<div><span class="swatch" style="background:${c}"></span>${fmt(v, 1)}</div>`;
+      h += `<div><span class="swatch" style="background:${WORKLOAD_NONE}"></span><span class="note">no households or no tickets</span></div>`;
+      if (workload && workload.max_ratio != null) {
+        h += `<div class="note">profile rule: ${Object.keys(workload.flagged).length} communities over ${workload.max_ratio}× their street's median 超过街道中位数</div>`;
+      }
     } else {
       h += '<div class="legend-head">communities: density, people/km² 人/平方公里</div>';
       for (const [v, c] of cfg.density_stops) h += `<div><span class="swatch" style="background:${c}"></span>${v.toLocaleString()} people/km²</div>`;
+    }
+    if ($('disputes').checked) {
+      h += '<div class="legend-head">disputes 争议热点 (tickets reassigned across a boundary; size by tickets):</div>';
+      h += `<div><span class="swatch line" style="background:${DISPUTE_COLOR}"></span>shared boundary <span class="note">line</span></div>`;
+      h += `<div><span class="swatch" style="background:${DISPUTE_COLOR}"></span>gap or overlap <span class="note">area</span></div>`;
     }
     if (state.scenario) {
       h += `<div class="legend-head">scenario 方案:</div><div><span class="swatch outline" style="border-color:${cfg.proposed_color}"></span>proposed 拟调整 <span class="note">dashed, right map</span></div>`;
@@ -115,9 +127,65 @@
       m.setLayoutProperty('streets-status', 'visibility', state.colour === 'status' ? 'visible' : 'none');
       m.setFilter('communities-fill', f);
       m.setFilter('communities-density', f);
+      if (m === map && m.getLayer('communities-workload')) {
+        m.setLayoutProperty('communities-workload', 'visibility', state.colour === 'workload' ? 'visible' : 'none');
+        m.setFilter('communities-workload', f);
+      }
     }
+    if (state.colour === 'workload') loadWorkload().catch((e) => console.error(e));
     legend();
   }
+
+  // ---- workload 工单负荷: tickets per 1,000 households per month ----
+  // One compact code → value map from /map/api/workload, made into a match
+  // expression over the community tiles' code (the live map's only: the
+  // tickets are the live boundaries').
+  const WORKLOAD_NONE = '#d9d9d9', DISPUTE_COLOR = '#4b0082';
+  let workload = null, workloadFor = null;
+  function workloadStops() {
+    const top = Math.max(workload ? workload.max : 0, 1);
+    return [[0, '#fff5eb'], [top / 8, '#fdd0a2'], [top / 4, '#fd8d3c'], [top / 2, '#d94801'], [top, '#7f2704']];
+  }
+  async function loadWorkload() {
+    const q = query();
+    if (workloadFor === q) return;
+    workloadFor = q;
+    const w = await getJSON('/map/api/workload' + q);
+    if (workloadFor !== q) return; // the day changed meanwhile
+    workload = w;
+    const entries = Object.entries(w.values);
+    const value = entries.length ? ['match', ['get', 'code'], ...entries.flat(), -1] : -1;
+    const ramp = ['interpolate', ['linear'], value, ...workloadStops().flat()];
+    const colour = ['case', ['<', value, 0], WORKLOAD_NONE, ramp];
+    if (!map.getLayer('communities-workload')) {
+      map.addLayer({ id: 'communities-workload', type: 'fill', source: 'communities', 'source-layer': 'communities',
+        layout: { visibility: 'none' }, paint: { 'fill-color': WORKLOAD_NONE, 'fill-opacity': 0.75 } }, 'communities-line');
+    }
+    map.setPaintProperty('communities-workload', 'fill-color', colour);
+    applyColour();
+  }
+
+  // ---- disputes 争议热点: where tickets were reassigned across a boundary ----
+  // Aggregates from /map/api/disputes: shared lines, gap and overlap areas
+  // and points, sized by tickets.
+  function disputesData() { return '/map/api/disputes' + query(); }
+  function addDisputes() {
+    if (map.getSource('disputes')) return;
+    map.addSource('disputes', { type: 'geojson', data: disputesData() });
+    const vis = $('disputes').checked ? 'visible' : 'none';
+    const by = (a, b) => ['interpolate', ['linear'], ['get', 'tickets'], 1, a, 50, b];
+    map.addLayer({ id: 'disputes-fill', type: 'fill', source: 'disputes', filter: ['==', ['geometry-type'], 'Polygon'],
+      layout: { visibility: vis }, paint: { 'fill-color': DISPUTE_COLOR, 'fill-opacity': by(0.25, 0.7) } });
+    map.addLayer({ id: 'disputes-line', type: 'line', source: 'disputes', filter: ['==', ['geometry-type'], 'LineString'],
+      layout: { visibility: vis, 'line-cap': 'round' }, paint: { 'line-color': DISPUTE_COLOR, 'line-width': by(2, 10), 'line-opacity': 0.85 } });
+    map.addLayer({ id: 'disputes-point', type: 'circle', source: 'disputes', filter: ['==', ['geometry-type'], 'Point'],
+      layout: { visibility: vis }, paint: { 'circle-color': DISPUTE_COLOR, 'circle-radius': by(4, 14), 'circle-opacity': 0.7 } });
+  }
+  const DISPUTE_LAYERS = ['disputes-fill', 'disputes-line', 'disputes-point'];
+  $('disputes').onchange = () => {
+    for (const l of DISPUTE_LAYERS) if (map.getLayer(l)) map.setLayoutProperty(l, 'visibility', $('disputes').checked ? 'visible' : 'none');
+    legend();
+  };
 
   // ---- labels: the style's symbol layers over /map/api/places ----
   // The label sources follow ?at= (places are not per profile or scenario).
@@ -335,6 +403,7 @@
     if (!more) { ul.innerHTML = ''; delete ul.dataset.street; }
     ul.querySelector('li.more')?.remove();
     for (const it of f.items) {
+      if (it.kind === 'disputed_boundary') { disputedLine(ul, it); continue; }
       // The list comes street by street: a header where the street changes.
       const street = it.street || '';
       if (ul.dataset.street !== street) {
@@ -367,7 +436,7 @@
       };
       ul.appendChild(li);
     }
-    const shown = offset + f.items.length, total = f.zones + f.units;
+    const shown = offset + f.items.length, total = (f.disputed || 0) + f.zones + f.units;
     if (shown < total) {
       const li = document.createElement('li');
       li.className = 'more';
@@ -376,7 +445,36 @@
       ul.appendChild(li);
     }
     ul.dataset.count = shown;
-    $('findings-count').textContent = `(${f.zones} zones, ${f.units} units)`;
+    $('findings-count').textContent = `(${f.zones} zones, ${f.units} units${f.disputed ? `, ${f.disputed} disputed 争议` : ''})`;
+  }
+  // disputedLine lists a dispute spot: the list puts them first, ranked by
+  // tickets, under a header of their own; a click flies to the tickets.
+  function disputedLine(ul, it) {
+    if (ul.dataset.street !== '#disputed') {
+      ul.dataset.street = '#disputed';
+      const h = document.createElement('li');
+      h.className = 'street-head';
+      h.dataset.street = '#disputed';
+      h.textContent = 'disputed boundaries 争议边界 (by tickets reassigned)';
+      ul.appendChild(h);
+    }
+    const li = document.createElement('li');
+    li.className = 'finding';
+    li.dataset.code = it.codes[0];
+    li.dataset.kind = it.kind;
+    li.dataset.spot = it.spot;
+    li.dataset.level = it.level;
+    const streets = (it.streets || []).map((c, i) => `${esc((it.street_names || [])[i] || '')} ${esc(c)}`).join(' / ');
+    li.innerHTML = `<span class="tag" style="background:${DISPUTE_COLOR}">${esc(it.spot_kind)}</span>` +
+      it.codes.map((c, i) => `<b>${esc((it.names || [])[i] || '')}</b> ${esc(c)}`).join(' / ') +
+      `<div class="where">${streets} · ${it.tickets} tickets reassigned (${esc(it.period)})</div>`;
+    li.onclick = () => {
+      for (const x of ul.querySelectorAll('li.selected')) x.classList.remove('selected');
+      li.classList.add('selected');
+      map.flyTo({ center: [it.lon, it.lat], zoom: Math.max(map.getZoom(), 15) });
+      selectUnit(it.codes[it.codes.length - 1], { zoom: false, codes: it.codes }).catch((e) => console.error(e));
+    };
+    ul.appendChild(li);
   }
 
   // findingsFilter is the findings list's ?kind=, ?status=, ?street= and,
@@ -391,6 +489,7 @@
     return f;
   }
   for (const [kind] of cfg.zone_colors) $('findings-kind').add(new Option(kind, kind));
+  $('findings-kind').add(new Option('disputed_boundary 争议边界', 'disputed_boundary'));
   for (const id of ['findings-kind', 'findings-status', 'findings-street', 'findings-view']) {
     $(id).onchange = () => findings().catch((e) => console.error(e));
   }
@@ -639,6 +738,8 @@
   async function reload() {
     retile();
     downloads();
+    if (map.getSource('disputes')) map.getSource('disputes').setData(disputesData());
+    if (state.colour === 'workload') loadWorkload().catch((e) => console.error(e));
     await Promise.all([findings(), loadSummary(), loadPlaces()]);
     // The panel follows the profile and the day, as the map does.
     if (state.selected) await selectUnit(state.selected, { zoom: false });
@@ -656,6 +757,7 @@
   };
 
   map.on('load', () => {
+    addDisputes();
     applyColour();
     markRemoved();
     if (state.highlight) highlight(state.highlight.codes, state.highlight.level);
