@@ -1,7 +1,6 @@
 package web
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -9,9 +8,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -24,75 +20,15 @@ import (
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/lookup"
+	"github.com/jiedao/jiedao/boundaries/pgtest/pgcluster"
 	"github.com/jiedao/jiedao/boundaries/store"
 	"github.com/jiedao/jiedao/boundaries/units"
 )
 
-// testCluster is a primary and a hot standby started by scripts/cluster.sh
-// in a folder of the test's own.
-type testCluster struct {
-	dir, primary, standby string
-}
+// testCluster is the test's primary and standby.
+type testCluster = pgcluster.Cluster
 
-// startTestCluster starts the cluster, or skips the test when PostgreSQL's
-// server binaries or PostGIS are missing (fails under JIEDAO_REQUIRE_TOOLS).
-func startTestCluster(t testing.TB) *testCluster {
-	t.Helper()
-	for _, f := range []string{"/usr/lib/postgresql/15/bin/initdb", "/usr/lib/postgresql/15/bin/pg_basebackup",
-		"/usr/share/postgresql/15/extension/postgis.control"} {
-		if _, err := os.Stat(f); err != nil {
-			if os.Getenv("JIEDAO_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s is missing (PostgreSQL 15 server and PostGIS 3): run scripts/testdeps.sh", f)
-			}
-			t.Skipf("%s is missing: skipping the two-node cluster test (scripts/testdeps.sh installs it; JIEDAO_REQUIRE_TOOLS=1 fails instead)", f)
-		}
-	}
-	dir, err := os.MkdirTemp("", "jiedao-web-cluster-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &testCluster{dir: dir}
-	t.Cleanup(func() {
-		if out, err := c.script("down"); err != nil {
-			t.Logf("cluster down: %v\n%s", err, out)
-		}
-		os.RemoveAll(dir)
-	})
-	out, err := c.script("up")
-	if err != nil {
-		t.Fatalf("cluster up: %v\n%s", err, out)
-	}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case "DATABASE_URL":
-			c.primary = v
-		case "JIEDAO_READ_DATABASE_URL":
-			c.standby = v
-		}
-	}
-	if c.primary == "" || c.standby == "" {
-		t.Fatalf("cluster up printed no URLs:\n%s", out)
-	}
-	return c
-}
-
-func (c *testCluster) script(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join("..", "scripts", "cluster.sh")}, args...)...)
-	cmd.Env = append(os.Environ(), "JIEDAO_CLUSTER_DIR="+c.dir,
-		fmt.Sprintf("JIEDAO_CLUSTER_PORT=%d", 21000+os.Getpid()%20000),
-		"JIEDAO_CLUSTER_PG_OPTS=-c fsync=off -c full_page_writes=off")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return string(out) + stderr.String(), err
-	}
-	return string(out), nil
-}
+func startTestCluster(t testing.TB) *testCluster { return pgcluster.Start(t, 21000) }
 
 // clusterNodes is the demo on a cluster's primary, with two nodes (A and
 // B) reading the standby and node P reading the primary only (a writer
@@ -111,7 +47,7 @@ func startClusterNodes(t testing.TB) *clusterNodes {
 	start := time.Now()
 	c := startTestCluster(t)
 	ctx := context.Background()
-	prim, err := store.Open(ctx, c.primary)
+	prim, err := store.Open(ctx, c.Primary)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +62,7 @@ func startClusterNodes(t testing.TB) *clusterNodes {
 	n := &clusterNodes{c: c, prim: prim}
 	n.editor = mustEditorKey(t, prim)
 	open := func() *store.Store {
-		st, err := store.Open(ctx, c.primary, c.standby)
+		st, err := store.Open(ctx, c.Primary, c.Standby)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,13 +241,13 @@ func (n *clusterNodes) pausedStandby(t *testing.T, code, etag string) {
 	// machine must not move B to the primary early), then 1 s.
 	n.stB.SetMaxReplicaLag(time.Minute)
 	defer n.stB.SetMaxReplicaLag(store.DefaultMaxReplicaLag)
-	if out, err := n.c.script("pause"); err != nil {
+	if out, err := n.c.Script("pause"); err != nil {
 		t.Fatalf("pause: %v %s", err, out)
 	}
 	resumed := false
 	defer func() {
 		if !resumed {
-			n.c.script("resume") //nolint:errcheck // best effort
+			n.c.Script("resume") //nolint:errcheck // best effort
 		}
 	}()
 	name := "集群社区二"
@@ -341,7 +277,7 @@ func (n *clusterNodes) pausedStandby(t *testing.T, code, etag string) {
 	if !ready.Reads.ReadingPrimary || ready.Reads.Version < v || len(ready.Reads.Replicas) != 1 || !ready.Reads.Replicas[0].Paused || ready.Reads.Replicas[0].Reading {
 		t.Fatalf("/readyz while the standby is paused: %+v", ready.Reads)
 	}
-	if out, err := n.c.script("resume"); err != nil {
+	if out, err := n.c.Script("resume"); err != nil {
 		t.Fatalf("resume: %v %s", err, out)
 	}
 	resumed = true
@@ -384,7 +320,7 @@ func (n *clusterNodes) stoppedStandby(t *testing.T) {
 		}
 	}
 	time.Sleep(300 * time.Millisecond)
-	if out, err := n.c.script("stop", "standby"); err != nil {
+	if out, err := n.c.Script("stop", "standby"); err != nil {
 		t.Fatalf("stop standby: %v %s", err, out)
 	}
 	eventually(t, 5*time.Second, "reads move to the primary", func() bool { return n.stA.ReadingPrimary() && n.stB.ReadingPrimary() })

@@ -4,42 +4,22 @@ import (
 	"context"
 	"fmt"
 	"math"
-	"path/filepath"
 	"slices"
 	"testing"
 	"time"
 
-	"github.com/jiedao/jiedao/boundaries/demo"
 	"github.com/jiedao/jiedao/boundaries/dispatch"
-	"github.com/jiedao/jiedao/boundaries/importer"
-	"github.com/jiedao/jiedao/boundaries/lookup"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
-	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 // TestDemoDisputeSpots: once the small demo's tickets and reassignments
 // are loaded, the top disputed places are the manifest's dispute spots.
 func TestDemoDisputeSpots(t *testing.T) {
-	s, _ := pgtest.NewStore(t)
+	s, m, dir := pgtest.SmallDemoFiles(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	m, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := importer.LoadDemo(ctx, s, dir, nil); err != nil {
-		t.Fatal(err)
-	}
-	rep, err := dispatch.ImportFile(ctx, s, lookup.New(s), filepath.Join(dir, demo.TicketsFile), dispatch.ImportOptions{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if rep.Stored != m.Tickets.Count || rep.Rows != m.Tickets.Count {
-		t.Fatalf("import %+v, manifest %d tickets", rep, m.Tickets.Count)
-	}
-	n, err := dispatch.ImportReassignments(ctx, s, units.Actor{KeyName: "demo"}, filepath.Join(dir, demo.ReassignmentsFile))
-	if err != nil || n != m.Tickets.Reassigned {
-		t.Fatalf("reassignments: %d, %v; manifest %d", n, err, m.Tickets.Reassigned)
+	stored, n := pgtest.LoadTickets(t, s, dir)
+	if stored != m.Tickets.Count || n != m.Tickets.Reassigned {
+		t.Fatalf("%d tickets stored, %d reassigned; manifest %d, %d", stored, n, m.Tickets.Count, m.Tickets.Reassigned)
 	}
 	if len(m.DisputeSpots) == 0 {
 		t.Fatal("the manifest lists no dispute spots")

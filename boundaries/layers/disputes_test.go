@@ -4,20 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"math"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
-	"github.com/jiedao/jiedao/boundaries/demo"
-	"github.com/jiedao/jiedao/boundaries/dispatch"
-	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layers"
-	"github.com/jiedao/jiedao/boundaries/lookup"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
-	"github.com/jiedao/jiedao/boundaries/units"
 )
 
 // TestDemoDisputedBoundaryFindings: once the small demo's tickets and
@@ -26,27 +20,14 @@ import (
 // streets and counting its tickets; the public map layer has them too,
 // without a ticket's id.
 func TestDemoDisputedBoundaryFindings(t *testing.T) {
-	s, _ := pgtest.NewStore(t)
+	s, m, dir := pgtest.SmallDemoFiles(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	m, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := importer.LoadDemo(ctx, s, dir, nil); err != nil {
-		t.Fatal(err)
-	}
 	r := layers.NewReader(s, pgtest.Runs(s))
 	v0, err := r.DisputesVersion(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := dispatch.ImportFile(ctx, s, lookup.New(s), filepath.Join(dir, demo.TicketsFile), dispatch.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dispatch.ImportReassignments(ctx, s, units.Actor{KeyName: "demo"}, filepath.Join(dir, demo.ReassignmentsFile)); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.LoadTickets(t, s, dir)
 	if v1, err := r.DisputesVersion(ctx); err != nil || v1 == v0 {
 		t.Fatalf("the disputes version did not move with the reassignments: %d → %d, %v", v0, v1, err)
 	}

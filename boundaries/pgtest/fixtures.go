@@ -16,8 +16,10 @@ import (
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
 	"github.com/jiedao/jiedao/boundaries/demo"
+	"github.com/jiedao/jiedao/boundaries/dispatch"
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/layers"
+	"github.com/jiedao/jiedao/boundaries/lookup"
 	"github.com/jiedao/jiedao/boundaries/plan"
 	"github.com/jiedao/jiedao/boundaries/scenario"
 	"github.com/jiedao/jiedao/boundaries/store"
@@ -101,15 +103,41 @@ func ImportBeixinqiao(t testing.TB, s *store.Store) *importer.Report {
 // SmallDemo is a fresh database with the small demo city (seed 1) loaded.
 func SmallDemo(t testing.TB) *store.Store {
 	t.Helper()
+	s, _, _ := SmallDemoFiles(t)
+	return s
+}
+
+// SmallDemoFiles is SmallDemo with the demo's manifest and folder (its
+// tickets are there, not loaded: see LoadTickets).
+func SmallDemoFiles(t testing.TB) (*store.Store, *demo.Manifest, string) {
+	t.Helper()
 	s, _ := NewStore(t)
 	dir := t.TempDir()
-	if _, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir}); err != nil {
+	m, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir})
+	if err != nil {
 		t.Fatal(err)
 	}
 	if _, err := importer.LoadDemo(context.Background(), s, dir, nil); err != nil {
 		t.Fatal(err)
 	}
-	return s
+	return s, m, dir
+}
+
+// LoadTickets dispatches a demo folder's tickets and applies its
+// reassignments, as jiedao demo does; it returns the tickets stored and
+// the reassignments applied.
+func LoadTickets(t testing.TB, s *store.Store, dir string) (stored, reassigned int) {
+	t.Helper()
+	ctx := context.Background()
+	rep, err := dispatch.ImportFile(ctx, s, lookup.New(s), filepath.Join(dir, demo.TicketsFile), dispatch.ImportOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := dispatch.ImportReassignments(ctx, s, units.Actor{KeyName: "demo"}, filepath.Join(dir, demo.ReassignmentsFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rep.Stored, n
 }
 
 // Analyze runs an analysis of the live units today under a profile.

@@ -2,15 +2,12 @@ package plan_test
 
 import (
 	"context"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/jiedao/jiedao/boundaries/demo"
 	"github.com/jiedao/jiedao/boundaries/dispatch"
-	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/lookup"
 	"github.com/jiedao/jiedao/boundaries/pgtest"
 	"github.com/jiedao/jiedao/boundaries/plan"
@@ -23,26 +20,13 @@ import (
 // the plan did; a shared boundary with at least MinDisputeTickets
 // reassigned tickets gets an operation moving its blocks or a note why not.
 func TestPlanDisputes(t *testing.T) {
-	s, _ := pgtest.NewStore(t)
+	s, m, dir := pgtest.SmallDemoFiles(t)
 	ctx := context.Background()
-	dir := t.TempDir()
-	m, err := demo.Generate(demo.Config{Seed: 1, Scale: demo.Small, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := importer.LoadDemo(ctx, s, dir, nil); err != nil {
-		t.Fatal(err)
-	}
 	before := pgtest.Plan(t, s, plan.Options{All: true, Seed: 1})
 	if len(before.Disputes) != 0 {
 		t.Fatalf("no tickets, %d disputes", len(before.Disputes))
 	}
-	if _, err := dispatch.ImportFile(ctx, s, lookup.New(s), filepath.Join(dir, demo.TicketsFile), dispatch.ImportOptions{}); err != nil {
-		t.Fatal(err)
-	}
-	if _, err := dispatch.ImportReassignments(ctx, s, units.Actor{KeyName: "demo"}, filepath.Join(dir, demo.ReassignmentsFile)); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.LoadTickets(t, s, dir)
 	spots, _, err := dispatch.Disputes(ctx, s, dispatch.Period{}, time.Time{}, 0)
 	if err != nil {
 		t.Fatal(err)

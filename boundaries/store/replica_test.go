@@ -1,87 +1,22 @@
 package store
 
 import (
-	"bufio"
 	"context"
 	"errors"
-	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jiedao/jiedao/boundaries/pgtest/pgcluster"
 )
 
-// cluster is a primary and a hot standby started by scripts/cluster.sh.
-type cluster struct {
-	dir, primary, standby string
-}
+// cluster is the test's primary and standby.
+type cluster = pgcluster.Cluster
 
-// startCluster starts a primary and a standby of its own for the test and
-// stops them when it ends. Without PostgreSQL's server binaries and
-// PostGIS the test is skipped, or fails under JIEDAO_REQUIRE_TOOLS.
-func startCluster(t *testing.T) *cluster {
-	t.Helper()
-	for _, f := range []string{"/usr/lib/postgresql/15/bin/initdb", "/usr/lib/postgresql/15/bin/pg_basebackup",
-		"/usr/share/postgresql/15/extension/postgis.control"} {
-		if _, err := os.Stat(f); err != nil {
-			if os.Getenv("JIEDAO_REQUIRE_TOOLS") != "" {
-				t.Fatalf("%s is missing (PostgreSQL 15 server and PostGIS 3): run scripts/testdeps.sh", f)
-			}
-			t.Skipf("%s is missing: skipping the primary+standby test (scripts/testdeps.sh installs it; JIEDAO_REQUIRE_TOOLS=1 fails instead)", f)
-		}
-	}
-	dir, err := os.MkdirTemp("", "jiedao-store-cluster-")
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := &cluster{dir: dir}
-	t.Cleanup(func() {
-		if out, err := c.script("down"); err != nil {
-			t.Logf("cluster down: %v\n%s", err, out)
-		}
-		os.RemoveAll(dir)
-	})
-	out, err := c.script("up")
-	if err != nil {
-		t.Fatalf("cluster up: %v\n%s", err, out)
-	}
-	sc := bufio.NewScanner(strings.NewReader(out))
-	for sc.Scan() {
-		k, v, _ := strings.Cut(sc.Text(), "=")
-		switch k {
-		case "DATABASE_URL":
-			c.primary = v
-		case "JIEDAO_READ_DATABASE_URL":
-			c.standby = v
-		}
-	}
-	if c.primary == "" || c.standby == "" {
-		t.Fatalf("cluster up printed no URLs:\n%s", out)
-	}
-	return c
-}
-
-// script runs scripts/cluster.sh on the test's cluster; stdout is
-// returned, with stderr after it on failure.
-func (c *cluster) script(args ...string) (string, error) {
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "bash", append([]string{filepath.Join("..", "..", "scripts", "cluster.sh")}, args...)...)
-	cmd.Env = append(os.Environ(), "JIEDAO_CLUSTER_DIR="+c.dir,
-		fmt.Sprintf("JIEDAO_CLUSTER_PORT=%d", 20000+os.Getpid()%20000),
-		"JIEDAO_CLUSTER_PG_OPTS=-c fsync=off -c full_page_writes=off")
-	var stderr strings.Builder
-	cmd.Stderr = &stderr
-	out, err := cmd.Output()
-	if err != nil {
-		return string(out) + stderr.String(), err
-	}
-	return string(out), nil
-}
+func startCluster(t *testing.T) *cluster { return pgcluster.Start(t, 20000) }
 
 // eventually polls cond every 10 ms for at most d and says how long it took.
 func eventually(t *testing.T, d time.Duration, what string, cond func() bool) time.Duration {
@@ -118,7 +53,7 @@ func TestReplicaReads(t *testing.T) {
 	c := startCluster(t)
 	t.Logf("primary and standby up in %s", time.Since(start).Round(time.Millisecond))
 	ctx := context.Background()
-	st, err := Open(ctx, c.primary, c.standby)
+	st, err := Open(ctx, c.Primary, c.Standby)
 	if err != nil {
 		t.Fatalf("open with a standby as reader: %v", err)
 	}
@@ -150,7 +85,7 @@ func testStandbyNoDDL(t *testing.T, c *cluster, st *Store) {
 	if err := st.WaitReplayed(ctx, lsn, 5*time.Second); err != nil {
 		t.Fatalf("migrations not replayed: %v", err)
 	}
-	ro, err := Open(ctx, c.standby)
+	ro, err := Open(ctx, c.Standby)
 	if err != nil {
 		t.Fatalf("open the standby as primary: %v", err)
 	}
@@ -165,7 +100,7 @@ func testStandbyNoDDL(t *testing.T, c *cluster, st *Store) {
 	if err := ro.CheckSchema(ctx); err != nil {
 		t.Errorf("CheckSchema on the replayed standby: %v", err)
 	}
-	log, err := os.ReadFile(filepath.Join(c.dir, "pg", "standby.log"))
+	log, err := os.ReadFile(filepath.Join(c.Dir, "pg", "standby.log"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -176,7 +111,7 @@ func testStandbyNoDDL(t *testing.T, c *cluster, st *Store) {
 	if _, err := st.Primary().Exec(ctx, "CREATE DATABASE bare"); err != nil {
 		t.Fatal(err)
 	}
-	bare, err := Open(ctx, strings.Replace(c.primary, "/jiedao?", "/bare?", 1))
+	bare, err := Open(ctx, strings.Replace(c.Primary, "/jiedao?", "/bare?", 1))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -247,7 +182,7 @@ func testWaitReplayed(t *testing.T, st *Store) {
 // primary and says so; resumed, it reads the standby again.
 func testPausedReplay(t *testing.T, c *cluster, st *Store, v1 int64) {
 	ctx := context.Background()
-	sb, err := pgx.Connect(ctx, c.standby)
+	sb, err := pgx.Connect(ctx, c.Standby)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -325,7 +260,7 @@ func testStoppedStandby(t *testing.T, c *cluster, st *Store) {
 			n++
 		}
 	}()
-	if out, err := c.script("stop", "standby"); err != nil {
+	if out, err := c.Script("stop", "standby"); err != nil {
 		t.Fatalf("stop standby: %v\n%s", err, out)
 	}
 	took := eventually(t, 3*time.Second, "fallback after the standby stopped", func() bool {
@@ -347,7 +282,7 @@ func testStoppedStandby(t *testing.T, c *cluster, st *Store) {
 			t.Fatalf("data version with the standby down: %v (degraded %v)", err, st.Degraded())
 		}
 	}
-	if out, err := c.script("start", "standby"); err != nil {
+	if out, err := c.Script("start", "standby"); err != nil {
 		t.Fatalf("start standby: %v\n%s", err, out)
 	}
 	eventually(t, 5*time.Second, "reading the restarted standby", func() bool { return !st.ReadingPrimary() })

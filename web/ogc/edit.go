@@ -97,23 +97,7 @@ func pathScenario(c echo.Context) int64 {
 }
 
 func (o *Handler) routesScenarios(e *echo.Echo) {
-	g := e.Group("/ogc/scenarios/:sid", compress(), renderErrors, scoped)
-	g.GET("", o.landing)
-	g.GET("/", o.landing)
-	g.GET("/conformance", o.conformance)
-	g.GET("/api", o.api)
-	g.GET("/collections", o.collections)
-	g.GET("/collections/:collection", o.collection)
-	g.GET("/collections/:collection/items", o.items)
-	g.GET("/collections/:collection/items/:feature", o.item)
-	g.GET("/collections/:collection/queryables", o.queryables)
-	g.GET("/collections/:collection/schema", o.schema)
-	g.OPTIONS("/collections/:collection/items", o.options)
-	g.OPTIONS("/collections/:collection/items/:feature", o.options)
-	g.POST("/collections/:collection/items", o.write("create"))
-	g.PUT("/collections/:collection/items/:feature", o.write("replace"))
-	g.PATCH("/collections/:collection/items/:feature", o.write("update"))
-	g.DELETE("/collections/:collection/items/:feature", o.write("delete"))
+	o.routesFeatures(e.Group("/ogc/scenarios/:sid", compress(), renderErrors, scoped))
 }
 
 // canWrite: the request may write the collection of l here.

@@ -124,7 +124,14 @@ func (o *Handler) Routes(e *echo.Echo) {
 func (o *Handler) routesOGC(e *echo.Echo) {
 	// Gzip outside, so error bodies are compressed too; renderErrors inside
 	// renders errors in the OGC style without touching the global handler.
-	g := e.Group("/ogc", compress(), renderErrors)
+	o.routesFeatures(e.Group("/ogc", compress(), renderErrors))
+}
+
+// routesFeatures registers the OGC API routes on a group: the live
+// boundaries under /ogc, a draft scenario's under /ogc/scenarios/{id}.
+// Live collections are read-only unless the request carries an approval
+// (edit.go): Allow says which to QGIS.
+func (o *Handler) routesFeatures(g *echo.Group) {
 	g.GET("", o.landing)
 	g.GET("/", o.landing)
 	g.GET("/conformance", o.conformance)
@@ -135,8 +142,6 @@ func (o *Handler) routesOGC(e *echo.Echo) {
 	g.GET("/collections/:collection/items/:feature", o.item)
 	g.GET("/collections/:collection/queryables", o.queryables)
 	g.GET("/collections/:collection/schema", o.schema)
-	// Live collections are read-only unless the request carries an
-	// approval (edit.go): Allow says which to QGIS.
 	g.OPTIONS("/collections/:collection/items", o.options)
 	g.OPTIONS("/collections/:collection/items/:feature", o.options)
 	g.POST("/collections/:collection/items", o.write("create"))
