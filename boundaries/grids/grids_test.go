@@ -25,14 +25,7 @@ func beixinqiaoWithPoints(t *testing.T) *store.Store {
 	t.Helper()
 	s, _ := pgtest.NewStore(t)
 	pgtest.ImportBeixinqiao(t, s)
-	if _, err := s.Primary().Exec(context.Background(), `INSERT INTO points (geom, households, population)
-		SELECT d.geom, u.households / u.n + CASE WHEN d.path[1] <= u.households % u.n THEN 1 ELSE 0 END,
-			u.population / u.n + CASE WHEN d.path[1] <= u.population % u.n THEN 1 ELSE 0 END
-		FROM (SELECT geom, households, population, greatest(households / 100, 1) AS n FROM units
-			WHERE level = 'community' AND valid_to IS NULL) u,
-		LATERAL ST_Dump(ST_GeneratePoints(u.geom, u.n, 42)) d`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.BuildingPoints(t, s)
 	return s
 }
 

@@ -100,6 +100,21 @@ func ImportBeixinqiao(t testing.TB, s *store.Store) *importer.Report {
 	return rep
 }
 
+// BuildingPoints places synthetic building points in every current
+// community in proportion to its households (one per ~100, deterministic):
+// what real data such as Beixinqiao lacks for splits and grids.
+func BuildingPoints(t testing.TB, s *store.Store) {
+	t.Helper()
+	if _, err := s.Primary().Exec(context.Background(), `INSERT INTO points (geom, households, population)
+		SELECT d.geom, u.households / u.n + CASE WHEN d.path[1] <= u.households % u.n THEN 1 ELSE 0 END,
+			u.population / u.n + CASE WHEN d.path[1] <= u.population % u.n THEN 1 ELSE 0 END
+		FROM (SELECT geom, households, population, greatest(households / 100, 1) AS n FROM units
+			WHERE level = 'community' AND valid_to IS NULL) u,
+		LATERAL ST_Dump(ST_GeneratePoints(u.geom, u.n, 42)) d`); err != nil {
+		t.Fatalf("building points: %v", err)
+	}
+}
+
 // SmallDemo is a fresh database with the small demo city (seed 1) loaded.
 func SmallDemo(t testing.TB) *store.Store {
 	t.Helper()

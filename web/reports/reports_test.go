@@ -28,14 +28,7 @@ func TestReportRoutes(t *testing.T) {
 	pgtest.ImportBeixinqiao(t, s)
 	// Building points in proportion to households, as the plan tests place
 	// them, so 民安 can be split.
-	if _, err := s.Primary().Exec(ctx, `INSERT INTO points (geom, households, population)
-		SELECT d.geom, u.households / u.n + CASE WHEN d.path[1] <= u.households % u.n THEN 1 ELSE 0 END,
-			u.population / u.n + CASE WHEN d.path[1] <= u.population % u.n THEN 1 ELSE 0 END
-		FROM (SELECT geom, households, population, greatest(households / 100, 1) AS n FROM units
-			WHERE level = 'community' AND valid_to IS NULL) u,
-		LATERAL ST_Dump(ST_GeneratePoints(u.geom, u.n, 42)) d`); err != nil {
-		t.Fatal(err)
-	}
+	pgtest.BuildingPoints(t, s)
 	pl := pgtest.Plan(t, s, plan.Options{Street: "110101005", Seed: 1})
 	sc, err := scenario.Create(ctx, s, `民安<b>拆分</b>`, pl.Profile, pl.Summary(0), pgtest.ScenarioUnits(t, pl), pgtest.ScenarioRemoved(t, pl))
 	if err != nil {
