@@ -330,6 +330,12 @@ func ogcEditDiffAndAdopt(t *testing.T, url string, st *store.Store, key string, 
 			t.Errorf("diff after the edit: %s households %v, want 1234", n1, r.HHAfter)
 		}
 	}
+	// The adjustment report documents the draft's edits.
+	res, body := tileGet(t, fmt.Sprintf("%s/reports/scenarios/%d.html", url, id))
+	if res.StatusCode != 200 || !strings.Contains(string(body), `data-testid="edits"`) || !strings.Contains(string(body), n1) ||
+		!strings.Contains(string(body), "update") {
+		t.Errorf("report of the draft: %d, edits table %v, %s in it %v", res.StatusCode, strings.Contains(string(body), `data-testid="edits"`), n1, strings.Contains(string(body), n1))
+	}
 	day := boundaries.Today().AddDate(0, 0, 1).Format("2006-01-02")
 	wantStatus(t, call(t, "POST", fmt.Sprintf("%s/api/v1/scenarios/%d/adopt", url, id), key,
 		strings.NewReader(`{"approval":"京政函〔2026〕20号","valid_from":"`+day+`"}`), nil, nil), http.StatusOK)

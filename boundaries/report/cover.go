@@ -7,6 +7,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/jiedao/jiedao/boundaries/scenario"
 )
 
 // cover fills the scenario report's title and cover page.
@@ -121,6 +123,9 @@ func (s *scenarioState) annex(ctx context.Context) (*Annex, error) {
 			line += "，" + op.Method
 		}
 		ax.Ops = append(ax.Ops, line)
+	}
+	if ax.Edits, err = scenario.Edits(ctx, s.st, s.sc.ID); err != nil {
+		return nil, err
 	}
 	return ax, nil
 }

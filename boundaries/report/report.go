@@ -16,6 +16,7 @@ import (
 
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/scenario"
 )
 
 // Options choose a report's scope and day.
@@ -130,6 +131,8 @@ type Annex struct {
 	GridsNote   string
 	Params      []Field
 	Ops         []string
+	// Edits are the draft's writes (from QGIS, OGC API Part 4), oldest first.
+	Edits []scenario.EditRecord
 }
 
 // CodeChange is a community code before and after.
