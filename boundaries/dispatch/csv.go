@@ -215,10 +215,30 @@ func ReadTickets(r io.Reader, crs geo.CRS, limit int) ([]Ticket, error) {
 	}
 	var out []Ticket
 	errs := &RowErrors{}
+	err = rd.each(errs, func(t Ticket) error {
+		if len(out) >= limit {
+			return &TooMany{Limit: limit}
+		}
+		out = append(out, t)
+		return nil
+	})
+	if err == nil {
+		err = errs.orNil()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// each reads rd to its end, passing every good ticket to f and collecting
+// bad rows in errs (reading goes on, so every bad row is listed); a read
+// error or f's error stops it.
+func (rd *Reader) each(errs *RowErrors, f func(Ticket) error) error {
 	for {
 		t, err := rd.Next()
 		if err == io.EOF {
-			break
+			return nil
 		}
 		var re *RowError
 		if errors.As(err, &re) {
@@ -226,17 +246,12 @@ func ReadTickets(r io.Reader, crs geo.CRS, limit int) ([]Ticket, error) {
 			continue
 		}
 		if err != nil {
-			return nil, err
+			return err
 		}
-		if len(out) >= limit {
-			return nil, &TooMany{Limit: limit}
+		if err := f(t); err != nil {
+			return err
 		}
-		out = append(out, t)
 	}
-	if err := errs.orNil(); err != nil {
-		return nil, err
-	}
-	return out, nil
 }
 
 // TooMany is a batch over its limit.

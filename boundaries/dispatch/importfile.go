@@ -111,26 +111,16 @@ func importBatches(ctx context.Context, tx pgx.Tx, loc *lookup.Locator, rd *Read
 		progress()
 		return nil
 	}
-	for {
-		t, err := rd.Next()
-		if err == io.EOF {
-			break
-		}
-		var re *RowError
-		if errors.As(err, &re) {
-			errs.add(*re)
-			continue
-		}
-		if err != nil {
-			return err
-		}
+	err := rd.each(errs, func(t Ticket) error {
 		rep.Rows++
 		batch = append(batch, t)
 		if len(batch) == o.MaxBatch {
-			if err := flush(); err != nil {
-				return err
-			}
+			return flush()
 		}
+		return nil
+	})
+	if err != nil {
+		return err
 	}
 	if err := flush(); err != nil {
 		return err

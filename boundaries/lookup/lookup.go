@@ -182,35 +182,16 @@ func (l *Locator) Lookup(ctx context.Context, run int64, at time.Time, pts []Poi
 		return nil, err
 	}
 	out := make([]Result, len(pts))
-	const chunk = 2048
-	if len(pts) <= chunk {
-		for i, pt := range pts {
-			out[i] = idx.locate(pt)
-		}
-		return out, nil
-	}
+	// Z-order, so nearby points follow each other and their polygons stay
+	// in the CPU's caches.
 	order := spatialOrder(pts)
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for start := range next {
-				for _, k := range order[start:min(start+chunk, len(pts))] {
-					i := int(uint32(k))
-					out[i] = idx.locate(pts[i])
-				}
-			}
-		})
-	}
-	for start := 0; start < len(pts); start += chunk {
-		if ctx.Err() != nil {
-			break
+	err = inChunks(ctx, len(pts), 2048, func(lo, hi int) {
+		for _, k := range order[lo:hi] {
+			i := int(uint32(k))
+			out[i] = idx.locate(pts[i])
 		}
-		next <- start
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, err
 	}
 	return out, nil
@@ -588,4 +569,32 @@ func SQL(ctx context.Context, st *store.Store, at time.Time, run int64, pt Point
 	}
 	sort.Slice(r.Zones, func(i, j int) bool { return r.Zones[i].ID < r.Zones[j].ID })
 	return r, rows.Err()
+}
+
+// inChunks calls f on [lo, hi) slices of n items, chunk at a time, over all
+// CPUs when there is more than one chunk; it stops handing out chunks when
+// ctx is done and then returns its error.
+func inChunks(ctx context.Context, n, chunk int, f func(lo, hi int)) error {
+	if n <= chunk {
+		f(0, n)
+		return nil
+	}
+	var wg sync.WaitGroup
+	next := make(chan int)
+	for range runtime.GOMAXPROCS(0) {
+		wg.Go(func() {
+			for start := range next {
+				f(start, min(start+chunk, n))
+			}
+		})
+	}
+	for start := 0; start < n; start += chunk {
+		if ctx.Err() != nil {
+			break
+		}
+		next <- start
+	}
+	close(next)
+	wg.Wait()
+	return ctx.Err()
 }

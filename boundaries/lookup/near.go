@@ -3,9 +3,7 @@ package lookup
 import (
 	"context"
 	"math"
-	"runtime"
 	"slices"
-	"sync"
 	"time"
 
 	"github.com/paulmach/orb"
@@ -57,33 +55,12 @@ func (l *Locator) LookupNear(ctx context.Context, run int64, at time.Time, radiu
 		}
 		out[i] = n
 	}
-	const chunk = 1024
-	if len(pts) <= chunk {
-		for i := range pts {
+	err = inChunks(ctx, len(pts), 1024, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
 			each(i)
 		}
-		return out, idx.unitsVersion, nil
-	}
-	var wg sync.WaitGroup
-	next := make(chan int)
-	for range runtime.GOMAXPROCS(0) {
-		wg.Go(func() {
-			for start := range next {
-				for i := start; i < min(start+chunk, len(pts)); i++ {
-					each(i)
-				}
-			}
-		})
-	}
-	for start := 0; start < len(pts); start += chunk {
-		if ctx.Err() != nil {
-			break
-		}
-		next <- start
-	}
-	close(next)
-	wg.Wait()
-	if err := ctx.Err(); err != nil {
+	})
+	if err != nil {
 		return nil, 0, err
 	}
 	return out, idx.unitsVersion, nil
