@@ -108,10 +108,12 @@ func nearestStreets(ctx context.Context, tx pgx.Tx, at time.Time, out []Result, 
 	for j, k := range idx {
 		lons[j], lats[j] = out[k].Lon, out[k].Lat
 	}
+	// Candidates by the streets' own tile index (units_geom_3857_street):
+	// the shared one on geom would walk every community near the point too.
 	rows, err := tx.Query(ctx, `SELECT p.i, s.code, s.name, s.d FROM unnest($1::float8[], $2::float8[]) WITH ORDINALITY AS p(lon, lat, i)
 		CROSS JOIN LATERAL (SELECT c.code, c.name, ST_Distance(c.geom::geography, ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326)::geography) AS d
 			FROM (SELECT u.code, u.name, u.geom FROM units u WHERE u.level = 'street' AND `+store.AsOf("u", 3)+`
-				ORDER BY u.geom <-> ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326) LIMIT 5) c
+				ORDER BY u.geom_3857 <-> ST_Transform(ST_SetSRID(ST_MakePoint(p.lon, p.lat), 4326), 3857) LIMIT 5) c
 			ORDER BY d, c.code LIMIT 1) s
 		WHERE s.d <= $4`, lons, lats, at, maxM)
 	if err != nil {
