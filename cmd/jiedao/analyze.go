@@ -1,16 +1,21 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
 	"flag"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
+	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/analysis"
+	"github.com/jiedao/jiedao/boundaries/dispatch"
 	"github.com/jiedao/jiedao/boundaries/importer"
 	"github.com/jiedao/jiedao/boundaries/store"
 )
@@ -100,7 +105,88 @@ func cmdAnalyze(fs *flag.FlagSet) action {
 		if err != nil {
 			return err
 		}
-		return writeAnalysis(ctx, s, a, p, *format, *out, stdout)
+		wl, err := workloads(ctx, s, p, day)
+		if err != nil {
+			return err
+		}
+		if *format == "json" && len(wl) > 0 {
+			return writeOut(*out, stdout, func(w io.Writer) error { return writeAnalysisJSON(w, a, wl) })
+		}
+		if err := writeAnalysis(ctx, s, a, p, *format, *out, stdout); err != nil || *format != "text" || *out != "" {
+			return err
+		}
+		writeWorkloadText(stdout, wl)
+		return nil
+	}
+}
+
+// workloads is the hotline workload (tickets per 1,000 households per
+// month, over the stored tickets' period) of every community and street,
+// the profile's max_workload_ratio flagging communities; none when no
+// tickets are stored.
+func workloads(ctx context.Context, s *store.Store, p *analysis.Profile, day time.Time) ([]*dispatch.WorkloadReport, error) {
+	var out []*dispatch.WorkloadReport
+	for _, l := range []boundaries.Level{boundaries.Community, boundaries.Street} {
+		w, err := dispatch.Workload(ctx, s, dispatch.Period{}, day, l)
+		if err != nil {
+			return nil, err
+		}
+		n := 0
+		for _, u := range w.Units {
+			n += u.Tickets
+		}
+		if n == 0 {
+			return nil, nil
+		}
+		if l == boundaries.Community && p.Community.MaxWorkloadRatio.On() {
+			w.Flag(p.Community.MaxWorkloadRatio.Float())
+		}
+		out = append(out, w)
+	}
+	return out, nil
+}
+
+// writeAnalysisJSON is the analysis's JSON with the workload beside it.
+func writeAnalysisJSON(w io.Writer, a *analysis.Analysis, wl []*dispatch.WorkloadReport) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(b, &m); err != nil {
+		return err
+	}
+	if m["workload"], err = json.Marshal(wl); err != nil {
+		return err
+	}
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", " ")
+	return enc.Encode(m)
+}
+
+// writeWorkloadText lists the busiest communities and streets by tickets
+// per 1,000 households per month.
+func writeWorkloadText(w io.Writer, wl []*dispatch.WorkloadReport) {
+	for _, r := range wl {
+		us := slices.Clone(r.Units)
+		us = slices.DeleteFunc(us, func(u dispatch.Load) bool { return u.PerKHouseholdMonth == nil })
+		slices.SortFunc(us, func(a, b dispatch.Load) int { return cmp.Compare(*b.PerKHouseholdMonth, *a.PerKHouseholdMonth) })
+		if len(us) == 0 {
+			continue // units without households of their own (streets counted by their communities)
+		}
+		fmt.Fprintf(w, "\nHotline workload (%s, %s – %s): tickets per 1,000 households per month, highest first\n", r.Level,
+			r.Since.Format(time.DateOnly), r.Until.Format(time.DateOnly))
+		for _, u := range us[:min(10, len(us))] {
+			ratio := ""
+			if u.Ratio != nil {
+				ratio = fmt.Sprintf(", %.1f× the median of its parent", *u.Ratio)
+			}
+			reason := ""
+			if u.Reason != "" {
+				reason = " — " + u.Reason
+			}
+			fmt.Fprintf(w, "  %s %s: %.1f (%d tickets%s)%s\n", u.Code, u.Name, *u.PerKHouseholdMonth, u.Tickets, ratio, reason)
+		}
 	}
 }
 
