@@ -111,15 +111,44 @@ func (h *Handler) getTileJSON(c echo.Context) error {
 
 // bounds is the extent of the units on day, or the whole Web Mercator
 // world when there are none.
+//
+// Every page load asks for the style, and the extent is an aggregate over
+// all units: it is kept for the last day and data version asked.
 func (h *Handler) bounds(c echo.Context, day time.Time) ([4]float64, error) {
-	ext, err := h.layers.Extent(c.Request().Context(), layers.ExtentQuery{At: day})
+	ctx := c.Request().Context()
+	dv, err := h.db.CurrentDataVersion(ctx)
 	if err != nil {
 		return [4]float64{}, err
 	}
-	if ext.BBox == nil {
-		return [4]float64{-180, -85.0511, 180, 85.0511}, nil
+	key := boundsKey{day: day.Format(time.DateOnly), version: dv}
+	h.boundsMu.Lock()
+	last := h.lastBounds
+	h.boundsMu.Unlock()
+	if last.key == key {
+		return last.box, nil
 	}
-	return *ext.BBox, nil
+	ext, err := h.layers.Extent(ctx, layers.ExtentQuery{At: day})
+	if err != nil {
+		return [4]float64{}, err
+	}
+	box := [4]float64{-180, -85.0511, 180, 85.0511}
+	if ext.BBox != nil {
+		box = *ext.BBox
+	}
+	h.boundsMu.Lock()
+	h.lastBounds = keptBounds{key, box}
+	h.boundsMu.Unlock()
+	return box, nil
+}
+
+type boundsKey struct {
+	day     string
+	version int64
+}
+
+type keptBounds struct {
+	key boundsKey
+	box [4]float64
 }
 
 // tileFitZoom is the zoom at which a lon/lat box fits in about 1000×700 pixels.

@@ -90,6 +90,10 @@ type Handler struct {
 	misses   atomic.Int64
 	n304     atomic.Int64
 	flight   tileFlightGroup
+	// boundsMu guards lastBounds, the extent of the last day and data
+	// version the style or a TileJSON asked for (tilejson.go).
+	boundsMu   sync.Mutex
+	lastBounds keptBounds
 }
 
 // New makes the tile handler: tiles are read through lr, the data version
