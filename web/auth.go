@@ -202,13 +202,10 @@ func (s *Server) readGuard(next echo.HandlerFunc) echo.HandlerFunc {
 			return next(c)
 		}
 		cost := 1
-		for _, name := range []string{"at", "datetime"} {
-			if v := c.QueryParam(name); v != "" && !strings.HasPrefix(v, boundaries.Today().Format("2006-01-02")) {
-				cost = newDayCost
-			}
-		}
-		// A report is a document of many queries (a PDF starts a browser).
-		if strings.HasPrefix(p, "/reports/") {
+		// A read that may start an analysis (another day, profile or a
+		// scenario) costs more; so does a report, a document of many
+		// queries (a PDF starts a browser).
+		if mayAnalyse(c.QueryParams()) || strings.HasPrefix(p, "/reports/") {
 			cost = newDayCost
 		}
 		if ok, wait := lim.allowN("ip:"+st.clientIP(c), cost); !ok {

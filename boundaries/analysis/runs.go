@@ -120,10 +120,7 @@ func (r *Runs) found(ctx context.Context, p *Profile, at time.Time, b Boundaries
 		return r.find(ctx, p, at, b)
 	}
 	var id int64
-	err := r.st.Reader().QueryRow(ctx, `SELECT coalesce((SELECT r.id FROM analysis_runs r, meta m
-			WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
-			  AND r.scenario_id IS NOT DISTINCT FROM nullif($3::bigint, 0)
-			ORDER BY r.id DESC LIMIT 1), 0)`, p.hash, at, b.Scenario).Scan(&id)
+	err := r.st.Reader().QueryRow(ctx, `SELECT coalesce((`+latestRunSQL+`), 0)`, p.hash, at, b.Scenario).Scan(&id)
 	if err != nil {
 		return 0, fmt.Errorf("find analysis run on the read pool: %w", err)
 	}
@@ -238,14 +235,19 @@ func (r *Runs) flyLocked(ctx context.Context, p *Profile, at time.Time, b Bounda
 	return a.RunID, nil
 }
 
+// latestRunSQL is the newest complete run of the current units version for
+// ($1 profile hash, $2 day, $3 scenario or 0): one query for the primary
+// (find) and the replica (found), so both pick the same run.
+const latestRunSQL = `SELECT r.id FROM analysis_runs r, meta m
+	WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
+	  AND r.scenario_id IS NOT DISTINCT FROM nullif($3::bigint, 0)
+	ORDER BY r.id DESC LIMIT 1`
+
 // find is the newest complete run of the current units version (0: none),
 // marked as used.
 func (r *Runs) find(ctx context.Context, p *Profile, at time.Time, b Boundaries) (int64, error) {
 	var id int64
-	err := r.st.Primary().QueryRow(ctx, `WITH r AS (SELECT r.id FROM analysis_runs r, meta m
-			WHERE r.profile_hash = $1 AND r.at = $2 AND r.units_version = m.units_version AND r.seconds IS NOT NULL
-			  AND r.scenario_id IS NOT DISTINCT FROM nullif($3::bigint, 0)
-			ORDER BY r.id DESC LIMIT 1),
+	err := r.st.Primary().QueryRow(ctx, `WITH r AS (`+latestRunSQL+`),
 		u AS (UPDATE analysis_runs x SET used_at = now() FROM r WHERE x.id = r.id AND x.used_at < now() - interval '1 minute')
 		SELECT coalesce((SELECT id FROM r), 0)`, p.hash, at, b.Scenario).Scan(&id)
 	if err != nil {

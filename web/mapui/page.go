@@ -273,6 +273,11 @@ func (s *Handler) getMapPlaces(c echo.Context) error {
 	if err != nil {
 		return echo.NewHTTPError(http.StatusNotFound, err.Error())
 	}
+	// The label layers are districts, streets and communities; grids (tens
+	// of thousands) are numbered from the selected community's answer.
+	if lvl == boundaries.Grid {
+		return echo.NewHTTPError(http.StatusNotFound, "no label points for grids: select their community (/map/api/unit/{code})")
+	}
 	day, err := param.At(c, "at")
 	if err != nil {
 		return err
