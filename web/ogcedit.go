@@ -53,7 +53,10 @@ func (e ogcEditor) Write(c echo.Context, w ogc.Write) (string, string, error) {
 func (e ogcEditor) ETag(c echo.Context, id int64, level boundaries.Level, code string) (string, error) {
 	if id == 0 {
 		h, err := units.ReadHead(c.Request().Context(), e.s.db, code)
-		if err != nil || h == nil {
+		if err != nil {
+			return "", fmt.Errorf("unit %s: %w", code, err)
+		}
+		if h == nil {
 			return "", fmt.Errorf("unit %s: %w", code, boundaries.ErrNotFound)
 		}
 		return h.ETag(), nil

@@ -242,7 +242,7 @@ func (rd *Reader) each(errs *RowErrors, f func(Ticket) error) error {
 		}
 		var re *RowError
 		if errors.As(err, &re) {
-			errs.add(*re)
+			errs.Add(*re)
 			continue
 		}
 		if err != nil {

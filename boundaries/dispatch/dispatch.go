@@ -184,7 +184,8 @@ func (e *RowErrors) Unwrap() error {
 	return &boundaries.ValidationError{Msg: e.Error()}
 }
 
-func (e *RowErrors) add(r RowError) {
+// Add counts a bad row and lists it while fewer than maxListedErrors are.
+func (e *RowErrors) Add(r RowError) {
 	e.Total++
 	if len(e.Rows) < maxListedErrors {
 		e.Rows = append(e.Rows, r)
@@ -332,7 +333,7 @@ func checkBatch(tickets []Ticket) ([]int, error) {
 	for i := range tickets {
 		t := &tickets[i]
 		if field, msg := CheckTicket(t); field != "" {
-			errs.add(RowError{Row: row(t, i), ID: t.ID, Field: field, Message: msg})
+			errs.Add(RowError{Row: row(t, i), ID: t.ID, Field: field, Message: msg})
 			first[i] = i
 			continue
 		}
@@ -343,7 +344,7 @@ func checkBatch(tickets []Ticket) ([]int, error) {
 		}
 		first[i] = j
 		if !sameTicket(t, &tickets[j]) {
-			errs.add(RowError{Row: row(t, i), ID: t.ID, Field: "id",
+			errs.Add(RowError{Row: row(t, i), ID: t.ID, Field: "id",
 				Message: fmt.Sprintf("repeats row %d's id with another point, time or category", row(&tickets[j], j))})
 		}
 	}

@@ -87,7 +87,7 @@ func storedAnswers(ctx context.Context, tx pgx.Tx, tickets []Ticket, first []int
 			continue
 		}
 		if !sameTicket(t, &Ticket{Lon: s.Lon, Lat: s.Lat, Time: s.Time, Category: s.Category}) {
-			errs.add(RowError{Row: row(t, i), ID: t.ID, Field: "id", Message: fmt.Sprintf(
+			errs.Add(RowError{Row: row(t, i), ID: t.ID, Field: "id", Message: fmt.Sprintf(
 				"ticket %s is stored with another point, time or category (%.7f, %.7f at %s)", t.ID, s.Lon, s.Lat, s.Time.Format(time.RFC3339))})
 		}
 	}

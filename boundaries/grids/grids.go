@@ -173,7 +173,7 @@ func scopeCodes(ctx context.Context, st *store.Store, opt Options) ([]string, er
 		if opt.Street != "" {
 			what = "street " + opt.Street
 		}
-		return nil, boundaries.Invalid("%s: %v on %s", what, ErrNoCommunity, opt.At.Format("2006-01-02"))
+		return nil, &boundaries.ValidationError{Msg: fmt.Sprintf("%s: %v on %s", what, ErrNoCommunity, opt.At.Format("2006-01-02")), Err: ErrNoCommunity}
 	}
 	if opt.Community != "" {
 		return all, nil

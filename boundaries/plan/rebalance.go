@@ -238,9 +238,18 @@ func (pn *planner) rebalanceStreet(ctx context.Context, street string, g *blocks
 		v := int64(P)
 		j.pp = &v
 	}
+	// As many communities as the normal size needs (households, and
+	// population when counted), as a split counts its parts; without a
+	// normal size, as few as the maximum allows.
 	c := pn.p.Community
-	if c.NormalHouseholds.On() && c.NormalHouseholds.Float() > 0 {
+	switch {
+	case c.NormalHouseholds.On() && c.NormalHouseholds.Float() > 0:
 		j.k = max(1, int(math.Ceil(H/c.NormalHouseholds.Float())))
+	case c.MaxHouseholds.On() && c.MaxHouseholds.Float() > 0:
+		j.k = max(1, int(math.Ceil(H/c.MaxHouseholds.Float())))
+	}
+	if hasP && c.NormalPopulation.On() && c.NormalPopulation.Float() > 0 {
+		j.k = max(j.k, int(math.Ceil(P/c.NormalPopulation.Float())))
 	}
 	spec := pn.blockSpec(j)
 	spec.KeepHomes = true

@@ -407,8 +407,7 @@ func checkDB(ctx context.Context, tx pgx.Tx, e Edit, code string, u *checked, ba
 	if err := tx.QueryRow(ctx, `WITH g AS (SELECT ST_Transform(ST_SetSRID(ST_GeomFromWKB($1), $2), 4326) AS g)
 		SELECT coalesce(ST_IsValidReason(g), ''), ST_IsEmpty(ST_CollectionExtract(ST_MakeValid(g), 3)),
 			ST_XMin(g) < -180 OR ST_XMax(g) > 180 OR ST_YMin(g) < -90 OR ST_YMax(g) > 90 FROM g`, u.ewkb, u.srid).Scan(&why, &empty, &outside); err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) {
+		if pe := featureFault(err); pe != nil {
 			bad("geometry: %s", pe.Message)
 			return nil
 		}
@@ -419,6 +418,21 @@ func checkDB(ctx context.Context, tx pgx.Tx, e Edit, code string, u *checked, ba
 	}
 	if outside {
 		bad("coordinates outside lon/lat range after transform from %s (is Content-Crs right?)", fmt.Sprintf("EPSG:%d", u.srid))
+	}
+	return nil
+}
+
+// featureFault is err as PostgreSQL's complaint about the feature written
+// (a data exception, a constraint, or PostGIS's geometry errors, which it
+// raises as XX000), nil for anything else: a deadlock, a timeout or a lost
+// connection is the server's trouble, not a 422 for the client.
+func featureFault(err error) *pgconn.PgError {
+	var pe *pgconn.PgError
+	if !errors.As(err, &pe) {
+		return nil
+	}
+	if strings.HasPrefix(pe.Code, "22") || strings.HasPrefix(pe.Code, "23") || pe.Code == "XX000" {
+		return pe
 	}
 	return nil
 }

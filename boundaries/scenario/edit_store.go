@@ -6,7 +6,6 @@ import (
 	"fmt"
 
 	"github.com/jackc/pgx/v5"
-	"github.com/jackc/pgx/v5/pgconn"
 
 	"github.com/jiedao/jiedao/boundaries"
 	"github.com/jiedao/jiedao/boundaries/store"
@@ -43,8 +42,7 @@ func store1(ctx context.Context, tx pgx.Tx, e Edit, u *checked, cur *unitRow) (s
 		SELECT `+etagExpr+`, `+unitJSON+` FROM e`,
 		e.Scenario, cur.code, u.name, string(e.Level), u.parent, u.households, u.pop, u.ewkb, u.srid, base).Scan(&tag, &after)
 	if err != nil {
-		var pe *pgconn.PgError
-		if errors.As(err, &pe) {
+		if pe := featureFault(err); pe != nil {
 			return "", boundaries.Invalid("%s %s: %s", e.Level, cur.code, pe.Message)
 		}
 		return "", fmt.Errorf("scenario %d: write %s: %w", e.Scenario, cur.code, err)

@@ -170,7 +170,10 @@ func (d *scan) tickets() (*[]ticketJSON, bool) {
 	if !d.eat('[') {
 		return nil, false
 	}
-	list := make([]ticketJSON, 0, bytes.Count(d.b[d.i:], []byte("},"))+1)
+	// The count of "}," only estimates the list: a hostile body of nothing
+	// else would size a huge allocation, so the estimate is capped and
+	// append grows the rest.
+	list := make([]ticketJSON, 0, min(bytes.Count(d.b[d.i:], []byte("},"))+1, 1<<14))
 	if d.eat(']') {
 		return &list, true
 	}

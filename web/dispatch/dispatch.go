@@ -135,18 +135,19 @@ func (h *Handler) readTickets(c echo.Context) ([]tickets.Ticket, bool, error) {
 	if req.Tickets != nil {
 		list, single = *req.Tickets, false
 	}
-	if len(list) > h.MaxBatch {
-		return nil, false, &tickets.TooMany{Limit: h.MaxBatch}
+	limit := h.MaxBatch
+	if limit <= 0 {
+		limit = tickets.DefaultMaxBatch
+	}
+	if len(list) > limit {
+		return nil, false, &tickets.TooMany{Limit: limit}
 	}
 	ts := make([]tickets.Ticket, 0, len(list))
 	errs := &tickets.RowErrors{}
 	for i, tj := range list {
 		t, re := fromJSON(tj, i+1)
 		if re != nil {
-			errs.Total++
-			if len(errs.Rows) < 100 {
-				errs.Rows = append(errs.Rows, *re)
-			}
+			errs.Add(*re)
 			continue
 		}
 		t.Lon, t.Lat = crs.Unshift(t.Lon, t.Lat)
