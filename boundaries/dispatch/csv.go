@@ -76,6 +76,9 @@ type Reader struct {
 	err  error // the file cannot be read on
 }
 
+// errLongLine refuses a line over MaxLineBytes.
+var errLongLine = fmt.Errorf("a line longer than %d bytes", MaxLineBytes)
+
 // countingReader counts the bytes read and refuses overlong lines.
 type countingReader struct {
 	r       io.Reader
@@ -90,7 +93,7 @@ func (c *countingReader) Read(p []byte) (int, error) {
 		if b == '\n' {
 			c.lineLen = 0
 		} else if c.lineLen++; c.lineLen > MaxLineBytes {
-			return 0, fmt.Errorf("a line longer than %d bytes", MaxLineBytes)
+			return 0, errLongLine
 		}
 	}
 	return n, err
@@ -112,7 +115,7 @@ func NewReader(r io.Reader, crs geo.CRS) (*Reader, error) {
 		return nil, boundaries.Invalid("CSV: empty; want a header id,time,lon,lat,category")
 	}
 	if err != nil {
-		return nil, boundaries.Invalid("CSV header: %v", err)
+		return nil, csvErr(err, "CSV header")
 	}
 	names := []string{"id", "time", "lon", "lat", "category"}
 	for i, h := range head {
@@ -149,7 +152,7 @@ func (rd *Reader) Next() (Ticket, error) {
 	rec, err := rd.cr.Read()
 	if err != nil {
 		if err != io.EOF {
-			err = boundaries.Invalid("CSV after line %d: %v", rd.line, err)
+			err = csvErr(err, fmt.Sprintf("CSV after line %d", rd.line))
 		}
 		rd.err = err
 		return Ticket{}, err
@@ -261,3 +264,14 @@ func (e *TooMany) Error() string { return fmt.Sprintf("at most %d tickets per re
 
 // Unwrap makes it a validation error wherever no 413 is at hand.
 func (e *TooMany) Unwrap() error { return &boundaries.ValidationError{Msg: e.Error()} }
+
+// csvErr is a read error where: the client's bad CSV (a validation error)
+// when the CSV reader says so, else wrapped as it is, so a body over its
+// limit stays a 413 and a dropped connection is not called bad input.
+func csvErr(err error, where string) error {
+	var pe *csv.ParseError
+	if errors.As(err, &pe) || errors.Is(err, errLongLine) {
+		return boundaries.Invalid("%s: %v", where, err)
+	}
+	return fmt.Errorf("%s: %w", where, err)
+}
