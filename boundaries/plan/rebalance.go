@@ -72,11 +72,15 @@ func (pn *planner) rebalance(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	comms, err := pn.streetComms(ctx, streets)
+	if err != nil {
+		return err
+	}
 	slog.Debug("plan rebalance homes", "ms", time.Since(t0).Milliseconds())
 	var parts, origs []string
 	batch := &rebalanceBatch{}
 	for _, s := range streets {
-		codes, err := pn.rebalanceStreet(ctx, s, gs[s], homes[s], batch)
+		codes, err := pn.rebalanceStreet(s, gs[s], comms[s], homes[s], batch)
 		if err != nil {
 			return fmt.Errorf("rebalance %s: %w", s, err)
 		}
@@ -147,24 +151,26 @@ func (pn *planner) blockHomes(ctx context.Context, streets []string) (map[string
 	return out, rows.Err()
 }
 
-// streetComms are a street's communities in the working table, by code.
-func (pn *planner) streetComms(ctx context.Context, street string) ([]homeComm, error) {
-	rows, err := pn.tx.Query(ctx, `SELECT code, coalesce(h, 0), p FROM pw WHERE street = $1 ORDER BY code`, street)
+// streetComms are the streets' communities in the working table, by
+// street and code: one statement for every street rebalanced.
+func (pn *planner) streetComms(ctx context.Context, streets []string) (map[string][]homeComm, error) {
+	rows, err := pn.tx.Query(ctx, `SELECT street, code, coalesce(h, 0), p FROM pw WHERE street = ANY($1) ORDER BY street, code`, streets)
 	if err != nil {
 		return nil, err
 	}
-	var out []homeComm
+	out := map[string][]homeComm{}
 	for rows.Next() {
+		var street string
 		var c homeComm
 		var p *int64
-		if err := rows.Scan(&c.code, &c.h, &p); err != nil {
+		if err := rows.Scan(&street, &c.code, &c.h, &p); err != nil {
 			rows.Close()
 			return nil, err
 		}
 		if p != nil {
 			c.p, c.hasP = float64(*p), true
 		}
-		out = append(out, c)
+		out[street] = append(out[street], c)
 	}
 	rows.Close()
 	return out, rows.Err()
@@ -219,10 +225,9 @@ func shareOf(total, w, sum, area, areaSum float64) float64 {
 
 // rebalanceStreet partitions one street and writes the result into pw; it
 // returns the codes of the communities it (re)drew.
-func (pn *planner) rebalanceStreet(ctx context.Context, street string, g *blocks.Graph, home map[int]string, batch *rebalanceBatch) ([]string, error) {
-	comms, err := pn.streetComms(ctx, street)
-	if err != nil || g == nil || len(comms) == 0 {
-		return nil, err
+func (pn *planner) rebalanceStreet(street string, g *blocks.Graph, comms []homeComm, home map[int]string, batch *rebalanceBatch) ([]string, error) {
+	if g == nil || len(comms) == 0 {
+		return nil, nil
 	}
 	pg, err := streetGraph(g, comms, home)
 	if err != nil {
